@@ -1,0 +1,87 @@
+using FlowCollector.Decoders.Flows;
+
+namespace FlowCollector.Decoders.Exporters;
+
+/// <summary>
+/// The exporters a decoder knows, keyed by address only: an exporter's source port may change (restart, NAT),
+/// its templates stay valid (nfdump#237).
+/// </summary>
+public sealed class ExporterTable
+{
+    private readonly Dictionary<NetworkAddress, ExporterState> _exporters = [];
+    private readonly long _idleLifetimeMilliseconds;
+    private int _templateCount;
+    private long _templatesRejected;
+    private long _exportersRejected;
+
+    public ExporterTable(FlowDecoderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Options = options;
+        _idleLifetimeMilliseconds = (long)options.ExporterIdleLifetime.TotalMilliseconds;
+    }
+
+    public FlowDecoderOptions Options { get; }
+
+    public int Count => _exporters.Count;
+
+    /// <summary>Templates held over all exporters.</summary>
+    public int TemplateCount => Volatile.Read(ref _templateCount);
+
+    public long TemplatesRejected => Interlocked.Read(ref _templatesRejected);
+
+    /// <summary>Datagrams from new exporters refused because the table was full of active ones.</summary>
+    public long ExportersRejected => Interlocked.Read(ref _exportersRejected);
+
+    /// <summary>Datagrams that failed before their exporter was known to speak a flow protocol.</summary>
+    public ExporterStatistics Unattributed { get; } = new();
+
+    public ExporterState? Find(NetworkAddress address) => _exporters.GetValueOrDefault(address);
+
+    /// <summary>The exporter's state, created on first sight; null when the table is full of active exporters.</summary>
+    public ExporterState? GetOrAdd(NetworkAddress address, long nowMilliseconds)
+    {
+        if (_exporters.TryGetValue(address, out var state))
+        {
+            return state;
+        }
+
+        if (_exporters.Count >= Options.MaxExporters && !EvictIdle(nowMilliseconds))
+        {
+            Interlocked.Increment(ref _exportersRejected);
+            return null;
+        }
+
+        state = new ExporterState(address, this, Options) { LastSeenMilliseconds = nowMilliseconds };
+        _exporters.Add(address, state);
+        return state;
+    }
+
+    /// <summary>A copy of the exporters, for reporting.</summary>
+    public ExporterState[] Snapshot() => [.. _exporters.Values];
+
+    internal void AdjustTemplateCount(int delta) => Interlocked.Add(ref _templateCount, delta);
+
+    internal void CountRejectedTemplate() => Interlocked.Increment(ref _templatesRejected);
+
+    private bool EvictIdle(long nowMilliseconds)
+    {
+        ExporterState? oldest = null;
+        foreach (var state in _exporters.Values)
+        {
+            if (oldest is null || state.LastSeenMilliseconds < oldest.LastSeenMilliseconds)
+            {
+                oldest = state;
+            }
+        }
+
+        if (oldest is null || nowMilliseconds - oldest.LastSeenMilliseconds <= _idleLifetimeMilliseconds)
+        {
+            return false;
+        }
+
+        oldest.Release();
+        _exporters.Remove(oldest.Address);
+        return true;
+    }
+}

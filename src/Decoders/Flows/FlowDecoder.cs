@@ -1,0 +1,79 @@
+using System.Buffers.Binary;
+using FlowCollector.Decoders.Exporters;
+using FlowCollector.Decoders.Ipfix;
+using FlowCollector.Decoders.NetFlow;
+
+namespace FlowCollector.Decoders.Flows;
+
+/// <summary>
+/// Decodes NetFlow v5, NetFlow v9 and IPFIX datagrams, telling them apart by their version field, with one
+/// template cache per exporter. Not thread-safe: each receive loop owns its decoder.
+/// </summary>
+public sealed class FlowDecoder
+{
+    private const int VersionLength = 2;
+
+    private readonly int _maxFieldsPerTemplate;
+
+    public FlowDecoder(FlowDecoderOptions? options = null)
+    {
+        options ??= new FlowDecoderOptions();
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join("; ", errors), nameof(options));
+        }
+
+        Exporters = new ExporterTable(options);
+        _maxFieldsPerTemplate = options.MaxFieldsPerTemplate;
+    }
+
+    public ExporterTable Exporters { get; }
+
+    /// <summary>True when the datagram starts like a version this decoder reads (5, 9 or 10).</summary>
+    public static bool LooksLikeFlowExport(ReadOnlySpan<byte> datagram) =>
+        datagram.Length >= VersionLength && BinaryPrimitives.ReadUInt16BigEndian(datagram) is NetFlowV5Decoder.Version or NetFlowV9Decoder.Version or IpfixDecoder.Version;
+
+    /// <summary>The export format the datagram's version field names.</summary>
+    public static ExportFormat FormatOf(ReadOnlySpan<byte> datagram) =>
+        datagram.Length < VersionLength ? ExportFormat.Unknown : BinaryPrimitives.ReadUInt16BigEndian(datagram) switch
+        {
+            NetFlowV5Decoder.Version => ExportFormat.NetFlowV5,
+            NetFlowV9Decoder.Version => ExportFormat.NetFlowV9,
+            IpfixDecoder.Version => ExportFormat.Ipfix,
+            _ => ExportFormat.Unknown,
+        };
+
+    /// <summary>
+    /// Decodes one datagram from <paramref name="exporter"/>, received at <paramref name="receivedMilliseconds"/>
+    /// (Unix time; drives template expiry and the hold time of early data). Never throws on malformed input.
+    /// </summary>
+    public DecodeStatus Decode<TSink>(ReadOnlySpan<byte> datagram, NetworkAddress exporter, long receivedMilliseconds, ref TSink sink)
+        where TSink : struct, IFlowSink
+    {
+        var format = FormatOf(datagram);
+        if (format == ExportFormat.Unknown)
+        {
+            var status = datagram.Length < VersionLength ? DecodeStatus.Truncated : DecodeStatus.BadVersion;
+            (Exporters.Find(exporter)?.Statistics ?? Exporters.Unattributed).Count(status);
+            return status;
+        }
+
+        var state = Exporters.GetOrAdd(exporter, receivedMilliseconds);
+        if (state is null)
+        {
+            Exporters.Unattributed.Count(DecodeStatus.ExporterRejected);
+            return DecodeStatus.ExporterRejected;
+        }
+
+        state.LastSeenMilliseconds = receivedMilliseconds;
+        var result = format switch
+        {
+            ExportFormat.NetFlowV5 => NetFlowV5Decoder.Decode(datagram, state, ref sink),
+            ExportFormat.NetFlowV9 => NetFlowV9Decoder.Decode(datagram, state, receivedMilliseconds, ref sink, _maxFieldsPerTemplate),
+            _ => IpfixDecoder.Decode(datagram, state, receivedMilliseconds, ref sink, _maxFieldsPerTemplate),
+        };
+        state.Statistics.Count(result);
+        return result;
+    }
+}

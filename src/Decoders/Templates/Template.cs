@@ -1,0 +1,50 @@
+namespace FlowCollector.Decoders.Templates;
+
+/// <summary>
+/// A data or options template compiled into a field plan: one action and wire length per field, so that
+/// each record is read in one pass without looking anything up.
+/// </summary>
+internal sealed class Template
+{
+    private readonly byte[] _definition;
+
+    public Template(ushort id, bool isOptions, TemplateField[] fields, ReadOnlySpan<byte> definition, long refreshedMilliseconds)
+    {
+        Id = id;
+        IsOptions = isOptions;
+        Fields = fields;
+        _definition = definition.ToArray();
+        RefreshedMilliseconds = refreshedMilliseconds;
+        foreach (var field in fields)
+        {
+            if (field.IsVariable)
+            {
+                VariableFieldCount++;
+            }
+            else
+            {
+                FixedLength += field.Length;
+            }
+        }
+    }
+
+    public ushort Id { get; }
+
+    public bool IsOptions { get; }
+
+    public TemplateField[] Fields { get; }
+
+    /// <summary>Bytes of the fixed-length fields.</summary>
+    public int FixedLength { get; }
+
+    public int VariableFieldCount { get; }
+
+    /// <summary>The shortest record this template can describe: every variable field takes at least its 1-byte length.</summary>
+    public int MinimumRecordLength => FixedLength + VariableFieldCount;
+
+    public long RefreshedMilliseconds { get; set; }
+
+    /// <summary>True when the wire definition is byte-for-byte the one this template was compiled from.</summary>
+    public bool HasDefinition(ReadOnlySpan<byte> definition, bool isOptions) =>
+        isOptions == IsOptions && definition.SequenceEqual(_definition);
+}
