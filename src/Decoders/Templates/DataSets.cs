@@ -8,7 +8,7 @@ internal static class DataSets
     /// <summary>
     /// Decodes the records of one data set. The loop advances by at least one byte per record (templates with a
     /// zero minimum length are never stored), and stops when fewer bytes remain than the shortest record:
-    /// that remainder is padding.
+    /// that remainder is padding, as are records of only zeros.
     /// </summary>
     public static DecodeStatus Decode<TSink>(ReadOnlySpan<byte> body, Template template, in DataSetContext context, ExporterState state, ref TSink sink, out int records)
         where TSink : struct, IFlowSink
@@ -20,9 +20,16 @@ internal static class DataSets
         while (body.Length - offset >= minimum)
         {
             values = default;
+            var start = offset;
             if (!TemplateRecordReader.TryRead(body, ref offset, template, ref values))
             {
                 return IsZero(body[offset..]) ? DecodeStatus.Ok : DecodeStatus.BadRecord;
+            }
+
+            // Exporters that pad with more than a record's worth of zeros: a record of only zeros is padding.
+            if (IsZero(body[start..offset]))
+            {
+                continue;
             }
 
             records++;

@@ -53,6 +53,7 @@ internal enum FieldAction : byte
     SamplingInterval,
     SamplerId,
     SelectorId,
+    SelectorAlgorithm,
     PacketInterval,
     PacketSpace,
     SamplingSize,

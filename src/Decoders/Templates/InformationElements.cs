@@ -44,6 +44,7 @@ internal static class InformationElements
             34 or 50 when unsigned && length <= 4 => FieldAction.SamplingInterval,
             48 when unsigned => FieldAction.SamplerId,
             302 when unsigned => FieldAction.SelectorId,
+            304 when unsigned && length <= 2 => FieldAction.SelectorAlgorithm,
             58 or 243 when length == 2 => FieldAction.Vlan,
             61 when length == 1 => FieldAction.Direction,
             85 when unsigned => FieldAction.OctetTotal,

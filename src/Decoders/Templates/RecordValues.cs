@@ -69,6 +69,7 @@ internal struct RecordValues
     public long ObservationMilliseconds;
     public long SystemInitMilliseconds;
     public uint SelectorId;
+    public ushort SelectorAlgorithm;
     public uint SamplingInterval;
     public uint PacketInterval;
     public uint PacketSpace;
@@ -83,7 +84,11 @@ internal struct RecordValues
 
     public readonly bool HasAny(RecordFields fields) => (Present & fields) != 0;
 
-    /// <summary>The sampling rate the record itself states, or 0.</summary>
+    /// <summary>
+    /// The sampling rate the record itself states, or 0. An explicit interval (34, 50) wins; otherwise the selector
+    /// algorithm (RFC 5477: 1 count-based, 3 random n-out-of-N, 4 probabilistic) says which elements count, because
+    /// exporters send the others with placeholder values (Cisco: packet interval 1 beside size 1 of 256).
+    /// </summary>
     public readonly uint InlineSamplingRate()
     {
         if (Has(RecordFields.SamplingInterval) && SamplingInterval > 0)
@@ -91,23 +96,36 @@ internal struct RecordValues
             return SamplingInterval;
         }
 
-        // RFC 5477: systematic count-based sampling selects PacketInterval of every PacketInterval + PacketSpace.
-        if (Has(RecordFields.PacketInterval) && PacketInterval > 0)
+        return SelectorAlgorithm switch
         {
-            var space = Has(RecordFields.PacketSpace) ? PacketSpace : 0;
-            return (uint)Math.Min(uint.MaxValue, ((ulong)PacketInterval + space) / PacketInterval);
-        }
-
-        if (Has(RecordFields.SamplingSize | RecordFields.SamplingPopulation) && SamplingSize > 0 && SamplingPopulation >= SamplingSize)
-        {
-            return SamplingPopulation / SamplingSize;
-        }
-
-        if (Has(RecordFields.SamplingProbability) && SamplingProbability is > 0 and <= 1)
-        {
-            return (uint)Math.Min(uint.MaxValue, Math.Round(1 / SamplingProbability));
-        }
-
-        return 0;
+            1 => CountBasedRate(requireSpace: false),
+            3 => RandomRate(),
+            4 => ProbabilisticRate(),
+            _ => FirstNonZero(RandomRate(), CountBasedRate(requireSpace: true), ProbabilisticRate()),
+        };
     }
+
+    private static uint FirstNonZero(uint first, uint second, uint third) => first != 0 ? first : second != 0 ? second : third;
+
+    /// <summary>Systematic count-based sampling selects PacketInterval of every PacketInterval + PacketSpace packets.</summary>
+    private readonly uint CountBasedRate(bool requireSpace)
+    {
+        if (!Has(RecordFields.PacketInterval) || PacketInterval == 0 || (requireSpace && !Has(RecordFields.PacketSpace)))
+        {
+            return 0;
+        }
+
+        var space = Has(RecordFields.PacketSpace) ? PacketSpace : 0;
+        return (uint)Math.Min(uint.MaxValue, ((ulong)PacketInterval + space) / PacketInterval);
+    }
+
+    private readonly uint RandomRate() =>
+        Has(RecordFields.SamplingSize | RecordFields.SamplingPopulation) && SamplingSize > 0 && SamplingPopulation >= SamplingSize
+            ? SamplingPopulation / SamplingSize
+            : 0;
+
+    private readonly uint ProbabilisticRate() =>
+        Has(RecordFields.SamplingProbability) && SamplingProbability is > 0 and <= 1
+            ? (uint)Math.Min(uint.MaxValue, Math.Round(1 / SamplingProbability))
+            : 0;
 }

@@ -125,13 +125,18 @@ internal static class TemplateRecordReader
         flow.SamplingRate = rate == 0 ? 1 : rate;
 
         var delivered = 0;
-        if (flow.HasAddresses || flow.Bytes != 0 || flow.Packets != 0)
+        var isBiflow = values.Has(RecordFields.Reverse);
+        var hasCounters = flow.Bytes != 0 || flow.Packets != 0;
+
+        // The forward half of a biflow that saw nothing is no flow; elsewhere addresses alone make a record
+        // (firewall events, zero-counter records some exporters send on flow creation).
+        if (hasCounters || (flow.HasAddresses && !isBiflow))
         {
             sink.OnFlow(in flow);
             delivered++;
         }
 
-        if (values.Has(RecordFields.Reverse) && (values.ReverseOctets != 0 || values.ReversePackets != 0))
+        if (isBiflow && (values.ReverseOctets != 0 || values.ReversePackets != 0))
         {
             var reverse = flow;
             reverse.SourceAddress = flow.DestinationAddress;
@@ -197,7 +202,7 @@ internal static class TemplateRecordReader
     {
         var seconds = BinaryPrimitives.ReadUInt32BigEndian(value);
         var fraction = BinaryPrimitives.ReadUInt32BigEndian(value[4..]);
-        return ((seconds - NtpToUnixSeconds) * 1000) + (long)(((ulong)fraction * 1000) >> 32);
+        return ((seconds - NtpToUnixSeconds) * 1000) + (long)((((ulong)fraction * 1000) + (1UL << 31)) >> 32);
     }
 
     private static void Apply(FieldAction action, ReadOnlySpan<byte> value, ref RecordValues values)
@@ -391,6 +396,9 @@ internal static class TemplateRecordReader
             case FieldAction.SelectorId:
                 values.SelectorId = ReadUnsigned32(value);
                 values.Present |= RecordFields.SelectorId;
+                break;
+            case FieldAction.SelectorAlgorithm:
+                values.SelectorAlgorithm = (ushort)ReadUnsigned(value);
                 break;
             case FieldAction.PacketInterval:
                 values.PacketInterval = ReadUnsigned32(value);
