@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests drive for real (exporters, capture, packet generation), only those
+# missing. Needs root or sudo when something is missing; does nothing otherwise.
+set -euo pipefail
+
+packages=(
+    libpcap0.8      # SharpPcap reads and captures through libpcap
+    tcpdump         # captures the exports of real exporters on lo
+    softflowd       # a real NetFlow v5/v9/IPFIX exporter
+    python3-scapy   # builds known test traffic
+    iproute2        # network namespaces for router-mode tests
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "missing packages (${missing[*]}) and neither root nor sudo to install them" >&2; exit 1; }
+    sudo="sudo"
+fi
+
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
