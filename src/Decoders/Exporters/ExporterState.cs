@@ -36,6 +36,9 @@ public sealed class ExporterState
 
     public long LastSeenMilliseconds { get; internal set; }
 
+    /// <summary>Sequence accounting per (version, domain); the totals are in <see cref="Statistics"/>.</summary>
+    public SequenceStreamStatistics[] SequenceStreams => Sequences.Snapshot();
+
     internal SamplingTable Sampling { get; } = new();
 
     internal SequenceTracker Sequences { get; } = new();

@@ -40,20 +40,24 @@ internal sealed class SequenceTracker
             if (gap > 0 && gap <= MaxPlausibleGap)
             {
                 statistics.SequenceLost += gap;
+                stream.Lost += gap;
             }
             else if (gap < 0 && gap >= -MaxPlausibleGap)
             {
                 statistics.SequenceLate++;
+                stream.Late++;
                 isLate = true;
             }
             else if (gap != 0)
             {
                 statistics.SequenceResets++;
+                stream.Resets++;
             }
         }
         else if (restarted)
         {
             statistics.SequenceResets++;
+            stream.Resets++;
         }
 
         if (!isLate)
@@ -70,11 +74,21 @@ internal sealed class SequenceTracker
         _streams[key] = stream;
     }
 
+    /// <summary>What was lost, late or reset in each (version, domain) stream of the exporter.</summary>
+    public SequenceStreamStatistics[] Snapshot() =>
+        [.. _streams.Select(pair => new SequenceStreamStatistics((byte)(pair.Key >> 32), (uint)pair.Key, pair.Value.Lost, pair.Value.Late, pair.Value.Resets))];
+
     private struct Stream
     {
+        public long Lost;
+        public long Late;
+        public long Resets;
         public bool Known;
         public uint Expected;
         public bool HasUptime;
         public uint LastUptime;
     }
 }
+
+/// <summary>Sequence accounting of one export stream: a protocol version and an observation domain (or source ID).</summary>
+public readonly record struct SequenceStreamStatistics(byte Version, uint Domain, long Lost, long Late, long Resets);

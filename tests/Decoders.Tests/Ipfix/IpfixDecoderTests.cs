@@ -232,6 +232,9 @@ public sealed class IpfixDecoderTests
         harness.Decode(new IpfixBuilder(domain: 2, sequence: 501).Data(300, Ipv6Record()).Build());
 
         Assert.Equal(5, harness.State!.Statistics.SequenceLost);
+        Assert.Equal(
+            [new(10, 1, 5, 0, 0), new(10, 2, 0, 0, 0)],
+            harness.State.SequenceStreams.OrderBy(s => s.Domain));
     }
 
     [Theory]
