@@ -36,6 +36,12 @@ public enum FlowAttributes : byte
 
     /// <summary>The packet header was cut short (sFlow header sampling, snap length): later layers may be missing.</summary>
     Truncated = 8,
+
+    /// <summary>The device dropped the packet (sFlow output interface in discard format).</summary>
+    Discarded = 16,
+
+    /// <summary>The packet left on several interfaces (sFlow output interface in multiple format: flooding, multicast).</summary>
+    MultipleOutputs = 32,
 }
 
 /// <summary>
@@ -85,6 +91,10 @@ public struct FlowRecord
 
     public ulong Packets { get; set; }
 
+    /// <summary>
+    /// IP-layer bytes, comparable across sources: as exported for NetFlow and IPFIX, the IP packet's length for
+    /// sFlow samples and mirrored frames (frame length less link header and FCS when no IP header was seen).
+    /// </summary>
     public ulong Bytes { get; set; }
 
     /// <summary>One packet in <c>SamplingRate</c> was seen; 1 when unsampled.</summary>
@@ -92,6 +102,9 @@ public struct FlowRecord
 
     /// <summary>The sampler the exporter named (NetFlow v9 field 48, IPFIX selectorId 302); 0 when none.</summary>
     public uint SamplerId { get; set; }
+
+    /// <summary>Length of the sampled or mirrored frame on the wire (sFlow frame_length, with FCS); 0 for flow exports.</summary>
+    public uint FrameLength { get; set; }
 
     /// <summary>Flow start, Unix time in milliseconds.</summary>
     public long StartMilliseconds { get; set; }
@@ -110,4 +123,7 @@ public struct FlowRecord
 public interface IFlowSink
 {
     void OnFlow(in FlowRecord flow);
+
+    /// <summary>Interface counters from the same source (sFlow counter samples).</summary>
+    void OnCounters(in InterfaceCounters counters);
 }

@@ -68,5 +68,7 @@ public class FlowDecoderBenchmarks
                 + (ulong)flow.EndMilliseconds + (ulong)flow.Attributes + flow.IcmpType + flow.IpVersion;
             Records++;
         }
+
+        public void OnCounters(in InterfaceCounters counters) => Checksum += counters.InOctets;
     }
 }

@@ -53,17 +53,22 @@ internal sealed class CaptureFile : IDisposable
         return true;
     }
 
-    /// <summary>Reads the next frame; the span is valid until the next call.</summary>
-    public bool TryReadNext(out ReadOnlySpan<byte> frame, out DateTimeOffset timestamp)
+    /// <summary>
+    /// Reads the next frame; the span is valid until the next call. <paramref name="wireLength"/> is the frame's
+    /// length on the wire, which a capture's snap length may have cut.
+    /// </summary>
+    public bool TryReadNext(out ReadOnlySpan<byte> frame, out DateTimeOffset timestamp, out int wireLength)
     {
         if (_device.GetNextPacket(out var capture) != GetPacketStatus.PacketRead)
         {
             frame = default;
             timestamp = default;
+            wireLength = 0;
             return false;
         }
 
         frame = capture.Data;
+        wireLength = capture.Header is PcapHeader pcap ? (int)pcap.PacketLength : frame.Length;
         var timeval = capture.Header.Timeval;
         timestamp = DateTimeOffset.FromUnixTimeSeconds((long)timeval.Seconds).AddTicks((long)timeval.MicroSeconds * TimeSpan.TicksPerMicrosecond);
         return true;

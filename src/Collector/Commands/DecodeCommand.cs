@@ -25,17 +25,27 @@ internal static class DecodeCommand
             Description = "Output: text columns or one JSON object per line",
             DefaultValueFactory = _ => FlowOutputFormat.Text,
         };
-        var command = new Command("decode", "Print the flow records found in capture files")
+        var span = new Option<bool>("--span")
+        {
+            Description = "The capture holds mirrored traffic (SPAN, ERSPAN, GRE, TZSP, VXLAN): each frame is one packet",
+        };
+        var counters = new Option<bool>("--counters")
+        {
+            Description = "Print the interface counters of sFlow counter samples instead of flow records",
+        };
+        var command = new Command("decode", "Print the flow records (or sFlow counters) found in capture files")
         {
             files,
             ports,
             format,
+            span,
+            counters,
         };
-        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(ports) ?? [], parse.GetValue(format)));
+        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(ports) ?? [], parse.GetValue(format), parse.GetValue(span), parse.GetValue(counters)));
         return command;
     }
 
-    private static int Run(string[] files, int[] ports, FlowOutputFormat format)
+    private static int Run(string[] files, int[] ports, FlowOutputFormat format, bool span, bool counters)
     {
         foreach (var port in ports)
         {
@@ -46,11 +56,19 @@ internal static class DecodeCommand
             }
         }
 
-        var decoder = new CaptureDecoder(new FlowDecoderOptions(), ports.ToHashSet());
+        if (span && counters)
+        {
+            Console.Error.WriteLine("--counters: mirrored traffic (--span) carries no interface counters");
+            return 2;
+        }
+
+        var decoder = new CaptureDecoder(new FlowDecoderOptions(), ports.ToHashSet(), span ? CaptureContent.MirroredFrames : CaptureContent.FlowExports);
         using var stdout = Console.OpenStandardOutput();
         using var output = new BufferedStream(stdout, 64 * 1024);
         using var writer = new FlowLineWriter(output, format);
-        var ok = decoder.TryDecode(files, (flow, captured) => writer.Write(flow, captured), out var error);
+        var ok = counters
+            ? decoder.TryDecode(files, (_, _) => { }, (snapshot, captured) => writer.Write(snapshot, captured), out var error)
+            : decoder.TryDecode(files, (flow, captured) => writer.Write(flow, captured), null, out error);
         writer.Flush();
         WriteSummary(decoder.Summary);
         if (!ok)
@@ -65,7 +83,7 @@ internal static class DecodeCommand
     private static void WriteSummary(CaptureDecodeSummary summary)
     {
         var error = Console.Error;
-        error.WriteLine($"frames: {summary.Frames}, flow datagrams: {summary.FlowDatagrams}, records: {summary.Records}");
+        error.WriteLine($"frames: {summary.Frames}, flow datagrams: {summary.FlowDatagrams}, records: {summary.Records}, counter samples: {summary.Counters}");
         foreach (var status in Enum.GetValues<DecodeStatus>())
         {
             var count = summary.CountOf(status);
@@ -73,6 +91,11 @@ internal static class DecodeCommand
             {
                 error.WriteLine($"  {status}: {count}");
             }
+        }
+
+        if (summary.NotIp > 0)
+        {
+            error.WriteLine($"frames without IP (ARP, STP, ...): {summary.NotIp}");
         }
 
         if (summary.OtherUdp > 0)

@@ -16,11 +16,16 @@ internal sealed class CaptureDecodeSummary
 
     public long Records { get; set; }
 
+    public long Counters { get; set; }
+
     /// <summary>UDP datagrams on the chosen ports whose payload is no flow export.</summary>
     public long OtherUdp { get; set; }
 
     /// <summary>Frames that carry no UDP datagram (TCP, ARP, ...), or UDP on other ports.</summary>
     public long NotSelected { get; set; }
+
+    /// <summary>Mirrored frames without an IP packet (ARP, STP, LLDP, ...).</summary>
+    public long NotIp { get; set; }
 
     /// <summary>IP fragments: a fragmented export cannot be decoded from one frame.</summary>
     public long Fragments { get; set; }
@@ -33,11 +38,22 @@ internal sealed class CaptureDecodeSummary
     public void Add(DecodeStatus status) => _byStatus[(int)status]++;
 }
 
+/// <summary>How the frames of a capture are read.</summary>
+internal enum CaptureContent
+{
+    /// <summary>Flow exports (NetFlow, IPFIX, sFlow) in UDP datagrams.</summary>
+    FlowExports,
+
+    /// <summary>Mirrored traffic (SPAN, ERSPAN, GRE, TZSP, VXLAN): each frame is one packet.</summary>
+    MirroredFrames,
+}
+
 /// <summary>
 /// Finds the flow export datagrams in capture files (UDP on any port, or on the chosen ones) and decodes them in
-/// capture order with one decoder, so templates from an earlier file serve the data of a later one.
+/// capture order with one decoder, so templates from an earlier file serve the data of a later one; or, for
+/// mirrored traffic, turns every frame into a one-packet record.
 /// </summary>
-internal sealed class CaptureDecoder(FlowDecoderOptions options, IReadOnlySet<int> ports)
+internal sealed class CaptureDecoder(FlowDecoderOptions options, IReadOnlySet<int> ports, CaptureContent content = CaptureContent.FlowExports)
 {
     private readonly FlowDecoder _decoder = new(options);
 
@@ -45,8 +61,8 @@ internal sealed class CaptureDecoder(FlowDecoderOptions options, IReadOnlySet<in
 
     public FlowDecoder Decoder => _decoder;
 
-    /// <summary>Decodes every file in order, handing each record and its datagram's capture time to <paramref name="onFlow"/>.</summary>
-    public bool TryDecode(IEnumerable<string> paths, Action<FlowRecord, DateTimeOffset> onFlow, out string error)
+    /// <summary>Decodes every file in order, handing each record (and counter snapshot) with its capture time to the callbacks.</summary>
+    public bool TryDecode(IEnumerable<string> paths, Action<FlowRecord, DateTimeOffset> onFlow, Action<InterfaceCounters, DateTimeOffset>? onCounters, out string error)
     {
         foreach (var path in paths)
         {
@@ -57,7 +73,18 @@ internal sealed class CaptureDecoder(FlowDecoderOptions options, IReadOnlySet<in
 
             using (capture)
             {
-                DecodeFile(capture!, onFlow);
+                var sink = new CallbackSink(onFlow, onCounters);
+                if (content == CaptureContent.MirroredFrames)
+                {
+                    DecodeMirrored(capture!, ref sink);
+                }
+                else
+                {
+                    DecodeExports(capture!, ref sink);
+                }
+
+                Summary.Records += sink.Records;
+                Summary.Counters += sink.CounterSnapshots;
             }
         }
 
@@ -65,10 +92,25 @@ internal sealed class CaptureDecoder(FlowDecoderOptions options, IReadOnlySet<in
         return true;
     }
 
-    private void DecodeFile(CaptureFile capture, Action<FlowRecord, DateTimeOffset> onFlow)
+    private void DecodeMirrored(CaptureFile capture, ref CallbackSink sink)
     {
-        var sink = new CallbackSink(onFlow);
-        while (capture.TryReadNext(out var frame, out var timestamp))
+        while (capture.TryReadNext(out var frame, out var timestamp, out var wireLength))
+        {
+            Summary.Frames++;
+            if (!PacketFlows.TryDecodeMirrored(frame, capture.LinkType, wireLength, timestamp.ToUnixTimeMilliseconds(), out var flow))
+            {
+                Summary.NotIp++;
+                continue;
+            }
+
+            sink.Captured = timestamp;
+            sink.OnFlow(flow);
+        }
+    }
+
+    private void DecodeExports(CaptureFile capture, ref CallbackSink sink)
+    {
+        while (capture.TryReadNext(out var frame, out var timestamp, out _))
         {
             Summary.Frames++;
             PacketHeaderParser.Parse(frame, capture.LinkType, out var header);
@@ -102,20 +144,26 @@ internal sealed class CaptureDecoder(FlowDecoderOptions options, IReadOnlySet<in
             Summary.FlowDatagrams++;
             Summary.Add(status);
         }
-
-        Summary.Records += sink.Records;
     }
 
-    private struct CallbackSink(Action<FlowRecord, DateTimeOffset> onFlow) : IFlowSink
+    private struct CallbackSink(Action<FlowRecord, DateTimeOffset> onFlow, Action<InterfaceCounters, DateTimeOffset>? onCounters) : IFlowSink
     {
         public DateTimeOffset Captured { get; set; }
 
         public long Records { get; private set; }
 
+        public long CounterSnapshots { get; private set; }
+
         public void OnFlow(in FlowRecord flow)
         {
             Records++;
             onFlow(flow, Captured);
+        }
+
+        public void OnCounters(in InterfaceCounters counters)
+        {
+            CounterSnapshots++;
+            onCounters?.Invoke(counters, Captured);
         }
     }
 }

@@ -53,6 +53,29 @@ internal sealed class FlowLineWriter : IDisposable
         }
     }
 
+    /// <summary>Interface counters are printed as JSON lines whatever the format: they have no columns of their own.</summary>
+    public void Write(in InterfaceCounters counters, DateTimeOffset captured)
+    {
+        _text.Flush();
+        _json.Reset();
+        _json.WriteStartObject();
+        _json.WriteString("time", Iso(captured, "ffffff"));
+        _json.WriteString("exporter", counters.Exporter.ToString());
+        _json.WriteNumber("ifIndex", counters.IfIndex);
+        _json.WriteNumber("ifSpeed", counters.IfSpeed);
+        WriteCounter("inOctets", counters.InOctets, counters.Has(KnownCounters.InOctets));
+        WriteCounter("outOctets", counters.OutOctets, counters.Has(KnownCounters.OutOctets));
+
+        // As sFlow's ifInUcastPkts and ifOutUcastPkts; multicast and broadcast are counted apart.
+        WriteCounter("inPackets", counters.InUnicastPackets, counters.Has(KnownCounters.InUnicast));
+        WriteCounter("outPackets", counters.OutUnicastPackets, counters.Has(KnownCounters.OutUnicast));
+        WriteCounter("inDiscards", counters.InDiscards, counters.Has(KnownCounters.InDiscards));
+        WriteCounter("inErrors", counters.InErrors, counters.Has(KnownCounters.InErrors));
+        _json.WriteEndObject();
+        _json.Flush();
+        _output.WriteByte((byte)'\n');
+    }
+
     public void Flush()
     {
         _json.Flush();
@@ -67,6 +90,18 @@ internal sealed class FlowLineWriter : IDisposable
         _text.Dispose();
     }
 
+    private void WriteCounter(string name, ulong value, bool known)
+    {
+        if (known)
+        {
+            _json.WriteNumber(name, value);
+        }
+        else
+        {
+            _json.WriteNull(name);
+        }
+    }
+
     private static string Iso(DateTimeOffset time, string fraction) =>
         time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss." + fraction + "'Z'", CultureInfo.InvariantCulture);
 
@@ -75,7 +110,16 @@ internal sealed class FlowLineWriter : IDisposable
         _json.Reset();
         _json.WriteStartObject();
         _json.WriteString("time", Iso(captured, "ffffff"));
-        _json.WriteString("exporter", flow.Exporter.ToString());
+        if (flow.Exporter == NetworkAddress.None)
+        {
+            // Frames captured here, not mirrored through a tunnel: no device sent them.
+            _json.WriteNull("exporter");
+        }
+        else
+        {
+            _json.WriteString("exporter", flow.Exporter.ToString());
+        }
+
         _json.WriteString("protocol", FormatName(flow.Format));
         _json.WriteNumber("domain", flow.ObservationDomain);
         if (flow.HasAddresses)

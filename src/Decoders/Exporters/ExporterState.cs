@@ -16,6 +16,7 @@ public sealed class ExporterState
     private readonly long _templateLifetimeMilliseconds;
     private readonly Dictionary<ulong, Template> _templates = [];
     private readonly Dictionary<uint, long> _systemInitTimes = [];
+    private SFlow.SFlowSources? _sflowSources;
 
     internal ExporterState(NetworkAddress address, ExporterTable table, FlowDecoderOptions options)
     {
@@ -40,6 +41,9 @@ public sealed class ExporterState
     public SequenceStreamStatistics[] SequenceStreams => Sequences.Snapshot();
 
     internal SamplingTable Sampling { get; } = new();
+
+    /// <summary>sFlow data sources of this agent, created when the first sFlow sample arrives.</summary>
+    internal SFlow.SFlowSources SFlowSources => _sflowSources ??= new SFlow.SFlowSources();
 
     internal SequenceTracker Sequences { get; } = new();
 

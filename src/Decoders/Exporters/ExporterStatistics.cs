@@ -14,6 +14,9 @@ public sealed class ExporterStatistics
     /// <summary>Flow records delivered.</summary>
     public long Records { get; internal set; }
 
+    /// <summary>Interface counter snapshots delivered (sFlow counter samples).</summary>
+    public long CounterRecords { get; internal set; }
+
     /// <summary>Options data records read (sampling, system init time, ...).</summary>
     public long OptionsRecords { get; internal set; }
 
@@ -48,6 +51,12 @@ public sealed class ExporterStatistics
 
     /// <summary>Sequence restarts (exporter reboot, or a jump too large to be loss).</summary>
     public long SequenceResets { get; internal set; }
+
+    /// <summary>Samples an sFlow agent reported dropping (its drops counter) between the samples received.</summary>
+    public long SamplesDropped { get; internal set; }
+
+    /// <summary>sFlow samples missing from a data source's sample sequence (lost on the way or dropped).</summary>
+    public long SamplesLost { get; internal set; }
 
     public long CountOf(DecodeStatus status) => Volatile.Read(ref _byStatus[(int)status]);
 

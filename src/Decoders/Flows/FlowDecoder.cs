@@ -2,12 +2,13 @@ using System.Buffers.Binary;
 using FlowCollector.Decoders.Exporters;
 using FlowCollector.Decoders.Ipfix;
 using FlowCollector.Decoders.NetFlow;
+using FlowCollector.Decoders.SFlow;
 
 namespace FlowCollector.Decoders.Flows;
 
 /// <summary>
-/// Decodes NetFlow v5, NetFlow v9 and IPFIX datagrams, telling them apart by their version field, with one
-/// template cache per exporter. Not thread-safe: each receive loop owns its decoder.
+/// Decodes NetFlow v5, NetFlow v9, IPFIX and sFlow v5 datagrams, telling them apart by their version field
+/// (sFlow's is 32 bits), with one template cache per exporter. Not thread-safe: each receive loop owns its decoder.
 /// </summary>
 public sealed class FlowDecoder
 {
@@ -30,19 +31,26 @@ public sealed class FlowDecoder
 
     public ExporterTable Exporters { get; }
 
-    /// <summary>True when the datagram starts like a version this decoder reads (5, 9 or 10).</summary>
-    public static bool LooksLikeFlowExport(ReadOnlySpan<byte> datagram) =>
-        datagram.Length >= VersionLength && BinaryPrimitives.ReadUInt16BigEndian(datagram) is NetFlowV5Decoder.Version or NetFlowV9Decoder.Version or IpfixDecoder.Version;
+    /// <summary>True when the datagram starts like a version this decoder reads (NetFlow 5 or 9, IPFIX, sFlow 5).</summary>
+    public static bool LooksLikeFlowExport(ReadOnlySpan<byte> datagram) => FormatOf(datagram) != ExportFormat.Unknown;
 
     /// <summary>The export format the datagram's version field names.</summary>
-    public static ExportFormat FormatOf(ReadOnlySpan<byte> datagram) =>
-        datagram.Length < VersionLength ? ExportFormat.Unknown : BinaryPrimitives.ReadUInt16BigEndian(datagram) switch
+    public static ExportFormat FormatOf(ReadOnlySpan<byte> datagram)
+    {
+        if (datagram.Length < VersionLength)
+        {
+            return ExportFormat.Unknown;
+        }
+
+        return BinaryPrimitives.ReadUInt16BigEndian(datagram) switch
         {
             NetFlowV5Decoder.Version => ExportFormat.NetFlowV5,
             NetFlowV9Decoder.Version => ExportFormat.NetFlowV9,
             IpfixDecoder.Version => ExportFormat.Ipfix,
+            0 when datagram.Length >= 4 && BinaryPrimitives.ReadUInt32BigEndian(datagram) == SFlowDecoder.Version => ExportFormat.SFlow,
             _ => ExportFormat.Unknown,
         };
+    }
 
     /// <summary>
     /// Decodes one datagram from <paramref name="exporter"/>, received at <paramref name="receivedMilliseconds"/>
@@ -71,7 +79,8 @@ public sealed class FlowDecoder
         {
             ExportFormat.NetFlowV5 => NetFlowV5Decoder.Decode(datagram, state, ref sink),
             ExportFormat.NetFlowV9 => NetFlowV9Decoder.Decode(datagram, state, receivedMilliseconds, ref sink, _maxFieldsPerTemplate),
-            _ => IpfixDecoder.Decode(datagram, state, receivedMilliseconds, ref sink, _maxFieldsPerTemplate),
+            ExportFormat.Ipfix => IpfixDecoder.Decode(datagram, state, receivedMilliseconds, ref sink, _maxFieldsPerTemplate),
+            _ => SFlowDecoder.Decode(datagram, state, receivedMilliseconds, ref sink),
         };
         state.Statistics.Count(result);
         return result;

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using FlowCollector.Decoders.Flows;
 using FlowCollector.Decoders.Tests.Support;
 
 namespace FlowCollector.Decoders.Tests.Flows;
@@ -10,7 +8,7 @@ namespace FlowCollector.Decoders.Tests.Flows;
 /// </summary>
 public sealed class SoftflowdCaptureTests
 {
-    private static readonly string FixtureFolder = Path.Combine(TestEnvironment.RepositoryRoot, "tests", "fixtures");
+    private static readonly string FixtureFolder = KnownTraffic.FixtureFolder;
 
     private static readonly string[] ExportNames = ["softflowd-v5", "softflowd-v9", "softflowd-ipfix", "softflowd-ipfix-biflow", "softflowd-ipfix-nanoseconds"];
 
@@ -70,38 +68,12 @@ public sealed class SoftflowdCaptureTests
 
     private static void AssertExportMatchesTraffic(string folder, string name)
     {
-        using var totals = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "traffic.json")));
         var records = DecodeCapture(Path.Combine(folder, name + ".pcap"), out var statuses);
 
-        Assert.NotEmpty(records);
         Assert.All(statuses, status => Assert.Equal(DecodeStatus.Ok, status));
-        foreach (var version in name == "softflowd-v5" ? new[] { 4 } : [4, 6])
-        {
-            var expected = totals.RootElement.GetProperty($"ipv{version}");
-            var ofVersion = records.Where(r => r.IpVersion == version).ToList();
-            Assert.Equal(expected.GetProperty("packets").GetUInt64(), ofVersion.Aggregate(0UL, (sum, r) => sum + r.Packets));
-            Assert.Equal(expected.GetProperty("bytes").GetUInt64(), ofVersion.Aggregate(0UL, (sum, r) => sum + r.Bytes));
-        }
-
-        // Per protocol too: TCP, UDP and ICMP each add up.
-        foreach (var entry in totals.RootElement.EnumerateObject().Where(p => p.Name.Contains('/', StringComparison.Ordinal) && (name != "softflowd-v5" || p.Name.StartsWith("ipv4", StringComparison.Ordinal))))
-        {
-            var parts = entry.Name.Split('/');
-            var matching = records.Where(r => r.IpVersion == (parts[0] == "ipv4" ? 4 : 6) && r.IpProtocol == byte.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
-            Assert.Equal(entry.Value.GetProperty("packets").GetUInt64(), matching.Aggregate(0UL, (sum, r) => sum + r.Packets));
-        }
+        KnownTraffic.AssertTotals(folder, records, ipv4Only: name == "softflowd-v5");
     }
 
-    private static List<FlowRecord> DecodeCapture(string path, out List<DecodeStatus> statuses)
-    {
-        var decoder = new FlowDecoder();
-        var sink = new RecordingSink();
-        statuses = [];
-        foreach (var datagram in SharedFixtures.CaptureDatagrams(path))
-        {
-            statuses.Add(decoder.Decode(datagram.Payload, datagram.Exporter, datagram.ReceivedMilliseconds, ref sink));
-        }
-
-        return sink.Records;
-    }
+    private static List<FlowRecord> DecodeCapture(string path, out List<DecodeStatus> statuses) =>
+        KnownTraffic.DecodeExports(path, out statuses, out _);
 }

@@ -211,3 +211,61 @@ internal sealed class DecoderHarness(FlowCollector.Decoders.Flows.FlowDecoderOpt
         return (status, sink.Records);
     }
 }
+
+/// <summary>Builds sFlow v5 datagrams sample by sample (XDR: 4-byte words, opaque data padded to 4 bytes).</summary>
+internal sealed class SFlowBuilder(string agent = "192.0.2.77", uint subAgent = 0, uint sequence = 1, uint uptime = 100_000)
+{
+    private readonly List<byte[]> _samples = [];
+
+    public static byte[] Padded(byte[] data) => Wire.Concat(data, new byte[(4 - (data.Length % 4)) % 4]);
+
+    public static byte[] Record(uint format, byte[] body) => Wire.Concat(Wire.U32(format), Wire.U32((uint)body.Length), Padded(body));
+
+    /// <summary>Raw packet header record: protocol (1 Ethernet, 11 IPv4, 12 IPv6), frame length, stripped, header.</summary>
+    public static byte[] RawHeader(byte[] header, uint frameLength, uint protocol = 1, uint stripped = 4) =>
+        Record(1, Wire.Concat(Wire.U32(protocol), Wire.U32(frameLength), Wire.U32(stripped), Wire.U32((uint)header.Length), Padded(header)));
+
+    public static byte[] SampledIPv4(string source, string destination, uint protocol, uint sourcePort, uint destinationPort, uint length, uint tcpFlags = 0) =>
+        Record(3, Wire.Concat(Wire.U32(length), Wire.U32(protocol), Wire.Ip(source), Wire.Ip(destination), Wire.U32(sourcePort), Wire.U32(destinationPort), Wire.U32(tcpFlags), Wire.U32(0)));
+
+    public static byte[] ExtendedSwitch(uint sourceVlan) => Record(1001, Wire.Concat(Wire.U32(sourceVlan), Wire.U32(0), Wire.U32(sourceVlan), Wire.U32(0)));
+
+    public static byte[] GenericCounters(uint ifIndex, ulong speed, ulong inOctets, uint inUnicast, ulong outOctets, uint outUnicast, uint inDiscards = 0, uint inErrors = 0, uint inMulticast = 0) =>
+        Record(1, Wire.Concat(
+            Wire.U32(ifIndex), Wire.U32(6), Wire.U64(speed), Wire.U32(1), Wire.U32(3),
+            Wire.U64(inOctets), Wire.U32(inUnicast), Wire.U32(inMulticast), Wire.U32(0), Wire.U32(inDiscards), Wire.U32(inErrors), Wire.U32(0),
+            Wire.U64(outOctets), Wire.U32(outUnicast), Wire.U32(0), Wire.U32(0), Wire.U32(0), Wire.U32(0), Wire.U32(0)));
+
+    public static byte[] EthernetCounters(uint fcsErrors) => Record(2, Wire.Concat(Wire.U32(0), Wire.U32(fcsErrors), new byte[44]));
+
+    public SFlowBuilder FlowSample(uint sequence, uint sourceIndex, uint rate, uint pool, uint drops, uint input, uint output, params byte[][] records) =>
+        Sample(1, Wire.Concat(Wire.U32(sequence), Wire.U32(sourceIndex), Wire.U32(rate), Wire.U32(pool), Wire.U32(drops), Wire.U32(input), Wire.U32(output), Wire.U32((uint)records.Length), Wire.Concat(records)));
+
+    public SFlowBuilder ExpandedFlowSample(uint sequence, uint sourceIndex, uint rate, uint pool, uint drops, (uint Format, uint Value) input, (uint Format, uint Value) output, params byte[][] records) =>
+        Sample(3, Wire.Concat(
+            Wire.U32(sequence), Wire.U32(0), Wire.U32(sourceIndex), Wire.U32(rate), Wire.U32(pool), Wire.U32(drops),
+            Wire.U32(input.Format), Wire.U32(input.Value), Wire.U32(output.Format), Wire.U32(output.Value), Wire.U32((uint)records.Length), Wire.Concat(records)));
+
+    public SFlowBuilder CounterSample(uint sequence, uint sourceIndex, params byte[][] records) =>
+        Sample(2, Wire.Concat(Wire.U32(sequence), Wire.U32(sourceIndex), Wire.U32((uint)records.Length), Wire.Concat(records)));
+
+    public SFlowBuilder Sample(uint format, byte[] body)
+    {
+        _samples.Add(Wire.Concat(Wire.U32(format), Wire.U32((uint)body.Length), body));
+        return this;
+    }
+
+    public byte[] Build()
+    {
+        var address = Wire.Ip(agent);
+        return Wire.Concat(
+            Wire.U32(5),
+            Wire.U32(address.Length == 4 ? 1u : 2u),
+            address,
+            Wire.U32(subAgent),
+            Wire.U32(sequence),
+            Wire.U32(uptime),
+            Wire.U32((uint)_samples.Count),
+            Wire.Concat([.. _samples]));
+    }
+}

@@ -1,16 +1,31 @@
 namespace FlowCollector.Decoders.Tests.Support;
 
-/// <summary>Collects decoded records into a list shared by copies of the sink.</summary>
-internal struct RecordingSink(List<FlowRecord> records) : IFlowSink
+/// <summary>Collects decoded records (and counters, and both in arrival order) into lists shared by copies of the sink.</summary>
+internal struct RecordingSink(List<FlowRecord> records, List<InterfaceCounters> counters, List<object> all) : IFlowSink
 {
     public RecordingSink()
-        : this([])
+        : this([], [], [])
     {
     }
 
     public readonly List<FlowRecord> Records => records;
 
-    public readonly void OnFlow(in FlowRecord flow) => records.Add(flow);
+    public readonly List<InterfaceCounters> Counters => counters;
+
+    /// <summary>Flow records and counters boxed, in the order the decoder delivered them.</summary>
+    public readonly List<object> InOrder => all;
+
+    public readonly void OnFlow(in FlowRecord flow)
+    {
+        records.Add(flow);
+        all.Add(flow);
+    }
+
+    public readonly void OnCounters(in InterfaceCounters snapshot)
+    {
+        counters.Add(snapshot);
+        all.Add(snapshot);
+    }
 }
 
 /// <summary>Counts records without keeping them.</summary>
@@ -20,9 +35,13 @@ internal struct CountingSink : IFlowSink
 
     public ulong Bytes { get; private set; }
 
+    public long Counters { get; private set; }
+
     public void OnFlow(in FlowRecord flow)
     {
         Records++;
         Bytes += flow.Bytes;
     }
+
+    public void OnCounters(in InterfaceCounters counters) => Counters++;
 }
