@@ -7,6 +7,7 @@ packages=(
     libpcap0.8      # SharpPcap reads and captures through libpcap
     tcpdump         # captures the exports of real exporters on lo
     softflowd       # a real NetFlow v5/v9/IPFIX exporter
+    pmacct          # a real sFlow agent (pmacctd with its sfprobe plugin)
     python3-scapy   # builds known test traffic
     iproute2        # network namespaces for router-mode tests
 )

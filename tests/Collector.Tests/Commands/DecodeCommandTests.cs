@@ -85,6 +85,57 @@ public sealed class DecodeCommandTests
     }
 
     [Fact]
+    public void Decode_SpanCapture_EachFrameIsOnePacketNamedAfterTheMirroringDevice()
+    {
+        var (exitCode, output, error) = Flowcollector.Run("decode", "--span", OwnCapture("mirrored-erspan2.pcap"), "--format", "jsonl");
+
+        Assert.Equal(0, exitCode);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1314, lines.Length);
+        foreach (var line in lines)
+        {
+            using var json = JsonDocument.Parse(line);
+            Assert.Equal(JsonKeys, json.RootElement.EnumerateObject().Select(p => p.Name));
+            Assert.Equal("span", json.RootElement.GetProperty("protocol").GetString());
+            Assert.Equal("192.0.2.200", json.RootElement.GetProperty("exporter").GetString());
+            Assert.Equal(1, json.RootElement.GetProperty("packets").GetInt32());
+            Assert.Equal(1, json.RootElement.GetProperty("samplingRate").GetInt32());
+        }
+
+        Assert.Contains("records: 1314", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decode_SFlowCapture_IsRecognisedWithoutBeingTold()
+    {
+        var (exitCode, output, _) = Flowcollector.Run("decode", OwnCapture("pmacct-sflow.pcap"), "--format", "jsonl");
+
+        Assert.Equal(0, exitCode);
+        using var first = JsonDocument.Parse(output.Split('\n')[0]);
+        Assert.Equal("sflow", first.RootElement.GetProperty("protocol").GetString());
+    }
+
+    [Fact]
+    public void Decode_Counters_PrintsTheDocumentedKeys()
+    {
+        var path = Path.Combine(Flowcollector.SharedFixtures, "pcaps", "sflow", "tcpdump_sflow-print-v6.pcap");
+        Flowcollector.Require(File.Exists(path), $"shared fixture not found: {path}");
+
+        var (exitCode, output, _) = Flowcollector.Run("decode", path, "--counters");
+
+        Assert.Equal(0, exitCode);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(48, lines.Length);
+        using var first = JsonDocument.Parse(lines[0]);
+        Assert.Equal(
+            ["time", "exporter", "ifIndex", "ifSpeed", "inOctets", "outOctets", "inPackets", "outPackets", "inDiscards", "inErrors"],
+            first.RootElement.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(23001, first.RootElement.GetProperty("ifIndex").GetInt32());
+        Assert.Equal(400_000_000_000, first.RootElement.GetProperty("ifSpeed").GetInt64());
+        Assert.Equal(9717, first.RootElement.GetProperty("outOctets").GetInt64());
+    }
+
+    [Fact]
     public void Decode_FileThatIsNotACapture_FailsWithAClearMessage()
     {
         var path = Path.Combine(Flowcollector.RepositoryRoot, "tests", "fixtures", "README.md");

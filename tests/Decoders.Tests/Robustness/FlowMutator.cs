@@ -67,8 +67,8 @@ internal sealed class FlowMutator(int seed)
 
     private int Truncate(byte[] seed, byte[] output)
     {
-        Copy(seed, output);
-        return seed.Length == 0 ? 0 : _random.Next(seed.Length);
+        var length = Copy(seed, output);
+        return length == 0 ? 0 : _random.Next(length);
     }
 
     private int LieInHeader(byte[] seed, byte[] output)
@@ -113,6 +113,42 @@ internal sealed class FlowMutator(int seed)
         }
 
         return length;
+    }
+
+    /// <summary>
+    /// A mutation for XDR formats (sFlow) and frames: bit flips, truncation, random tails, or a lie in one 4-byte
+    /// aligned word, where sFlow keeps its counts and lengths.
+    /// </summary>
+    public int MutateWords(byte[] seed, byte[] output)
+    {
+        var length = Copy(seed, output);
+        switch (_random.Next(5))
+        {
+            case 0:
+                return FlipBits(seed, output);
+            case 1:
+                return Truncate(seed, output);
+            case 2:
+                var tail = Math.Min(output.Length, length + _random.Next(64));
+                _random.NextBytes(output.AsSpan(length, tail - length));
+                return tail;
+            default:
+                var lies = 1 + _random.Next(3);
+                for (var i = 0; i < lies && length >= 8; i++)
+                {
+                    var word = 4 * _random.Next(length / 4);
+                    BinaryPrimitives.WriteUInt32BigEndian(output.AsSpan(word), _random.Next(5) switch
+                    {
+                        0 => 0u,
+                        1 => uint.MaxValue,
+                        2 => (uint)_random.Next(1, 64),
+                        3 => 0x7FFF_FFFFu,
+                        _ => (uint)_random.Next(),
+                    });
+                }
+
+                return length;
+        }
     }
 
     private int LyingValue() => _random.Next(6) switch

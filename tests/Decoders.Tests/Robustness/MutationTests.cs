@@ -1,4 +1,7 @@
 using FlowCollector.Decoders.Flows;
+using FlowCollector.Decoders.Packets;
+using SharpPcap;
+using SharpPcap.LibPcap;
 using FlowCollector.Decoders.Tests.Support;
 
 namespace FlowCollector.Decoders.Tests.Robustness;
@@ -94,8 +97,74 @@ public sealed class MutationTests
         Assert.True(prefixes > 100_000, $"only {prefixes} prefixes");
     }
 
+    [Fact]
+    public void Decode_AMillionMutatedSFlowDatagramsAndMirroredFrames_EachEndsInAStatus()
+    {
+        SharedFixtures.RequirePresent();
+        var sflow = SharedFixtures.Manifest.Where(e => e.Folder is "pcaps/sflow" or "raw/sflow")
+            .SelectMany(SharedFixtures.Datagrams).Select(d => d.Payload).Where(p => FlowDecoder.FormatOf(p) == ExportFormat.SFlow).ToList();
+        sflow.AddRange(SharedFixtures.CaptureDatagrams(Path.Combine(KnownTraffic.CommittedCaptures, "pmacct-sflow.pcap")).Take(50).Select(d => d.Payload));
+        var frames = SharedFixtures.Manifest.Where(e => e.Path.StartsWith("pcaps/span/", StringComparison.Ordinal))
+            .SelectMany(e => RawFrames(SharedFixtures.FullPath(e)))
+            .Concat(RawFrames(Path.Combine(KnownTraffic.CommittedCaptures, "mirrored-tzsp.pcap")).Take(200))
+            .Concat(RawFrames(Path.Combine(KnownTraffic.CommittedCaptures, "mirrored-erspan3.pcap")).Take(200))
+            .ToList();
+        var decoder = new FlowDecoder(new FlowDecoderOptions { MaxExporters = 64 });
+        var mutator = new FlowMutator(Seed + 1);
+        var output = new byte[65_535];
+        var byStatus = new long[Enum.GetValues<DecodeStatus>().Length];
+        var byPacketStatus = new long[Enum.GetValues<PacketStatus>().Length];
+        var sink = new CountingSink();
+        var exporter = NetworkAddress.Parse("192.0.2.33");
+        var mirroredRecords = 0;
+
+        GC.Collect();
+        var memoryBefore = GC.GetTotalMemory(forceFullCollection: true);
+        for (var i = 0; i < MutatedDatagrams / 2; i++)
+        {
+            var length = mutator.MutateWords(sflow[mutator.Random.Next(sflow.Count)], output);
+            byStatus[(int)decoder.Decode(output.AsSpan(0, length), exporter, 1_700_000_000_000 + i, ref sink)]++;
+
+            length = mutator.MutateWords(frames[mutator.Random.Next(frames.Count)], output);
+            var frame = output.AsSpan(0, length);
+            var status = PacketHeaderParser.Parse(frame, LinkType.Ethernet, out var header, PacketParseMode.Mirrored);
+            byPacketStatus[(int)status]++;
+            Assert.InRange(header.PayloadOffset + header.PayloadLength, 0, length);
+            if (PacketFlows.TryDecodeMirrored(frame, LinkType.Ethernet, length, 0, out _))
+            {
+                mirroredRecords++;
+            }
+        }
+
+        var memoryAfter = GC.GetTotalMemory(forceFullCollection: true);
+        Assert.Equal(MutatedDatagrams / 2, byStatus.Sum());
+        Assert.Equal(MutatedDatagrams / 2, byPacketStatus.Sum());
+        Assert.All(
+            new[] { DecodeStatus.Ok, DecodeStatus.Truncated, DecodeStatus.BadLength, DecodeStatus.BadRecord },
+            status => Assert.True(byStatus[(int)status] > 0, $"no sFlow mutation ended in {status}"));
+        Assert.All(Enum.GetValues<PacketStatus>(), status => Assert.True(byPacketStatus[(int)status] > 0, $"no frame mutation ended in {status}"));
+        Assert.True(sink.Records > 0 && sink.Counters > 0 && mirroredRecords > 0);
+        Assert.True(memoryAfter - memoryBefore < 16L * 1024 * 1024, $"managed memory grew by {(memoryAfter - memoryBefore) / 1024} KiB");
+    }
+
+    private static List<byte[]> RawFrames(string path)
+    {
+        using var device = new CaptureFileReaderDevice(path);
+        device.Open();
+        var frames = new List<byte[]>();
+        while (device.GetNextPacket(out var capture) == GetPacketStatus.PacketRead)
+        {
+            if (device.LinkType == PacketDotNet.LinkLayers.Ethernet)
+            {
+                frames.Add(capture.Data.ToArray());
+            }
+        }
+
+        return frames;
+    }
+
     internal static bool IsFlowFolder(string folder) =>
-        folder is "pcaps/netflow5" or "pcaps/netflow9" or "pcaps/ipfix" or "raw/netflow5" or "raw/netflow9" or "raw/ipfix";
+        folder is "pcaps/netflow5" or "pcaps/netflow9" or "pcaps/ipfix" or "pcaps/sflow" or "raw/netflow5" or "raw/netflow9" or "raw/ipfix" or "raw/sflow";
 
     /// <summary>Every fixture flow datagram plus hand-built ones for the cases fixtures lack (withdrawals, varlen, biflows).</summary>
     private static List<byte[]> Corpus()
