@@ -1,0 +1,321 @@
+using FlowCollector.Decoders;
+
+namespace FlowCollector.Detection.Rates;
+
+/// <summary>
+/// The part of the per-second aggregation that one receive thread owns. It is written without contention by its
+/// thread (one uncontended lock per datagram, never per record) and drained by the tick once a second.
+/// A record lasting D seconds adds 1/D of its counts to each of the next D seconds: its rate now, not a spike.
+/// </summary>
+public sealed class AggregationShard : IFlowSink
+{
+    /// <summary>Seconds in the spreading wheel; spreads are shorter.</summary>
+    public const int WheelSeconds = 128;
+
+    private const byte ProtocolIcmp = 1;
+    private const byte ProtocolTcp = 6;
+    private const byte ProtocolUdp = 17;
+    private const byte ProtocolGre = 47;
+    private const byte ProtocolIcmpV6 = 58;
+    private const ushort TcpFin = 0x01;
+    private const ushort TcpSyn = 0x02;
+    private const ushort TcpRst = 0x04;
+    private const ushort TcpAck = 0x10;
+
+    private readonly RateAggregator _owner;
+    private readonly object _gate = new();
+    private readonly Dictionary<TrafficKey, int> _index = [];
+    private readonly Stack<int> _free = new();
+    private readonly List<Decrement>[] _wheel = new List<Decrement>[WheelSeconds];
+    private Slot[] _slots = new Slot[256];
+    private int _used;
+    private long _second;
+
+    internal AggregationShard(RateAggregator owner, long second)
+    {
+        _owner = owner;
+        _second = second;
+        for (var i = 0; i < WheelSeconds; i++)
+        {
+            _wheel[i] = [];
+        }
+    }
+
+    /// <summary>Records whose destination got no key of its own because the destination cap was reached.</summary>
+    public long DestinationOverflow { get; private set; }
+
+    /// <summary>Records whose interface got no key of its own because the interface cap was reached.</summary>
+    public long InterfaceOverflow { get; private set; }
+
+    /// <summary>Keys this shard holds.</summary>
+    public int KeyCount => _index.Count;
+
+    /// <summary>Opens the shard for one datagram's records; dispose (or call <see cref="Exit"/>) when done.</summary>
+    public void Enter() => Monitor.Enter(_gate);
+
+    public void Exit() => Monitor.Exit(_gate);
+
+    /// <summary>Counts one record under every key it belongs to. Call between <see cref="Enter"/> and <see cref="Exit"/>.</summary>
+    public void OnFlow(in FlowRecord flow)
+    {
+        var rate = flow.SamplingRate == 0 ? 1.0 : flow.SamplingRate;
+        var counts = default(TrafficCounts);
+        var packets = flow.Packets * rate;
+        counts.Packets = packets;
+        counts.Bytes = flow.Bytes * rate;
+        counts.Flows = rate;
+        switch (flow.IpProtocol)
+        {
+            case ProtocolTcp:
+                counts.TcpPackets = packets;
+                counts.TcpBytes = counts.Bytes;
+                var flags = flow.TcpFlags;
+                if ((flags & TcpSyn) != 0 && (flags & TcpAck) == 0)
+                {
+                    counts.SynPackets = packets;
+                }
+                else if ((flags & TcpRst) != 0)
+                {
+                    counts.RstPackets = packets;
+                }
+                else if ((flags & TcpAck) != 0 && (flags & (TcpSyn | TcpFin)) == 0)
+                {
+                    counts.AckPackets = packets;
+                }
+
+                break;
+            case ProtocolUdp:
+                counts.UdpPackets = packets;
+                counts.UdpBytes = counts.Bytes;
+                break;
+            case ProtocolIcmp or ProtocolIcmpV6:
+                counts.IcmpPackets = packets;
+                break;
+            case ProtocolGre:
+                counts.GrePackets = packets;
+                break;
+            default:
+                counts.OtherPackets = packets;
+                break;
+        }
+
+        if ((flow.Attributes & FlowAttributes.Fragment) != 0)
+        {
+            counts.FragmentPackets = packets;
+        }
+
+        var seconds = SpreadSeconds(flow);
+        var source = SourceOf(flow.Format);
+        var portKey = flow.IpProtocol is ProtocolTcp or ProtocolUdp ? TrafficSample.PortKey(flow.IpProtocol, flow.SourcePort) : uint.MaxValue;
+        Count(TrafficKey.ForNode(source), counts, seconds, portKey, flow.SourceAddress, packets);
+        if (flow.InputInterface != 0)
+        {
+            Count(TrafficKey.ForInterface(source, flow.Exporter, flow.InputInterface, FlowDirection.Ingress), counts, seconds, portKey, flow.SourceAddress, packets);
+        }
+
+        if (flow.OutputInterface != 0)
+        {
+            Count(TrafficKey.ForInterface(source, flow.Exporter, flow.OutputInterface, FlowDirection.Egress), counts, seconds, portKey, flow.SourceAddress, packets);
+        }
+
+        if (!flow.HasAddresses)
+        {
+            return;
+        }
+
+        var prefix = _owner.Prefixes.Find(flow.DestinationAddress);
+        if (prefix < 0)
+        {
+            return;
+        }
+
+        Count(TrafficKey.ForPrefix(prefix), counts, seconds, portKey, flow.SourceAddress, packets);
+        Count(TrafficKey.ForDestination(flow.DestinationAddress, prefix), counts, seconds, portKey, flow.SourceAddress, packets);
+    }
+
+    /// <summary>Counter snapshots go to the aggregator, which turns consecutive snapshots into rates.</summary>
+    public void OnCounters(in InterfaceCounters counters) => _owner.AddCounters(counters);
+
+    /// <summary>
+    /// Closes the current second: adds every key's counts (arrived now, and spread from earlier records) to the
+    /// merged samples, and advances the wheel. Called by the tick with no other thread inside the shard.
+    /// </summary>
+    internal void Drain(long second, Dictionary<TrafficKey, int> merged, List<TrafficSample> samples, int idleSeconds)
+    {
+        lock (_gate)
+        {
+            for (var i = 0; i < _used; i++)
+            {
+                ref var slot = ref _slots[i];
+                if (!slot.InUse)
+                {
+                    continue;
+                }
+
+                var total = slot.Immediate;
+                total.Add(slot.Ongoing);
+                if (!total.IsEmpty || slot.SourcePorts.Count > 0)
+                {
+                    if (!merged.TryGetValue(slot.Key, out var target))
+                    {
+                        target = samples.Count;
+                        merged.Add(slot.Key, target);
+                        samples.Add(new TrafficSample { Key = slot.Key, Second = second });
+                    }
+
+                    ref var sample = ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(samples)[target];
+                    sample.Counts.Add(total);
+                    sample.SourcePorts.Merge(slot.SourcePorts);
+                    sample.Sources.Merge(slot.Sources);
+                    slot.LastActive = second;
+                }
+
+                slot.Immediate = default;
+                slot.SourcePorts.Clear();
+                slot.Sources.Clear();
+            }
+
+            // Spreads that end with this second stop counting from the next one.
+            var next = (int)((second + 1) % WheelSeconds);
+            foreach (var decrement in _wheel[next])
+            {
+                ref var slot = ref _slots[decrement.Slot];
+                slot.Ongoing.Add(decrement.Counts, -1);
+                slot.Ongoing.Settle();
+                slot.PendingSpreads--;
+            }
+
+            _wheel[next].Clear();
+            _second = second + 1;
+            Evict(second, idleSeconds);
+        }
+    }
+
+    private static TrafficSource SourceOf(ExportFormat format) => format switch
+    {
+        ExportFormat.Ipfix => TrafficSource.Ipfix,
+        ExportFormat.SFlow => TrafficSource.SFlow,
+        ExportFormat.Span => TrafficSource.Span,
+        _ => TrafficSource.NetFlow,
+    };
+
+    /// <summary>Seconds a flow record is spread over: its duration, rounded up, at least 1, at most the configured cut.</summary>
+    private int SpreadSeconds(in FlowRecord flow)
+    {
+        if (flow.Format is not (ExportFormat.NetFlowV5 or ExportFormat.NetFlowV9 or ExportFormat.Ipfix))
+        {
+            return 1;
+        }
+
+        var milliseconds = flow.EndMilliseconds - flow.StartMilliseconds;
+        if (milliseconds <= 1000)
+        {
+            return 1;
+        }
+
+        return (int)Math.Min((milliseconds + 999) / 1000, _owner.MaxSpreadSeconds);
+    }
+
+    private void Count(TrafficKey key, in TrafficCounts counts, int seconds, uint portKey, NetworkAddress source, double packets)
+    {
+        if (!_index.TryGetValue(key, out var index))
+        {
+            // New keys are bounded over all shards: a random-destination flood cannot grow memory.
+            if (key.Kind == KeyKind.Interface && !_owner.TryReserveInterface())
+            {
+                InterfaceOverflow++;
+                return;
+            }
+
+            if (key.Kind == KeyKind.Destination && !_owner.TryReserveDestination())
+            {
+                DestinationOverflow++;
+                return;
+            }
+
+            index = Allocate(key);
+        }
+
+        ref var slot = ref _slots[index];
+        if (seconds <= 1)
+        {
+            slot.Immediate.Add(counts);
+        }
+        else
+        {
+            var share = 1.0 / seconds;
+            slot.Ongoing.Add(counts, share);
+            var decrement = default(TrafficCounts);
+            decrement.Add(counts, share);
+            _wheel[(int)((_second + seconds) % WheelSeconds)].Add(new Decrement(index, decrement));
+            slot.PendingSpreads++;
+        }
+
+        if (portKey != uint.MaxValue)
+        {
+            slot.SourcePorts.Add(portKey, packets);
+        }
+
+        slot.Sources.Add(source, packets);
+    }
+
+    private int Allocate(TrafficKey key)
+    {
+        int index;
+        if (_free.Count > 0)
+        {
+            index = _free.Pop();
+        }
+        else
+        {
+            if (_used == _slots.Length)
+            {
+                Array.Resize(ref _slots, _slots.Length * 2);
+            }
+
+            index = _used++;
+        }
+
+        _slots[index] = new Slot { Key = key, InUse = true, LastActive = _second };
+        _index.Add(key, index);
+        return index;
+    }
+
+    /// <summary>Forgets keys that have been silent for the idle time and have nothing left to spread.</summary>
+    private void Evict(long second, int idleSeconds)
+    {
+        for (var i = 0; i < _used; i++)
+        {
+            ref var slot = ref _slots[i];
+            if (slot.InUse && slot.PendingSpreads == 0 && second - slot.LastActive >= idleSeconds)
+            {
+                _index.Remove(slot.Key);
+                if (slot.Key.Kind == KeyKind.Destination)
+                {
+                    _owner.ReleaseDestination();
+                }
+                else if (slot.Key.Kind == KeyKind.Interface)
+                {
+                    _owner.ReleaseInterface();
+                }
+
+                slot = default;
+                _free.Push(i);
+            }
+        }
+    }
+
+    private struct Slot
+    {
+        public TrafficKey Key;
+        public bool InUse;
+        public long LastActive;
+        public int PendingSpreads;
+        public TrafficCounts Immediate;
+        public TrafficCounts Ongoing;
+        public TopItems<uint> SourcePorts;
+        public TopItems<NetworkAddress> Sources;
+    }
+
+    private readonly record struct Decrement(int Slot, TrafficCounts Counts);
+}

@@ -1,0 +1,180 @@
+using FlowCollector.Decoders;
+
+namespace FlowCollector.Detection.Rates;
+
+/// <summary>What one tick produced: every key's sample for one second. Valid until the next tick.</summary>
+public sealed class TrafficSecond
+{
+    internal List<TrafficSample> Buffer { get; } = [];
+
+    public long Second { get; internal set; }
+
+    public ReadOnlySpan<TrafficSample> Samples => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(Buffer);
+}
+
+/// <summary>Counters of the aggregation itself.</summary>
+public readonly record struct AggregationStatistics(long DestinationOverflow, long InterfaceOverflow, long CounterResets, int Keys, int Destinations);
+
+/// <summary>
+/// Turns flow records and interface counters into one <see cref="TrafficSample"/> per key per second. Each receive
+/// thread writes its own <see cref="AggregationShard"/>; <see cref="Tick"/> merges them once a second. Destination
+/// and interface keys are capped over all shards, so a random-destination flood cannot grow memory.
+/// </summary>
+public sealed class RateAggregator
+{
+    private readonly List<AggregationShard> _shards = [];
+    private readonly Lock _gate = new();
+    private readonly Dictionary<TrafficKey, int> _merged = [];
+    private readonly TrafficSecond _result = new();
+    private readonly CounterRates _counters;
+    private readonly List<(InterfaceCounters Counters, uint Interface)> _pendingCounters = [];
+    private readonly InterfaceNames _names;
+    private readonly AggregationOptions _options;
+    private int _destinations;
+    private int _interfaces;
+    private long _second;
+
+    public RateAggregator(AggregationOptions options, MonitoredPrefixes prefixes, InterfaceNames names, long firstSecond)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join("; ", errors), nameof(options));
+        }
+
+        _options = options;
+        Prefixes = prefixes ?? throw new ArgumentNullException(nameof(prefixes));
+        _names = names ?? throw new ArgumentNullException(nameof(names));
+        _counters = new CounterRates(options.MaxInterfaces);
+        _second = firstSecond;
+    }
+
+    public MonitoredPrefixes Prefixes { get; }
+
+    public InterfaceNames Names => _names;
+
+    internal int MaxSpreadSeconds => _options.MaxSpreadSeconds;
+
+    /// <summary>The second records are being counted into now.</summary>
+    public long CurrentSecond => Volatile.Read(ref _second);
+
+    /// <summary>A shard for one receive thread.</summary>
+    public AggregationShard CreateShard()
+    {
+        lock (_gate)
+        {
+            var shard = new AggregationShard(this, _second);
+            _shards.Add(shard);
+            return shard;
+        }
+    }
+
+    /// <summary>Queues interface counters (from any thread); they become rates at the next tick.</summary>
+    public void AddCounters(in InterfaceCounters counters)
+    {
+        var interfaceId = counters.Name is null ? counters.IfIndex : _names.Id(counters.Name);
+        lock (_pendingCounters)
+        {
+            // Bounded: a flood of counter samples between two ticks keeps the newest thousands.
+            if (_pendingCounters.Count < _options.MaxInterfaces * 4)
+            {
+                _pendingCounters.Add((counters, interfaceId));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Closes <paramref name="second"/>: merges every shard's counts and the counter rates into one sample per key.
+    /// The result is valid until the next call.
+    /// </summary>
+    public TrafficSecond Tick(long second)
+    {
+        lock (_gate)
+        {
+            _merged.Clear();
+            _result.Buffer.Clear();
+            _result.Second = second;
+            foreach (var shard in _shards)
+            {
+                shard.Drain(second, _merged, _result.Buffer, _options.IdleSeconds);
+            }
+
+            lock (_pendingCounters)
+            {
+                foreach (var (counters, interfaceId) in _pendingCounters)
+                {
+                    _counters.Add(counters, interfaceId);
+                }
+
+                _pendingCounters.Clear();
+            }
+
+            _counters.Emit(second, _merged, _result.Buffer);
+            _counters.Evict(second, _options.IdleSeconds);
+            CountDestinations();
+            Volatile.Write(ref _second, second + 1);
+            return _result;
+        }
+    }
+
+    public AggregationStatistics Statistics()
+    {
+        lock (_gate)
+        {
+            long destinationOverflow = 0, interfaceOverflow = 0;
+            var keys = 0;
+            foreach (var shard in _shards)
+            {
+                destinationOverflow += shard.DestinationOverflow;
+                interfaceOverflow += shard.InterfaceOverflow;
+                keys += shard.KeyCount;
+            }
+
+            return new AggregationStatistics(destinationOverflow, interfaceOverflow + _counters.Overflow, _counters.Resets, keys + _counters.Count, Volatile.Read(ref _destinations));
+        }
+    }
+
+    internal bool TryReserveDestination() => Reserve(ref _destinations, _options.MaxDestinations);
+
+    internal void ReleaseDestination() => Interlocked.Decrement(ref _destinations);
+
+    internal bool TryReserveInterface() => Reserve(ref _interfaces, _options.MaxInterfaces);
+
+    internal void ReleaseInterface() => Interlocked.Decrement(ref _interfaces);
+
+    private static bool Reserve(ref int count, int maximum)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref count);
+            if (current >= maximum)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref count, current + 1, current) == current)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Prefix keys learn how many of their destinations had traffic (carpet bombing spreads thin).</summary>
+    private void CountDestinations()
+    {
+        var samples = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_result.Buffer);
+        for (var i = 0; i < samples.Length; i++)
+        {
+            if (samples[i].Key.Kind != KeyKind.Destination || samples[i].Counts.Packets <= 0)
+            {
+                continue;
+            }
+
+            if (_merged.TryGetValue(TrafficKey.ForPrefix(samples[i].Key.Prefix), out var prefix))
+            {
+                samples[prefix].Destinations++;
+            }
+        }
+    }
+}

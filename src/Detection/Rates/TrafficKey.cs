@@ -1,0 +1,73 @@
+using FlowCollector.Decoders;
+
+namespace FlowCollector.Detection.Rates;
+
+/// <summary>What a traffic key counts.</summary>
+public enum KeyKind : byte
+{
+    /// <summary>All traffic one source of evidence saw at this node.</summary>
+    Node = 0,
+
+    /// <summary>One interface of one device, in one direction.</summary>
+    Interface = 1,
+
+    /// <summary>One destination address inside a monitored prefix.</summary>
+    Destination = 2,
+
+    /// <summary>A monitored prefix as a whole (carpet bombing spreads over it).</summary>
+    Prefix = 3,
+}
+
+/// <summary>The evidence a rate was computed from; interface rates from different evidence are kept apart.</summary>
+public enum TrafficSource : byte
+{
+    NetFlow = 1,
+    Ipfix = 2,
+    SFlow = 3,
+    Span = 4,
+    ProcNetDev = 5,
+    SFlowCounters = 6,
+}
+
+/// <summary>
+/// The key of one per-second rate: an interface (device, interface, direction, source), a destination inside a
+/// monitored prefix, a monitored prefix, or the node total per source. Unmanaged, so keys hash without allocation.
+/// </summary>
+public readonly record struct TrafficKey(
+    KeyKind Kind,
+    TrafficSource Source,
+    NetworkAddress Device,
+    uint Interface,
+    FlowDirection Direction,
+    NetworkAddress Address,
+    int Prefix)
+{
+    public static TrafficKey ForNode(TrafficSource source) => new(KeyKind.Node, source, default, 0, FlowDirection.Unknown, default, -1);
+
+    public static TrafficKey ForInterface(TrafficSource source, NetworkAddress device, uint interfaceId, FlowDirection direction) =>
+        new(KeyKind.Interface, source, device, interfaceId, direction, default, -1);
+
+    /// <summary>Destinations and prefixes sum every flow source: an attack seen by two exporters is one attack.</summary>
+    public static TrafficKey ForDestination(NetworkAddress address, int prefix) =>
+        new(KeyKind.Destination, 0, default, 0, FlowDirection.Unknown, address, prefix);
+
+    public static TrafficKey ForPrefix(int prefix) => new(KeyKind.Prefix, 0, default, 0, FlowDirection.Unknown, default, prefix);
+
+    public static string SourceName(TrafficSource source) => source switch
+    {
+        TrafficSource.NetFlow => "netflow",
+        TrafficSource.Ipfix => "ipfix",
+        TrafficSource.SFlow => "sflow",
+        TrafficSource.Span => "span",
+        TrafficSource.ProcNetDev => "procnetdev",
+        TrafficSource.SFlowCounters => "sflow-counters",
+        _ => "flows",
+    };
+
+    public static string DirectionName(FlowDirection direction) => direction switch
+    {
+        FlowDirection.Ingress => "in",
+        FlowDirection.Egress => "out",
+        _ => "any",
+    };
+}
