@@ -9,7 +9,9 @@ public sealed class ExporterStatistics
     private static readonly int StatusCount = Enum.GetValues<DecodeStatus>().Length;
     private readonly long[] _byStatus = new long[StatusCount];
 
-    public long Datagrams { get; internal set; }
+    private long _datagrams;
+
+    public long Datagrams => Interlocked.Read(ref _datagrams);
 
     /// <summary>Flow records delivered.</summary>
     public long Records { get; internal set; }
@@ -60,9 +62,10 @@ public sealed class ExporterStatistics
 
     public long CountOf(DecodeStatus status) => Volatile.Read(ref _byStatus[(int)status]);
 
+    /// <summary>Counts one datagram's outcome; atomic, because datagrams of unknown exporters share one instance.</summary>
     internal void Count(DecodeStatus status)
     {
-        Datagrams++;
-        _byStatus[(int)status]++;
+        Interlocked.Increment(ref _datagrams);
+        Interlocked.Increment(ref _byStatus[(int)status]);
     }
 }

@@ -1,14 +1,17 @@
+using System.Collections.Concurrent;
 using FlowCollector.Decoders.Flows;
 
 namespace FlowCollector.Decoders.Exporters;
 
 /// <summary>
 /// The exporters a decoder knows, keyed by address only: an exporter's source port may change (restart, NAT),
-/// its templates stay valid (nfdump#237).
+/// its templates stay valid (nfdump#237). Safe for several receive threads: lookups take no lock, adding and
+/// evicting an exporter do.
 /// </summary>
 public sealed class ExporterTable
 {
-    private readonly Dictionary<NetworkAddress, ExporterState> _exporters = [];
+    private readonly ConcurrentDictionary<NetworkAddress, ExporterState> _exporters = new();
+    private readonly Lock _membership = new();
     private readonly long _idleLifetimeMilliseconds;
     private int _templateCount;
     private long _templatesRejected;
@@ -46,15 +49,23 @@ public sealed class ExporterTable
             return state;
         }
 
-        if (_exporters.Count >= Options.MaxExporters && !EvictIdle(nowMilliseconds))
+        lock (_membership)
         {
-            Interlocked.Increment(ref _exportersRejected);
-            return null;
-        }
+            if (_exporters.TryGetValue(address, out state))
+            {
+                return state;
+            }
 
-        state = new ExporterState(address, this, Options) { LastSeenMilliseconds = nowMilliseconds };
-        _exporters.Add(address, state);
-        return state;
+            if (_exporters.Count >= Options.MaxExporters && !EvictIdle(nowMilliseconds))
+            {
+                Interlocked.Increment(ref _exportersRejected);
+                return null;
+            }
+
+            state = new ExporterState(address, this, Options) { LastSeenMilliseconds = nowMilliseconds };
+            _exporters[address] = state;
+            return state;
+        }
     }
 
     /// <summary>A copy of the exporters, for reporting.</summary>
@@ -80,8 +91,12 @@ public sealed class ExporterTable
             return false;
         }
 
-        oldest.Release();
-        _exporters.Remove(oldest.Address);
+        lock (oldest)
+        {
+            oldest.Release();
+        }
+
+        _exporters.TryRemove(oldest.Address, out _);
         return true;
     }
 }

@@ -8,7 +8,9 @@ namespace FlowCollector.Decoders.Flows;
 
 /// <summary>
 /// Decodes NetFlow v5, NetFlow v9, IPFIX and sFlow v5 datagrams, telling them apart by their version field
-/// (sFlow's is 32 bits), with one template cache per exporter. Not thread-safe: each receive loop owns its decoder.
+/// (sFlow's is 32 bits), with one template cache per exporter. Several receive threads may share a decoder: an
+/// exporter's state is locked while one of its datagrams is decoded (its datagrams normally reach one socket, so
+/// the lock is uncontended).
 /// </summary>
 public sealed class FlowDecoder
 {
@@ -74,15 +76,18 @@ public sealed class FlowDecoder
             return DecodeStatus.ExporterRejected;
         }
 
-        state.LastSeenMilliseconds = receivedMilliseconds;
-        var result = format switch
+        lock (state)
         {
-            ExportFormat.NetFlowV5 => NetFlowV5Decoder.Decode(datagram, state, ref sink),
-            ExportFormat.NetFlowV9 => NetFlowV9Decoder.Decode(datagram, state, receivedMilliseconds, ref sink, _maxFieldsPerTemplate),
-            ExportFormat.Ipfix => IpfixDecoder.Decode(datagram, state, receivedMilliseconds, ref sink, _maxFieldsPerTemplate),
-            _ => SFlowDecoder.Decode(datagram, state, receivedMilliseconds, ref sink),
-        };
-        state.Statistics.Count(result);
-        return result;
+            state.LastSeenMilliseconds = receivedMilliseconds;
+            var result = format switch
+            {
+                ExportFormat.NetFlowV5 => NetFlowV5Decoder.Decode(datagram, state, ref sink),
+                ExportFormat.NetFlowV9 => NetFlowV9Decoder.Decode(datagram, state, receivedMilliseconds, ref sink, _maxFieldsPerTemplate),
+                ExportFormat.Ipfix => IpfixDecoder.Decode(datagram, state, receivedMilliseconds, ref sink, _maxFieldsPerTemplate),
+                _ => SFlowDecoder.Decode(datagram, state, receivedMilliseconds, ref sink),
+            };
+            state.Statistics.Count(result);
+            return result;
+        }
     }
 }
