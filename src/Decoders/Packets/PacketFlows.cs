@@ -54,6 +54,18 @@ public static class PacketFlows
     public static bool TryDecodeMirrored(ReadOnlySpan<byte> frame, LinkType linkType, int wireLength, long timestampMilliseconds, out FlowRecord flow)
     {
         PacketHeaderParser.Parse(frame, linkType, out var header, PacketParseMode.Mirrored);
+        return TryBuild(header, wireLength, timestampMilliseconds, out flow);
+    }
+
+    /// <summary>Decodes a mirrored frame that arrived as the payload of a UDP datagram (TZSP, VXLAN, Geneve).</summary>
+    public static bool TryDecodeTunnelPayload(ReadOnlySpan<byte> payload, Encapsulation encapsulation, NetworkAddress sender, long timestampMilliseconds, out FlowRecord flow)
+    {
+        PacketHeaderParser.ParseTunnelPayload(payload, encapsulation, sender, out var header);
+        return TryBuild(header, payload.Length, timestampMilliseconds, out flow);
+    }
+
+    private static bool TryBuild(in PacketHeader header, int wireLength, long timestampMilliseconds, out FlowRecord flow)
+    {
         if (header.IpVersion == 0)
         {
             flow = default;

@@ -67,6 +67,37 @@ public static class PacketHeaderParser
         return status;
     }
 
+    /// <summary>
+    /// Parses the payload of a UDP datagram that carries a mirrored frame (TZSP, VXLAN or Geneve), as received on a
+    /// UDP socket: <paramref name="tunnelSource"/> is the datagram's sender, the device that mirrored the frame.
+    /// </summary>
+    public static PacketStatus ParseTunnelPayload(ReadOnlySpan<byte> payload, Encapsulation encapsulation, NetworkAddress tunnelSource, out PacketHeader header)
+    {
+        header = default;
+        header.SourceAddress = tunnelSource;
+        header.DestinationPort = encapsulation switch
+        {
+            Encapsulation.Tzsp => TzspPort,
+            Encapsulation.Vxlan => VxlanPort,
+            Encapsulation.Geneve => GenevePort,
+            _ => 0,
+        };
+        var walk = new Walk(PacketParseMode.Mirrored);
+        var status = header.DestinationPort == 0 ? PacketStatus.NotIp : walk.UdpTunnel(payload, 0, payload.Length, ref header);
+        if (header.Encapsulation == Encapsulation.None)
+        {
+            header = default;
+            return status == PacketStatus.Truncated ? status : PacketStatus.NotIp;
+        }
+
+        if (status == PacketStatus.Truncated)
+        {
+            header.IsTruncated = true;
+        }
+
+        return status;
+    }
+
     /// <summary>One pass over one frame; counts the tunnels opened so that nesting cannot recurse without end.</summary>
     private ref struct Walk(PacketParseMode mode)
     {
@@ -509,7 +540,7 @@ public static class PacketHeaderParser
         }
 
         /// <summary>TZSP (MikroTik's sniffer stream), VXLAN (RFC 7348) and Geneve (RFC 8926) on their UDP ports.</summary>
-        private PacketStatus UdpTunnel(ReadOnlySpan<byte> frame, int offset, int end, ref PacketHeader header)
+        public PacketStatus UdpTunnel(ReadOnlySpan<byte> frame, int offset, int end, ref PacketHeader header)
         {
             return header.DestinationPort switch
             {

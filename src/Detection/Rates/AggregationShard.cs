@@ -107,13 +107,11 @@ public sealed class AggregationShard : IFlowSink
         var seconds = SpreadSeconds(flow);
         var source = SourceOf(flow.Format);
         var portKey = flow.IpProtocol is ProtocolTcp or ProtocolUdp ? TrafficSample.PortKey(flow.IpProtocol, flow.SourcePort) : uint.MaxValue;
+        // Interface 0 is the exporter's "unknown interface": exporters that fill no interfaces (softflowd, some
+        // firewalls) still get rates of their own under it.
         Count(TrafficKey.ForNode(source), counts, seconds, portKey, flow.SourceAddress, packets);
-        if (flow.InputInterface != 0)
-        {
-            Count(TrafficKey.ForInterface(source, flow.Exporter, flow.InputInterface, FlowDirection.Ingress), counts, seconds, portKey, flow.SourceAddress, packets);
-        }
-
-        if (flow.OutputInterface != 0)
+        Count(TrafficKey.ForInterface(source, flow.Exporter, flow.InputInterface, FlowDirection.Ingress), counts, seconds, portKey, flow.SourceAddress, packets);
+        if ((flow.Attributes & (FlowAttributes.Discarded | FlowAttributes.MultipleOutputs)) == 0)
         {
             Count(TrafficKey.ForInterface(source, flow.Exporter, flow.OutputInterface, FlowDirection.Egress), counts, seconds, portKey, flow.SourceAddress, packets);
         }

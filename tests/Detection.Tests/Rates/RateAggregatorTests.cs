@@ -125,6 +125,35 @@ public sealed class RateAggregatorTests
     }
 
     [Fact]
+    public void Tick_ExporterWithoutInterfaces_CountsUnderInterfaceZero()
+    {
+        var aggregator = Aggregator();
+        var flow = Flow(packets: 3);
+        flow.InputInterface = 0;
+        flow.OutputInterface = 0;
+        Add(aggregator.CreateShard(), flow);
+
+        var second = aggregator.Tick(Second);
+
+        Assert.Equal(3.0, Find(second, TrafficKey.ForInterface(TrafficSource.NetFlow, Router, 0, FlowDirection.Ingress)).Counts.Packets);
+    }
+
+    [Fact]
+    public void Tick_SFlowSampleTheDeviceDropped_CountsOnlyOnItsInputInterface()
+    {
+        var aggregator = Aggregator();
+        var flow = Flow(format: ExportFormat.SFlow);
+        flow.OutputInterface = 0;
+        flow.Attributes = FlowAttributes.Discarded;
+        Add(aggregator.CreateShard(), flow);
+
+        var second = aggregator.Tick(Second);
+
+        Assert.True(Has(second, TrafficKey.ForInterface(TrafficSource.SFlow, Router, 3, FlowDirection.Ingress)));
+        Assert.False(Has(second, TrafficKey.ForInterface(TrafficSource.SFlow, Router, 0, FlowDirection.Egress)));
+    }
+
+    [Fact]
     public void Tick_SixtySecondRecord_IsSpreadOverSixtySecondsInsteadOfASpike()
     {
         var aggregator = Aggregator(null, "203.0.113.0/24");

@@ -1,0 +1,156 @@
+using System.CommandLine;
+using FlowCollector.Collector.Configuration;
+using FlowCollector.Collector.Runtime;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace FlowCollector.Collector.Commands;
+
+/// <summary>The options <c>run</c> and <c>check-config</c> share: where the configuration is, and what overrides it.</summary>
+internal sealed class ConfigurationArguments
+{
+    public Option<string?> Config { get; } = new("--config") { Description = $"JSON configuration file (default {CollectorOptions.DefaultConfigPath}; absent: embedded defaults)" };
+
+    public Option<int?> NetFlowPort { get; } = new("--netflow-port") { Description = "UDP port for NetFlow v5/v9 (default 2055; 0 disables)" };
+
+    public Option<int?> IpfixPort { get; } = new("--ipfix-port") { Description = "UDP port for IPFIX (default 4739; 0 disables)" };
+
+    public Option<int?> SFlowPort { get; } = new("--sflow-port") { Description = "UDP port for sFlow v5 (default 6343; 0 disables)" };
+
+    public Option<string?> Http { get; } = new("--http") { Description = "ADDRESS:PORT of /metrics, /healthz and /api (default 0.0.0.0:9750)" };
+
+    public Option<string?> DataDirectory { get; } = new("--data-dir") { Description = "State directory (default /var/lib/flowcollector, else the user's data directory)" };
+
+    public Option<string?> Node { get; } = new("--node") { Description = "This collector's name (default: the host name)" };
+
+    public Option<string[]> Monitor { get; } = new("--monitor") { Description = "A monitored prefix whose destinations get their own rates (repeatable)", AllowMultipleArgumentsPerToken = false };
+
+    public Option<string[]> Set { get; } = new("--set") { Description = "Any setting as KEY=VALUE, e.g. Aggregation:MaxDestinations=20000 (repeatable)" };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Config);
+        command.Options.Add(NetFlowPort);
+        command.Options.Add(IpfixPort);
+        command.Options.Add(SFlowPort);
+        command.Options.Add(Http);
+        command.Options.Add(DataDirectory);
+        command.Options.Add(Node);
+        command.Options.Add(Monitor);
+        command.Options.Add(Set);
+    }
+
+    public CommandLineOverrides Read(ParseResult parse) => new()
+    {
+        ConfigPath = parse.GetValue(Config),
+        NetFlowPort = parse.GetValue(NetFlowPort),
+        IpfixPort = parse.GetValue(IpfixPort),
+        SFlowPort = parse.GetValue(SFlowPort),
+        Http = parse.GetValue(Http),
+        DataDirectory = parse.GetValue(DataDirectory),
+        Node = parse.GetValue(Node),
+        Monitor = parse.GetValue(Monitor) ?? [],
+        Settings = parse.GetValue(Set) ?? [],
+    };
+}
+
+/// <summary><c>flowcollector run</c>: the appliance, under the Generic Host with systemd notification and logs.</summary>
+internal static class RunCommand
+{
+    /// <summary>Exit code of a configuration that cannot be used (sysexits EX_CONFIG).</summary>
+    public const int ConfigurationError = 78;
+
+    /// <summary>Exit code when a listener, capture or the data directory cannot be opened (sysexits EX_UNAVAILABLE).</summary>
+    public const int StartError = 69;
+
+    public static Command Create()
+    {
+        var arguments = new ConfigurationArguments();
+        var command = new Command("run", "Run the collector: listeners, capture, /proc/net/dev, rates, metrics (the default command)");
+        arguments.AddTo(command);
+        command.SetAction(parse => Run(arguments.Read(parse)));
+        return command;
+    }
+
+    public static int Run(CommandLineOverrides overrides)
+    {
+        var loaded = ConfigurationLoader.Load(overrides);
+        if (loaded.Errors.Count > 0)
+        {
+            foreach (var error in loaded.Errors)
+            {
+                Console.Error.WriteLine($"configuration: {error}");
+            }
+
+            return ConfigurationError;
+        }
+
+        if (!Runtime.DataDirectory.TryResolve(loaded.Options.DataDirectory, out var dataDirectory, out var dataError))
+        {
+            Console.Error.WriteLine($"configuration: {dataError}");
+            return StartError;
+        }
+
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "flowcollector" });
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+            console.UseUtcTimestamp = true;
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+
+        // Under systemd: Type=notify readiness, and log lines in journald's format with priorities.
+        builder.Services.AddSystemd();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(services => new CollectorRuntime(loaded.Options, dataDirectory, TimeProvider.System, services.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddHostedService<CollectorService>();
+        using var host = builder.Build();
+        var runtime = host.Services.GetRequiredService<CollectorRuntime>();
+        if (!runtime.TryStart(out var startError))
+        {
+            Console.Error.WriteLine($"flowcollector: {startError}");
+            runtime.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return StartError;
+        }
+
+        host.Run();
+        return 0;
+    }
+}
+
+/// <summary><c>flowcollector check-config</c>: validates a configuration without starting anything.</summary>
+internal static class CheckConfigCommand
+{
+    public static Command Create()
+    {
+        var arguments = new ConfigurationArguments();
+        var command = new Command("check-config", "Validate the configuration (file, environment, flags) and exit");
+        arguments.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var loaded = ConfigurationLoader.Load(arguments.Read(parse));
+            if (loaded.Errors.Count > 0)
+            {
+                foreach (var error in loaded.Errors)
+                {
+                    Console.Error.WriteLine($"configuration: {error}");
+                }
+
+                return RunCommand.ConfigurationError;
+            }
+
+            var options = loaded.Options;
+            Console.WriteLine($"configuration OK ({loaded.ConfigPath ?? "no file: embedded defaults"})");
+            Console.WriteLine($"  listeners: netflow {Port(options.Listeners.NetFlowPort)}, ipfix {Port(options.Listeners.IpfixPort)}, sflow {Port(options.Listeners.SFlowPort)} on {options.Listeners.Address}");
+            Console.WriteLine($"  http: {(options.Http.Listen.Length > 0 ? options.Http.Listen : "off")}");
+            Console.WriteLine($"  monitored prefixes: {(options.Monitor.Prefixes.Count > 0 ? string.Join(", ", options.Monitor.Prefixes) : "none")}");
+            Console.WriteLine($"  /proc/net/dev: {options.ProcNetDev.Mode}; capture: {(options.Capture.Interfaces.Count > 0 ? string.Join(", ", options.Capture.Interfaces) : "none")}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static string Port(int port) => port == 0 ? "off" : port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}

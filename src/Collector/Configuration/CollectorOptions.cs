@@ -1,0 +1,108 @@
+using FlowCollector.Decoders.Flows;
+using FlowCollector.Detection.Rates;
+
+namespace FlowCollector.Collector.Configuration;
+
+/// <summary>
+/// Everything <c>flowcollector run</c> can be told, with the embedded defaults that work on a fresh machine. Bound
+/// from the JSON file, then <c>FLOWCOLLECTOR__</c> environment variables, then the command line.
+/// </summary>
+public sealed class CollectorOptions
+{
+    public const string DefaultConfigPath = "/etc/flowcollector/flowcollector.json";
+
+    public NodeOptions Node { get; set; } = new();
+
+    public ListenerOptions Listeners { get; set; } = new();
+
+    public HttpOptions Http { get; set; } = new();
+
+    /// <summary>Where state is kept; empty: /var/lib/flowcollector, or the user's data directory when that is not writable.</summary>
+    public string DataDirectory { get; set; } = string.Empty;
+
+    public MonitorOptions Monitor { get; set; } = new();
+
+    public ProcNetDevOptions ProcNetDev { get; set; } = new();
+
+    public CaptureOptions Capture { get; set; } = new();
+
+    public AggregationOptions Aggregation { get; set; } = new();
+
+    public FlowDecoderOptions Decoder { get; set; } = new();
+}
+
+public sealed class NodeOptions
+{
+    /// <summary>This collector's name in metrics and alerts; empty: the host name.</summary>
+    public string Name { get; set; } = string.Empty;
+}
+
+public sealed class ListenerOptions
+{
+    /// <summary>NetFlow v5 and v9 (any flow protocol is recognised on any port). 0 disables.</summary>
+    public int NetFlowPort { get; set; } = 2055;
+
+    /// <summary>IPFIX. 0 disables.</summary>
+    public int IpfixPort { get; set; } = 4739;
+
+    /// <summary>sFlow v5. 0 disables.</summary>
+    public int SFlowPort { get; set; } = 6343;
+
+    /// <summary>Address to listen on; "::" takes IPv4 and IPv6 (dual stack), "0.0.0.0" IPv4 only.</summary>
+    public string Address { get; set; } = "::";
+
+    /// <summary>Sockets per port with SO_REUSEPORT, each with its own receive thread; 0: one per core.</summary>
+    public int SocketsPerPort { get; set; }
+
+    /// <summary>Receive buffer per socket (SO_RCVBUF, forced past net.core.rmem_max when running as root).</summary>
+    public int ReceiveBufferBytes { get; set; } = 32 * 1024 * 1024;
+
+    /// <summary>When not empty, datagrams from other addresses or prefixes are dropped and counted.</summary>
+    public List<string> AllowedExporters { get; set; } = [];
+
+    /// <summary>UDP port where TZSP (MikroTik's sniffer stream) or VXLAN mirrored frames arrive; 0 disables.</summary>
+    public int MirrorPort { get; set; }
+
+    /// <summary>Receive GRE/ERSPAN mirrored traffic on a raw socket (needs CAP_NET_RAW).</summary>
+    public bool Gre { get; set; }
+}
+
+public sealed class HttpOptions
+{
+    /// <summary>ADDRESS:PORT of /metrics, /healthz and /api; an empty string disables HTTP.</summary>
+    public string Listen { get; set; } = "0.0.0.0:9750";
+}
+
+public sealed class MonitorOptions
+{
+    /// <summary>Prefixes whose destinations get keys of their own (CIDR, IPv4 or IPv6).</summary>
+    public List<string> Prefixes { get; set; } = [];
+}
+
+public sealed class ProcNetDevOptions
+{
+    /// <summary>"auto" reads the file when it exists; "on" requires it; "off" never reads it.</summary>
+    public string Mode { get; set; } = "auto";
+
+    public string Path { get; set; } = "/proc/net/dev";
+
+    /// <summary>Interface name patterns read (* and ? wildcards).</summary>
+    public List<string> Include { get; set; } = ["*"];
+
+    /// <summary>Interface name patterns skipped, after Include.</summary>
+    public List<string> Exclude { get; set; } = ["lo"];
+}
+
+public sealed class CaptureOptions
+{
+    /// <summary>Interfaces to capture mirrored traffic on (SPAN ports, ERSPAN destinations).</summary>
+    public List<string> Interfaces { get; set; } = [];
+
+    /// <summary>BPF filter applied in the kernel, e.g. "not port 22".</summary>
+    public string Filter { get; set; } = string.Empty;
+
+    /// <summary>Bytes kept of each frame: enough for every header, not the payload.</summary>
+    public int SnapLength { get; set; } = 256;
+
+    public bool Promiscuous { get; set; } = true;
+}

@@ -1,0 +1,163 @@
+using Microsoft.Extensions.Configuration;
+
+namespace FlowCollector.Collector.Configuration;
+
+/// <summary>Command-line values that override the configuration, after the file and the environment.</summary>
+public sealed class CommandLineOverrides
+{
+    public string? ConfigPath { get; set; }
+
+    public int? NetFlowPort { get; set; }
+
+    public int? IpfixPort { get; set; }
+
+    public int? SFlowPort { get; set; }
+
+    public string? Http { get; set; }
+
+    public string? DataDirectory { get; set; }
+
+    public string? Node { get; set; }
+
+    public IReadOnlyList<string> Monitor { get; set; } = [];
+
+    /// <summary>KEY=VALUE pairs in configuration syntax (Section:Key=value), for any setting.</summary>
+    public IReadOnlyList<string> Settings { get; set; } = [];
+}
+
+/// <summary>The outcome of loading: options, or the errors that keep them from being used.</summary>
+public sealed record LoadedConfiguration(CollectorOptions Options, IReadOnlyList<string> Errors, string? ConfigPath);
+
+/// <summary>
+/// Builds the options from the JSON file (absent: embedded defaults), <c>FLOWCOLLECTOR__Section__Key</c>
+/// environment variables and the command line, in that order, and validates them. Unknown keys and values of the
+/// wrong type are errors that name the key.
+/// </summary>
+public static class ConfigurationLoader
+{
+    public const string EnvironmentPrefix = "FLOWCOLLECTOR__";
+
+    public static LoadedConfiguration Load(CommandLineOverrides overrides, IDictionary<string, string?>? environment = null)
+    {
+        ArgumentNullException.ThrowIfNull(overrides);
+        var errors = new List<string>();
+        var path = overrides.ConfigPath ?? CollectorOptions.DefaultConfigPath;
+        var builder = new ConfigurationBuilder();
+        string? usedPath = null;
+        if (File.Exists(path))
+        {
+            builder.AddJsonFile(Path.GetFullPath(path), optional: false, reloadOnChange: false);
+            usedPath = path;
+        }
+        else if (overrides.ConfigPath is not null)
+        {
+            errors.Add($"--config: {path} does not exist");
+        }
+
+        builder.AddInMemoryCollection(EnvironmentSettings(environment));
+        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var setting in overrides.Settings)
+        {
+            var equals = setting.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                errors.Add($"--set: '{setting}' is not KEY=VALUE (e.g. Aggregation:MaxDestinations=20000)");
+                continue;
+            }
+
+            settings[setting[..equals].Trim()] = setting[(equals + 1)..];
+        }
+
+        builder.AddInMemoryCollection(settings);
+        var options = new CollectorOptions();
+        try
+        {
+            var configuration = builder.Build();
+            configuration.Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
+        }
+        catch (InvalidDataException exception)
+        {
+            errors.Add($"{path}: not valid JSON ({exception.InnerException?.Message ?? exception.Message})");
+            return new LoadedConfiguration(options, errors, usedPath);
+        }
+        catch (InvalidOperationException exception)
+        {
+            // The binder names the key: "Failed to convert configuration value at 'Listeners:NetFlowPort' ..." or
+            // "'Listeners:Prot' was not found ... (Listeners)".
+            errors.Add(exception.Message);
+            return new LoadedConfiguration(options, errors, usedPath);
+        }
+
+        Apply(overrides, options);
+        errors.AddRange(OptionsValidator.Validate(options));
+        return new LoadedConfiguration(options, errors, usedPath);
+    }
+
+    private static void Apply(CommandLineOverrides overrides, CollectorOptions options)
+    {
+        if (overrides.NetFlowPort is { } netflow)
+        {
+            options.Listeners.NetFlowPort = netflow;
+        }
+
+        if (overrides.IpfixPort is { } ipfix)
+        {
+            options.Listeners.IpfixPort = ipfix;
+        }
+
+        if (overrides.SFlowPort is { } sflow)
+        {
+            options.Listeners.SFlowPort = sflow;
+        }
+
+        if (overrides.Http is not null)
+        {
+            options.Http.Listen = overrides.Http;
+        }
+
+        if (overrides.DataDirectory is not null)
+        {
+            options.DataDirectory = overrides.DataDirectory;
+        }
+
+        if (overrides.Node is not null)
+        {
+            options.Node.Name = overrides.Node;
+        }
+
+        if (overrides.Monitor.Count > 0)
+        {
+            options.Monitor.Prefixes = [.. overrides.Monitor];
+        }
+    }
+
+    /// <summary>FLOWCOLLECTOR__Section__Key=value becomes Section:Key=value.</summary>
+    private static Dictionary<string, string?> EnvironmentSettings(IDictionary<string, string?>? environment)
+    {
+        var result = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        if (environment is null)
+        {
+            foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
+            {
+                Add(result, (string)entry.Key, (string?)entry.Value);
+            }
+        }
+        else
+        {
+            foreach (var (key, value) in environment)
+            {
+                Add(result, key, value);
+            }
+        }
+
+        return result;
+    }
+
+    private static void Add(Dictionary<string, string?> result, string key, string? value)
+    {
+        if (key.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            result[key[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal)] = value;
+        }
+    }
+}

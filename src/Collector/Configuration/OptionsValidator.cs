@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Net;
+using FlowCollector.Detection.Rates;
+
+namespace FlowCollector.Collector.Configuration;
+
+/// <summary>
+/// Checks options at start-up; each message names the configuration key (as in the JSON file) and the reason,
+/// so that a bad file fails with something an operator can act on.
+/// </summary>
+public static class OptionsValidator
+{
+    public static IReadOnlyList<string> Validate(CollectorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        Port(errors, "Listeners:NetFlowPort", options.Listeners.NetFlowPort);
+        Port(errors, "Listeners:IpfixPort", options.Listeners.IpfixPort);
+        Port(errors, "Listeners:SFlowPort", options.Listeners.SFlowPort);
+        Port(errors, "Listeners:MirrorPort", options.Listeners.MirrorPort);
+        var ports = new[] { options.Listeners.NetFlowPort, options.Listeners.IpfixPort, options.Listeners.SFlowPort, options.Listeners.MirrorPort }.Where(p => p != 0).ToList();
+        if (ports.Count != ports.Distinct().Count())
+        {
+            errors.Add($"Listeners: the NetFlow, IPFIX, sFlow and mirror ports must differ (or be 0), got {string.Join(", ", ports)}");
+        }
+
+        if (!IPAddress.TryParse(options.Listeners.Address, out _))
+        {
+            errors.Add($"Listeners:Address: '{options.Listeners.Address}' is not an IP address");
+        }
+
+        if (options.Listeners.SocketsPerPort is < 0 or > 64)
+        {
+            errors.Add($"Listeners:SocketsPerPort: must be between 0 (one per core) and 64, got {options.Listeners.SocketsPerPort}");
+        }
+
+        if (options.Listeners.ReceiveBufferBytes is < 65_536 or > 1_073_741_824)
+        {
+            errors.Add($"Listeners:ReceiveBufferBytes: must be between 65536 and 1073741824, got {options.Listeners.ReceiveBufferBytes}");
+        }
+
+        for (var i = 0; i < options.Listeners.AllowedExporters.Count; i++)
+        {
+            if (!IpPrefix.TryParse(options.Listeners.AllowedExporters[i], out _, out var error))
+            {
+                errors.Add($"Listeners:AllowedExporters:{i}: {error}");
+            }
+        }
+
+        if (options.Http.Listen.Length > 0 && !TryParseEndpoint(options.Http.Listen, out _))
+        {
+            errors.Add($"Http:Listen: '{options.Http.Listen}' is not ADDRESS:PORT (e.g. 0.0.0.0:9750 or [::1]:9750)");
+        }
+
+        for (var i = 0; i < options.Monitor.Prefixes.Count; i++)
+        {
+            if (!IpPrefix.TryParse(options.Monitor.Prefixes[i], out _, out var error))
+            {
+                errors.Add($"Monitor:Prefixes:{i}: {error}");
+            }
+        }
+
+        if (options.ProcNetDev.Mode is not ("auto" or "on" or "off"))
+        {
+            errors.Add($"ProcNetDev:Mode: must be auto, on or off, got '{options.ProcNetDev.Mode}'");
+        }
+
+        if (options.ProcNetDev.Mode == "on" && !File.Exists(options.ProcNetDev.Path))
+        {
+            errors.Add($"ProcNetDev:Path: {options.ProcNetDev.Path} does not exist, and ProcNetDev:Mode is on");
+        }
+
+        if (options.Capture.SnapLength is < 64 or > 65_535)
+        {
+            errors.Add($"Capture:SnapLength: must be between 64 and 65535, got {options.Capture.SnapLength}");
+        }
+
+        errors.AddRange(options.Aggregation.Validate().Select(e => "Aggregation:" + e));
+        errors.AddRange(options.Decoder.Validate().Select(e => "Decoder:" + e));
+        return errors;
+    }
+
+    /// <summary>Parses ADDRESS:PORT, with IPv6 addresses in brackets.</summary>
+    public static bool TryParseEndpoint(string text, out IPEndPoint endpoint)
+    {
+        endpoint = null!;
+        if (!IPEndPoint.TryParse(text, out var parsed) || parsed.Port == 0 && !text.EndsWith(":0", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        endpoint = parsed;
+        return text.Contains(':', StringComparison.Ordinal);
+    }
+
+    private static void Port(List<string> errors, string key, int port)
+    {
+        if (port is < 0 or > 65_535)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{key}: must be a UDP port between 1 and 65535, or 0 to disable, got {port}"));
+        }
+    }
+}

@@ -1,0 +1,313 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using FlowCollector.Collector.Capture;
+using FlowCollector.Collector.Configuration;
+using FlowCollector.Collector.Http;
+using FlowCollector.Collector.Listeners;
+using FlowCollector.Decoders.Flows;
+using FlowCollector.Detection.Rates;
+using FlowCollector.Exporters.Metrics;
+using Microsoft.Extensions.Logging;
+
+namespace FlowCollector.Collector.Runtime;
+
+/// <summary>
+/// The running appliance: UDP listeners, mirror listeners and captures feed the aggregator; once a second the tick
+/// reads /proc/net/dev, closes the second, and updates the metrics and the interface rates the API serves.
+/// </summary>
+internal sealed partial class CollectorRuntime : IAsyncDisposable
+{
+    private readonly CollectorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ILoggerFactory _loggers;
+    private readonly List<UdpFlowListener> _listeners = [];
+    private readonly List<MirrorListener> _mirrors = [];
+    private readonly List<LiveCapture> _captures = [];
+    private readonly DateTimeOffset _started;
+    private HttpEndpointServer? _http;
+    private ProcNetDevPoller? _procNetDev;
+    private volatile InterfaceRate[] _interfaces = [];
+    private long _lastSecond;
+    private int _disposed;
+
+    public CollectorRuntime(CollectorOptions options, string dataDirectory, TimeProvider time, ILoggerFactory loggers)
+    {
+        _options = options;
+        _time = time;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger("FlowCollector");
+        _started = time.GetUtcNow();
+        DataDirectoryPath = dataDirectory;
+        Node = options.Node.Name.Length > 0 ? options.Node.Name : Environment.MachineName;
+        Decoder = new FlowDecoder(options.Decoder);
+        Aggregator = new RateAggregator(
+            options.Aggregation,
+            new MonitoredPrefixes(options.Monitor.Prefixes.Select(IpPrefix.Parse)),
+            new InterfaceNames(),
+            _started.ToUnixTimeSeconds());
+        Metrics = new CollectorMetrics(Node);
+        Metrics.Registry.AddBeforeCollectCallback(RecordCounters);
+    }
+
+    public string Node { get; }
+
+    public string DataDirectoryPath { get; }
+
+    public FlowDecoder Decoder { get; }
+
+    public RateAggregator Aggregator { get; }
+
+    public CollectorMetrics Metrics { get; }
+
+    /// <summary>Interface rates of the last complete second.</summary>
+    public IReadOnlyList<InterfaceRate> Interfaces => _interfaces;
+
+    public IPEndPoint? HttpEndPoint => _http?.LocalEndPoint;
+
+    /// <summary>Opens every source and the HTTP endpoints; the error names what failed and why.</summary>
+    public bool TryStart(out string error)
+    {
+        var listen = IPAddress.Parse(_options.Listeners.Address);
+        var sockets = _options.Listeners.SocketsPerPort == 0 ? Environment.ProcessorCount : _options.Listeners.SocketsPerPort;
+        var allowlist = new ExporterAllowlist(_options.Listeners.AllowedExporters.Select(IpPrefix.Parse));
+        try
+        {
+            foreach (var (name, port) in new[] { ("netflow", _options.Listeners.NetFlowPort), ("ipfix", _options.Listeners.IpfixPort), ("sflow", _options.Listeners.SFlowPort) })
+            {
+                if (port == 0)
+                {
+                    continue;
+                }
+
+                var listener = new UdpFlowListener(name, Decoder, Aggregator, allowlist, _time, _loggers.CreateLogger("FlowCollector.Listeners"));
+                _listeners.Add(listener);
+                listener.Start(listen, port, sockets, _options.Listeners.ReceiveBufferBytes);
+            }
+
+            if (_options.Listeners.MirrorPort != 0)
+            {
+                var mirror = MirrorListener.ForUdp(listen, _options.Listeners.MirrorPort, _options.Listeners.ReceiveBufferBytes, Aggregator, allowlist, _time, _loggers.CreateLogger("FlowCollector.Mirror"));
+                _mirrors.Add(mirror);
+                mirror.Start();
+            }
+
+            if (_options.Listeners.Gre)
+            {
+                var gre = MirrorListener.ForGre(_options.Listeners.ReceiveBufferBytes, Aggregator, allowlist, _time, _loggers.CreateLogger("FlowCollector.Mirror"));
+                _mirrors.Add(gre);
+                gre.Start();
+            }
+        }
+        catch (System.Net.Sockets.SocketException exception)
+        {
+            error = $"Listeners: cannot open a socket ({exception.Message}); another program may hold the port, or GRE needs CAP_NET_RAW";
+            return false;
+        }
+
+        foreach (var name in _options.Capture.Interfaces)
+        {
+            if (!LiveCapture.TryOpen(name, _options.Capture.Filter, _options.Capture.SnapLength, _options.Capture.Promiscuous, Aggregator, _loggers.CreateLogger("FlowCollector.Capture"), out var capture, out error))
+            {
+                return false;
+            }
+
+            _captures.Add(capture!);
+            capture!.Start();
+        }
+
+        if (_options.ProcNetDev.Mode == "on" || (_options.ProcNetDev.Mode == "auto" && File.Exists(_options.ProcNetDev.Path)))
+        {
+            _procNetDev = new ProcNetDevPoller(_options.ProcNetDev.Path, _options.ProcNetDev.Include, _options.ProcNetDev.Exclude, Aggregator);
+            LogProcNetDev(_logger, _options.ProcNetDev.Path);
+        }
+
+        if (_options.Http.Listen.Length > 0)
+        {
+            if (!OptionsValidator.TryParseEndpoint(_options.Http.Listen, out var endpoint))
+            {
+                error = $"Http:Listen: '{_options.Http.Listen}' is not ADDRESS:PORT";
+                return false;
+            }
+
+            _http = new HttpEndpointServer(Endpoints(), _loggers.CreateLogger("FlowCollector.Http"));
+            try
+            {
+                _http.Start(endpoint);
+            }
+            catch (System.Net.Sockets.SocketException exception)
+            {
+                error = $"Http:Listen: cannot listen on {endpoint} ({exception.Message})";
+                return false;
+            }
+        }
+
+        LogStarted(_logger, Node, DataDirectoryPath);
+        error = string.Empty;
+        return true;
+    }
+
+    /// <summary>
+    /// Closes each second once its boundary has passed, until stopped. A timer may fire a little early, so the
+    /// boundary is checked again; after a stall the missed seconds are closed one by one.
+    /// </summary>
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        var toClose = Aggregator.CurrentSecond;
+        while (!stopping.IsCancellationRequested)
+        {
+            var wait = DateTimeOffset.FromUnixTimeSeconds(toClose + 1) - _time.GetUtcNow();
+            if (wait > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(wait, _time, stopping).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            Tick(toClose);
+            toClose++;
+        }
+    }
+
+    /// <summary>Closes one second: counters are read, shards merged, metrics and interface rates updated.</summary>
+    public void Tick(long second)
+    {
+        var started = Stopwatch.GetTimestamp();
+        _procNetDev?.Poll(_time.GetUtcNow().ToUnixTimeMilliseconds());
+        var result = Aggregator.Tick(second);
+        Metrics.RecordSecond(result, Aggregator.Names);
+        var interfaces = new List<InterfaceRate>();
+        foreach (ref readonly var sample in result.Samples)
+        {
+            if (sample.Key.Kind == KeyKind.Interface)
+            {
+                interfaces.Add(InterfaceRate.From(sample, Node, Aggregator.Names));
+            }
+        }
+
+        _interfaces = [.. interfaces];
+        Interlocked.Exchange(ref _lastSecond, second);
+        Metrics.RecordAggregation(Aggregator.Statistics(), Stopwatch.GetElapsedTime(started));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // The host stops the service, then disposes its container: the second call finds nothing to do.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        if (_http is not null)
+        {
+            await _http.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var listener in _listeners)
+        {
+            listener.Dispose();
+        }
+
+        foreach (var mirror in _mirrors)
+        {
+            mirror.Dispose();
+        }
+
+        foreach (var capture in _captures)
+        {
+            capture.Dispose();
+        }
+    }
+
+    /// <summary>Counters read from their owners when Prometheus scrapes, not every second.</summary>
+    private void RecordCounters()
+    {
+        Metrics.RecordExporters(Decoder.Exporters);
+        foreach (var listener in _listeners)
+        {
+            Metrics.RecordListener(new ListenerCounters(listener.Name, listener.Datagrams, listener.Rejected, listener.KernelDrops));
+        }
+
+        foreach (var mirror in _mirrors)
+        {
+            Metrics.RecordListener(new ListenerCounters(mirror.Name, mirror.Datagrams, mirror.Rejected, 0));
+        }
+
+        foreach (var capture in _captures)
+        {
+            Metrics.RecordListener(new ListenerCounters("capture-" + capture.Interface, capture.Frames, 0, capture.Dropped));
+        }
+    }
+
+    private IEnumerable<Endpoint> Endpoints()
+    {
+        yield return new Endpoint("/metrics", "text/plain; version=0.0.4; charset=utf-8", (body, _, cancellation) => Metrics.ExportAsync(body, cancellation));
+        yield return new Endpoint("/healthz", "application/json", (body, _, _) => WriteJson(body, WriteHealth));
+        yield return new Endpoint("/api/interfaces", "application/json", (body, _, _) => WriteJson(body, WriteInterfaces));
+    }
+
+    private static Task WriteJson(Stream body, Action<Utf8JsonWriter> write)
+    {
+        using var writer = new Utf8JsonWriter(body);
+        write(writer);
+        writer.Flush();
+        return Task.CompletedTask;
+    }
+
+    private void WriteInterfaces(Utf8JsonWriter writer)
+    {
+        writer.WriteStartArray();
+        foreach (var rate in _interfaces)
+        {
+            rate.Write(writer);
+        }
+
+        writer.WriteEndArray();
+    }
+
+    private void WriteHealth(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("status", "ok");
+        writer.WriteString("node", Node);
+        writer.WriteString("dataDirectory", DataDirectoryPath);
+        writer.WriteNumber("uptimeSeconds", Math.Round((_time.GetUtcNow() - _started).TotalSeconds, 1));
+        writer.WriteNumber("lastSecond", Interlocked.Read(ref _lastSecond));
+        writer.WriteStartObject("listeners");
+        foreach (var listener in _listeners)
+        {
+            writer.WriteNumber(listener.Name, listener.Port);
+        }
+
+        foreach (var mirror in _mirrors)
+        {
+            writer.WriteNumber(mirror.Name, mirror.Port);
+        }
+
+        writer.WriteEndObject();
+        writer.WriteBoolean("procNetDev", _procNetDev is not null);
+        writer.WriteStartArray("captures");
+        foreach (var capture in _captures)
+        {
+            writer.WriteStringValue(capture.Interface);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteNumber("exporters", Decoder.Exporters.Count);
+        writer.WriteEndObject();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "flowcollector running as node {Node}, data in {DataDirectory}")]
+    private static partial void LogStarted(ILogger logger, string node, string dataDirectory);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "reading interface counters from {Path} every second")]
+    private static partial void LogProcNetDev(ILogger logger, string path);
+}

@@ -1,0 +1,212 @@
+using System.Globalization;
+using FlowCollector.Decoders;
+using FlowCollector.Decoders.Exporters;
+using FlowCollector.Detection.Rates;
+using Prometheus;
+
+namespace FlowCollector.Exporters.Metrics;
+
+/// <summary>What one receive listener has seen, for its metrics.</summary>
+public readonly record struct ListenerCounters(string Listener, long Datagrams, long Rejected, long KernelDrops);
+
+/// <summary>
+/// The collector's Prometheus metrics in a registry of its own (prometheus-net): per-interface counters and the last
+/// second's rates, per-exporter decoding counters, per-listener kernel drops, the aggregation's own counters and
+/// process metrics. Labels are bounded: interfaces and exporters are capped upstream, and no label names a
+/// destination address.
+/// </summary>
+public sealed class CollectorMetrics
+{
+    private static readonly string[] InterfaceLabels = ["node", "interface", "direction", "source"];
+    private readonly string _node;
+    private readonly Counter _interfacePackets;
+    private readonly Counter _interfaceBytes;
+    private readonly Gauge _interfacePacketsPerSecond;
+    private readonly Gauge _interfaceBytesPerSecond;
+    private readonly Counter _nodePackets;
+    private readonly Counter _nodeBytes;
+    private readonly Gauge _nodePacketsPerSecond;
+    private readonly Gauge _nodeBytesPerSecond;
+    private readonly Counter _exporterDatagrams;
+    private readonly Counter _exporterRecords;
+    private readonly Counter _exporterCounterSamples;
+    private readonly Counter _exporterErrors;
+    private readonly Counter _exporterSequenceLost;
+    private readonly Counter _exporterSamplesDropped;
+    private readonly Counter _exporterDataSetsDropped;
+    private readonly Gauge _exporterTemplates;
+    private readonly Counter _exportersRejected;
+    private readonly Counter _templatesRejected;
+    private readonly Counter _listenerDatagrams;
+    private readonly Counter _listenerRejected;
+    private readonly Counter _listenerKernelDrops;
+    private readonly Counter _destinationOverflow;
+    private readonly Counter _interfaceOverflow;
+    private readonly Counter _counterResets;
+    private readonly Gauge _keys;
+    private readonly Gauge _tickSeconds;
+    private readonly Dictionary<TrafficKey, InterfaceSeries> _interfaces = [];
+    private readonly HashSet<TrafficKey> _seenThisSecond = [];
+
+    public CollectorMetrics(string node)
+    {
+        _node = node;
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
+        _interfacePackets = factory.CreateCounter("flowcollector_interface_packets_total", "Packets through an interface, multiplied by the sampling rate.", InterfaceLabels);
+        _interfaceBytes = factory.CreateCounter("flowcollector_interface_bytes_total", "IP bytes through an interface, multiplied by the sampling rate.", InterfaceLabels);
+        _interfacePacketsPerSecond = factory.CreateGauge("flowcollector_interface_packets_per_second", "Packets per second through an interface in the last complete second.", InterfaceLabels);
+        // Bytes, not bits: Prometheus names carry base units (promtool rejects "_bits_"); dashboards multiply by 8.
+        _interfaceBytesPerSecond = factory.CreateGauge("flowcollector_interface_bytes_per_second", "IP bytes per second through an interface in the last complete second.", InterfaceLabels);
+        _nodePackets = factory.CreateCounter("flowcollector_node_packets_total", "Packets of all traffic one source saw, multiplied by the sampling rate.", "source");
+        _nodeBytes = factory.CreateCounter("flowcollector_node_bytes_total", "IP bytes of all traffic one source saw, multiplied by the sampling rate.", "source");
+        _nodePacketsPerSecond = factory.CreateGauge("flowcollector_node_packets_per_second", "Packets per second of all traffic one source saw, last complete second.", "source");
+        _nodeBytesPerSecond = factory.CreateGauge("flowcollector_node_bytes_per_second", "IP bytes per second of all traffic one source saw, last complete second.", "source");
+        _exporterDatagrams = factory.CreateCounter("flowcollector_exporter_datagrams_total", "Export datagrams received from an exporter.", "exporter");
+        _exporterRecords = factory.CreateCounter("flowcollector_exporter_records_total", "Flow records decoded from an exporter.", "exporter");
+        _exporterCounterSamples = factory.CreateCounter("flowcollector_exporter_interface_samples_total", "Interface counter samples decoded from an exporter.", "exporter");
+        _exporterErrors = factory.CreateCounter("flowcollector_exporter_decode_errors_total", "Datagrams of an exporter that did not decode cleanly, by reason.", "exporter", "reason");
+        _exporterSequenceLost = factory.CreateCounter("flowcollector_exporter_sequence_lost_total", "Sequence numbers an exporter skipped: flows (NetFlow v5), datagrams (v9, sFlow), records (IPFIX).", "exporter");
+        _exporterSamplesDropped = factory.CreateCounter("flowcollector_exporter_sflow_samples_dropped_total", "Samples an sFlow agent reported dropping.", "exporter");
+        _exporterDataSetsDropped = factory.CreateCounter("flowcollector_exporter_data_sets_dropped_total", "Data sets dropped because their template did not come in time.", "exporter");
+        _exporterTemplates = factory.CreateGauge("flowcollector_exporter_templates", "Templates held for an exporter.", "exporter");
+        _exportersRejected = factory.CreateCounter("flowcollector_exporters_rejected_total", "Datagrams from new exporters refused because the exporter table was full.");
+        _templatesRejected = factory.CreateCounter("flowcollector_templates_rejected_total", "Well-formed templates not stored because a cache limit was reached.");
+        _listenerDatagrams = factory.CreateCounter("flowcollector_listener_datagrams_total", "Datagrams a listener received.", "listener");
+        _listenerRejected = factory.CreateCounter("flowcollector_listener_rejected_total", "Datagrams a listener dropped because their sender is not an allowed exporter.", "listener");
+        _listenerKernelDrops = factory.CreateCounter("flowcollector_listener_kernel_drops_total", "Datagrams the kernel dropped before the listener read them (socket buffer full).", "listener");
+        _destinationOverflow = factory.CreateCounter("flowcollector_aggregation_destination_overflow_total", "Records whose destination got no key of its own because the destination cap was reached.");
+        _interfaceOverflow = factory.CreateCounter("flowcollector_aggregation_interface_overflow_total", "Records or counters whose interface got no key because the interface cap was reached.");
+        _counterResets = factory.CreateCounter("flowcollector_aggregation_interface_resets_total", "Interface counters that went backwards (reset, not wrap).");
+        _keys = factory.CreateGauge("flowcollector_aggregation_keys", "Keys the aggregation holds.");
+        _tickSeconds = factory.CreateGauge("flowcollector_tick_duration_seconds", "How long the last one-second tick took.");
+        ProcessMetrics.Register(Registry, factory);
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    /// <summary>The label a device gets: the exporter's address, or this node's name for local evidence.</summary>
+    public string NodeLabel(NetworkAddress device) => device == NetworkAddress.None ? _node : device.ToString();
+
+    /// <summary>Updates interface and node series from one second's samples; interfaces without traffic read 0.</summary>
+    public void RecordSecond(TrafficSecond second, InterfaceNames names)
+    {
+        ArgumentNullException.ThrowIfNull(second);
+        ArgumentNullException.ThrowIfNull(names);
+        _seenThisSecond.Clear();
+        foreach (ref readonly var sample in second.Samples)
+        {
+            if (sample.Key.Kind == KeyKind.Node)
+            {
+                var source = TrafficKey.SourceName(sample.Key.Source);
+                _nodePackets.WithLabels(source).Inc(sample.Counts.Packets);
+                _nodeBytes.WithLabels(source).Inc(sample.Counts.Bytes);
+                _nodePacketsPerSecond.WithLabels(source).Set(sample.Counts.Packets);
+                _nodeBytesPerSecond.WithLabels(source).Set(sample.Counts.Bytes);
+                continue;
+            }
+
+            if (sample.Key.Kind != KeyKind.Interface)
+            {
+                continue;
+            }
+
+            if (!_interfaces.TryGetValue(sample.Key, out var series))
+            {
+                var labels = new[]
+                {
+                    NodeLabel(sample.Key.Device),
+                    names.NameOf(sample.Key.Interface) ?? sample.Key.Interface.ToString(CultureInfo.InvariantCulture),
+                    TrafficKey.DirectionName(sample.Key.Direction),
+                    TrafficKey.SourceName(sample.Key.Source),
+                };
+                series = new InterfaceSeries(
+                    _interfacePackets.WithLabels(labels),
+                    _interfaceBytes.WithLabels(labels),
+                    _interfacePacketsPerSecond.WithLabels(labels),
+                    _interfaceBytesPerSecond.WithLabels(labels));
+                _interfaces.Add(sample.Key, series);
+            }
+
+            series.Packets.Inc(sample.Counts.Packets);
+            series.Bytes.Inc(sample.Counts.Bytes);
+            series.PacketsPerSecond.Set(sample.Counts.Packets);
+            series.BytesPerSecond.Set(sample.Counts.Bytes);
+            _seenThisSecond.Add(sample.Key);
+        }
+
+        foreach (var (key, series) in _interfaces)
+        {
+            if (!_seenThisSecond.Contains(key))
+            {
+                series.PacketsPerSecond.Set(0);
+                series.BytesPerSecond.Set(0);
+            }
+        }
+    }
+
+    public void RecordExporters(ExporterTable exporters)
+    {
+        ArgumentNullException.ThrowIfNull(exporters);
+        foreach (var state in exporters.Snapshot())
+        {
+            var exporter = state.Address.ToString();
+            var statistics = state.Statistics;
+            _exporterDatagrams.WithLabels(exporter).IncTo(statistics.Datagrams);
+            _exporterRecords.WithLabels(exporter).IncTo(statistics.Records);
+            _exporterCounterSamples.WithLabels(exporter).IncTo(statistics.CounterRecords);
+            _exporterSequenceLost.WithLabels(exporter).IncTo(statistics.SequenceLost);
+            _exporterSamplesDropped.WithLabels(exporter).IncTo(statistics.SamplesDropped);
+            _exporterDataSetsDropped.WithLabels(exporter).IncTo(statistics.DataSetsDropped);
+            _exporterTemplates.WithLabels(exporter).Set(state.TemplateCount);
+            foreach (var status in Enum.GetValues<DecodeStatus>())
+            {
+                var count = statistics.CountOf(status);
+                if (status != DecodeStatus.Ok && count > 0)
+                {
+                    _exporterErrors.WithLabels(exporter, ReasonLabel(status)).IncTo(count);
+                }
+            }
+        }
+
+        _exportersRejected.IncTo(exporters.ExportersRejected);
+        _templatesRejected.IncTo(exporters.TemplatesRejected);
+    }
+
+    public void RecordListener(in ListenerCounters counters)
+    {
+        _listenerDatagrams.WithLabels(counters.Listener).IncTo(counters.Datagrams);
+        _listenerRejected.WithLabels(counters.Listener).IncTo(counters.Rejected);
+        _listenerKernelDrops.WithLabels(counters.Listener).IncTo(counters.KernelDrops);
+    }
+
+    public void RecordAggregation(in AggregationStatistics statistics, TimeSpan tick)
+    {
+        _destinationOverflow.IncTo(statistics.DestinationOverflow);
+        _interfaceOverflow.IncTo(statistics.InterfaceOverflow);
+        _counterResets.IncTo(statistics.CounterResets);
+        _keys.Set(statistics.Keys);
+        _tickSeconds.Set(tick.TotalSeconds);
+    }
+
+    /// <summary>Writes every metric in the Prometheus text format.</summary>
+    public Task ExportAsync(Stream destination, CancellationToken cancellation) => Registry.CollectAndExportAsTextAsync(destination, cancellation);
+
+    /// <summary>The reason label of a decode outcome: snake case, as Prometheus labels go.</summary>
+    public static string ReasonLabel(DecodeStatus status) => status switch
+    {
+        DecodeStatus.Truncated => "truncated",
+        DecodeStatus.BadVersion => "bad_version",
+        DecodeStatus.BadLength => "bad_length",
+        DecodeStatus.BadCount => "bad_count",
+        DecodeStatus.BadSetLength => "bad_set_length",
+        DecodeStatus.BadTemplate => "bad_template",
+        DecodeStatus.TemplateRejected => "template_rejected",
+        DecodeStatus.MissingTemplate => "missing_template",
+        DecodeStatus.BadRecord => "bad_record",
+        DecodeStatus.ExporterRejected => "exporter_rejected",
+        _ => "ok",
+    };
+
+    private sealed record InterfaceSeries(Counter.Child Packets, Counter.Child Bytes, Gauge.Child PacketsPerSecond, Gauge.Child BytesPerSecond);
+}

@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace FlowCollector.Collector.Tests.Support;
+
+/// <summary>
+/// A real <c>flowcollector run</c> in a child process on free loopback ports, with its HTTP endpoints at hand.
+/// Killed (with its tree) when disposed.
+/// </summary>
+internal sealed class CollectorProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly DirectoryInfo _data;
+
+    private CollectorProcess(Process process, DirectoryInfo data, int netflow, int ipfix, int sflow, int http)
+    {
+        _process = process;
+        _data = data;
+        NetFlowPort = netflow;
+        IpfixPort = ipfix;
+        SFlowPort = sflow;
+        Http = new Uri($"http://127.0.0.1:{http}");
+        Client = new HttpClient { BaseAddress = Http, Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    public int NetFlowPort { get; }
+
+    public int IpfixPort { get; }
+
+    public int SFlowPort { get; }
+
+    public Uri Http { get; }
+
+    public HttpClient Client { get; }
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts the collector and waits until /healthz answers. Extra arguments go after the ports.</summary>
+    public static async Task<CollectorProcess> StartAsync(params string[] arguments)
+    {
+        var netflow = FreeUdpPort();
+        var ipfix = FreeUdpPort();
+        var sflow = FreeUdpPort();
+        var http = FreeTcpPort();
+        var data = Directory.CreateTempSubdirectory("flowcollector-data-");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[]
+        {
+            Path.Combine(AppContext.BaseDirectory, "flowcollector.dll"), "run",
+            "--netflow-port", Invariant(netflow), "--ipfix-port", Invariant(ipfix), "--sflow-port", Invariant(sflow),
+            "--http", $"127.0.0.1:{http}", "--data-dir", data.FullName, "--set", "Listeners:Address=127.0.0.1",
+        }.Concat(arguments))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start)!;
+        var collector = new CollectorProcess(process, data, netflow, ipfix, sflow, http);
+        process.OutputDataReceived += (_, e) => collector.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => collector.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited)
+            {
+                Assert.Fail($"flowcollector exited with {process.ExitCode}:\n{collector.Output}");
+            }
+
+            try
+            {
+                using var response = await collector.Client.GetAsync(new Uri("/healthz", UriKind.Relative));
+                if (response.IsSuccessStatusCode)
+                {
+                    return collector;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        await collector.DisposeAsync();
+        Assert.Fail($"flowcollector did not answer /healthz in 30 s:\n{collector.Output}");
+        return collector;
+    }
+
+    public async Task<string> GetAsync(string path) => await Client.GetStringAsync(new Uri(path, UriKind.Relative));
+
+    /// <summary>The sum of every series of a metric whose labels include the given ones.</summary>
+    public async Task<double> MetricAsync(string name, params (string Label, string Value)[] labels)
+    {
+        var total = 0.0;
+        foreach (var line in (await GetAsync("/metrics")).Split('\n'))
+        {
+            if (!line.StartsWith(name, StringComparison.Ordinal) || (line.Length > name.Length && line[name.Length] is not ('{' or ' ')))
+            {
+                continue;
+            }
+
+            if (labels.All(l => line.Contains($"{l.Label}=\"{l.Value}\"", StringComparison.Ordinal)))
+            {
+                total += double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>Polls until the metric reaches the value (or stops changing past it); returns the last value read.</summary>
+    public async Task<double> WaitForMetricAsync(string name, double expected, TimeSpan timeout, params (string Label, string Value)[] labels)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        double value;
+        do
+        {
+            value = await MetricAsync(name, labels);
+            if (Math.Abs(value - expected) < 1e-6 * Math.Max(1, expected))
+            {
+                return value;
+            }
+
+            await Task.Delay(250);
+        }
+        while (DateTime.UtcNow < deadline);
+        return value;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        _data.Delete(recursive: true);
+    }
+
+    public static int FreeUdpPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    public static int FreeTcpPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+}
