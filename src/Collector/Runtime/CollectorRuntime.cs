@@ -66,6 +66,9 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
 
     public IPEndPoint? HttpEndPoint => _http?.LocalEndPoint;
 
+    /// <summary>The last second closed.</summary>
+    public long LastSecond => Interlocked.Read(ref _lastSecond);
+
     /// <summary>Opens every source and the HTTP endpoints; the error names what failed and why.</summary>
     public bool TryStart(out string error)
     {
