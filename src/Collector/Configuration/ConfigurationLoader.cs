@@ -70,9 +70,10 @@ public static class ConfigurationLoader
 
         builder.AddInMemoryCollection(settings);
         var options = new CollectorOptions();
+        IConfigurationRoot? configuration = null;
         try
         {
-            var configuration = builder.Build();
+            configuration = builder.Build();
             configuration.Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
         }
         catch (InvalidDataException exception)
@@ -82,15 +83,38 @@ public static class ConfigurationLoader
         }
         catch (InvalidOperationException exception)
         {
-            // The binder names the key: "Failed to convert configuration value at 'Listeners:NetFlowPort' ..." or
-            // "'Listeners:Prot' was not found ... (Listeners)".
-            errors.Add(exception.Message);
+            // The binder names a badly typed key with its path ("Failed to convert configuration value 'x' at
+            // 'Listeners:NetFlowPort' ..."), an unknown one only by name: find its path.
+            errors.Add(UnknownKeys(exception.Message, configuration) ?? exception.Message);
             return new LoadedConfiguration(options, errors, usedPath);
         }
 
         Apply(overrides, options);
         errors.AddRange(OptionsValidator.Validate(options));
         return new LoadedConfiguration(options, errors, usedPath);
+    }
+
+    /// <summary>"Listeners:NetFlowPrt: unknown setting" for each unknown name the binder reported, or null.</summary>
+    private static string? UnknownKeys(string message, IConfiguration? configuration)
+    {
+        const string Marker = "were not found on the instance of ";
+        var start = message.IndexOf(Marker, StringComparison.Ordinal);
+        if (start < 0 || configuration is null)
+        {
+            return null;
+        }
+
+        var names = message[(message.IndexOf(':', start) + 1)..]
+            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(name => name.Trim('\''))
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var paths = configuration.AsEnumerable()
+            .Select(pair => pair.Key)
+            .Where(key => names.Contains(key.Split(':').Last()) || key.Split(':').Any(names.Contains))
+            .Select(key => string.Join(':', key.Split(':').TakeWhile(segment => !names.Contains(segment)).Append(key.Split(':').First(names.Contains))))
+            .Distinct()
+            .Order();
+        return string.Join("; ", paths.Select(path => $"{path}: unknown setting"));
     }
 
     private static void Apply(CommandLineOverrides overrides, CollectorOptions options)
