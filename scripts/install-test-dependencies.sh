@@ -10,6 +10,9 @@ packages=(
     pmacct          # a real sFlow agent (pmacctd with its sfprobe plugin)
     python3-scapy   # builds known test traffic
     iproute2        # network namespaces for router-mode tests
+    prometheus      # promtool checks the /metrics exposition
+    clang           # Native AOT links the router-mode binary with it
+    zlib1g-dev      # ... and with zlib
 )
 
 missing=()

@@ -141,4 +141,13 @@ public sealed class ConfigurationLoaderTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void Load_ShippedExampleConfiguration_IsValid()
+    {
+        var loaded = ConfigurationLoader.Load(new CommandLineOverrides { ConfigPath = Path.Combine(Flowcollector.RepositoryRoot, "deploy", "flowcollector.json") }, NoEnvironment);
+
+        Assert.Empty(loaded.Errors);
+        Assert.Equal(["203.0.113.0/24", "2001:db8::/32"], loaded.Options.Monitor.Prefixes);
+    }
 }

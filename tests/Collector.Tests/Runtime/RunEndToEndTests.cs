@@ -160,4 +160,21 @@ public sealed class RunEndToEndTests
             File.Delete(corpus);
         }
     }
+
+    [Fact]
+    public async Task Run_BurstIntoASmallBuffer_EveryDatagramIsEitherCountedOrAKernelDrop()
+    {
+        await using var collector = await CollectorProcess.StartAsync("--set", "Listeners:SocketsPerPort=1", "--set", "Listeners:ReceiveBufferBytes=65536");
+        var (exitCode, output, error) = Flowcollector.Run("replay", OwnCaptures.Path("pmacct-sflow.pcap"), "--to", $"127.0.0.1:{collector.SFlowPort}", "--max", "--loop", "200", "--json");
+        Assert.True(exitCode == 0, error);
+        using var summary = JsonDocument.Parse(output);
+        var sent = summary.RootElement.GetProperty("datagrams").GetDouble();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        var received = await collector.MetricAsync("flowcollector_listener_datagrams_total", ("listener", "sflow"));
+        var dropped = await collector.MetricAsync("flowcollector_listener_kernel_drops_total", ("listener", "sflow"));
+
+        Assert.True(dropped > 0, $"a 64 KiB buffer took a burst of {sent} datagrams without a drop");
+        Assert.Equal(sent, received + dropped);
+    }
 }
