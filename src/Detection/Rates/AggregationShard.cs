@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using FlowCollector.Decoders;
 
 namespace FlowCollector.Detection.Rates;
@@ -26,8 +27,17 @@ public sealed class AggregationShard : IFlowSink
     private readonly object _gate = new();
     private readonly Dictionary<TrafficKey, int> _index = [];
     private readonly Stack<int> _free = new();
-    private readonly List<Decrement>[] _wheel = new List<Decrement>[WheelSeconds];
+    // For each second ahead, what every slot's spreads stop contributing then: one entry per slot and second, however
+    // many records end together, so the wheel's size depends on the keys, not on the record rate.
+    private readonly Dictionary<int, TrafficCounts>[] _wheel = new Dictionary<int, TrafficCounts>[WheelSeconds];
     private Slot[] _slots = new Slot[256];
+
+    // The node and interface keys repeat from record to record (one exporter, a few interfaces): the last slot of
+    // each role is remembered so that most records skip the hash lookups. Cleared whenever a slot is freed.
+    private RecentSlot _recentNode = RecentSlot.None;
+    private RecentSlot _recentIngress = RecentSlot.None;
+    private RecentSlot _recentEgress = RecentSlot.None;
+    private RecentSlot _recentPrefix = RecentSlot.None;
     private int _used;
     private long _second;
 
@@ -90,12 +100,15 @@ public sealed class AggregationShard : IFlowSink
                 break;
             case ProtocolIcmp or ProtocolIcmpV6:
                 counts.IcmpPackets = packets;
+                counts.IcmpBytes = counts.Bytes;
                 break;
             case ProtocolGre:
                 counts.GrePackets = packets;
+                counts.OtherBytes = counts.Bytes;
                 break;
             default:
                 counts.OtherPackets = packets;
+                counts.OtherBytes = counts.Bytes;
                 break;
         }
 
@@ -109,11 +122,11 @@ public sealed class AggregationShard : IFlowSink
         var portKey = flow.IpProtocol is ProtocolTcp or ProtocolUdp ? TrafficSample.PortKey(flow.IpProtocol, flow.SourcePort) : uint.MaxValue;
         // Interface 0 is the exporter's "unknown interface": exporters that fill no interfaces (softflowd, some
         // firewalls) still get rates of their own under it.
-        Count(TrafficKey.ForNode(source), counts, seconds, portKey, flow.SourceAddress, packets);
-        Count(TrafficKey.ForInterface(source, flow.Exporter, flow.InputInterface, FlowDirection.Ingress), counts, seconds, portKey, flow.SourceAddress, packets);
+        Count(TrafficKey.ForNode(source), ref _recentNode, counts, seconds, portKey, flow.SourceAddress, packets);
+        Count(TrafficKey.ForInterface(source, flow.Exporter, flow.InputInterface, FlowDirection.Ingress), ref _recentIngress, counts, seconds, portKey, flow.SourceAddress, packets);
         if ((flow.Attributes & (FlowAttributes.Discarded | FlowAttributes.MultipleOutputs)) == 0)
         {
-            Count(TrafficKey.ForInterface(source, flow.Exporter, flow.OutputInterface, FlowDirection.Egress), counts, seconds, portKey, flow.SourceAddress, packets);
+            Count(TrafficKey.ForInterface(source, flow.Exporter, flow.OutputInterface, FlowDirection.Egress), ref _recentEgress, counts, seconds, portKey, flow.SourceAddress, packets);
         }
 
         if (!flow.HasAddresses)
@@ -127,8 +140,9 @@ public sealed class AggregationShard : IFlowSink
             return;
         }
 
-        Count(TrafficKey.ForPrefix(prefix), counts, seconds, portKey, flow.SourceAddress, packets);
-        Count(TrafficKey.ForDestination(flow.DestinationAddress, prefix), counts, seconds, portKey, flow.SourceAddress, packets);
+        Count(TrafficKey.ForPrefix(prefix), ref _recentPrefix, counts, seconds, portKey, flow.SourceAddress, packets);
+        var noRecent = RecentSlot.None;
+        Count(TrafficKey.ForDestination(flow.DestinationAddress, prefix), ref noRecent, counts, seconds, portKey, flow.SourceAddress, packets);
     }
 
     /// <summary>Counter snapshots go to the aggregator, which turns consecutive snapshots into rates.</summary>
@@ -161,7 +175,7 @@ public sealed class AggregationShard : IFlowSink
                         samples.Add(new TrafficSample { Key = slot.Key, Second = second });
                     }
 
-                    ref var sample = ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(samples)[target];
+                    ref var sample = ref CollectionsMarshal.AsSpan(samples)[target];
                     sample.Counts.Add(total);
                     sample.SourcePorts.Merge(slot.SourcePorts);
                     sample.Sources.Merge(slot.Sources);
@@ -175,10 +189,10 @@ public sealed class AggregationShard : IFlowSink
 
             // Spreads that end with this second stop counting from the next one.
             var next = (int)((second + 1) % WheelSeconds);
-            foreach (var decrement in _wheel[next])
+            foreach (var (index, decrement) in _wheel[next])
             {
-                ref var slot = ref _slots[decrement.Slot];
-                slot.Ongoing.Add(decrement.Counts, -1);
+                ref var slot = ref _slots[index];
+                slot.Ongoing.Add(decrement, -1);
                 slot.Ongoing.Settle();
                 slot.PendingSpreads--;
             }
@@ -214,9 +228,14 @@ public sealed class AggregationShard : IFlowSink
         return (int)Math.Min((milliseconds + 999) / 1000, _owner.MaxSpreadSeconds);
     }
 
-    private void Count(TrafficKey key, in TrafficCounts counts, int seconds, uint portKey, NetworkAddress source, double packets)
+    private void Count(TrafficKey key, ref RecentSlot recent, in TrafficCounts counts, int seconds, uint portKey, NetworkAddress source, double packets)
     {
-        if (!_index.TryGetValue(key, out var index))
+        int index;
+        if (recent.Index >= 0 && recent.Key.Equals(key))
+        {
+            index = recent.Index;
+        }
+        else if (!_index.TryGetValue(key, out index))
         {
             // New keys are bounded over all shards: a random-destination flood cannot grow memory.
             if (key.Kind == KeyKind.Interface && !_owner.TryReserveInterface())
@@ -232,6 +251,11 @@ public sealed class AggregationShard : IFlowSink
             }
 
             index = Allocate(key);
+            recent = new RecentSlot(key, index);
+        }
+        else
+        {
+            recent = new RecentSlot(key, index);
         }
 
         ref var slot = ref _slots[index];
@@ -243,10 +267,13 @@ public sealed class AggregationShard : IFlowSink
         {
             var share = 1.0 / seconds;
             slot.Ongoing.Add(counts, share);
-            var decrement = default(TrafficCounts);
+            ref var decrement = ref CollectionsMarshal.GetValueRefOrAddDefault(_wheel[(int)((_second + seconds) % WheelSeconds)], index, out var exists);
             decrement.Add(counts, share);
-            _wheel[(int)((_second + seconds) % WheelSeconds)].Add(new Decrement(index, decrement));
-            slot.PendingSpreads++;
+            if (!exists)
+            {
+                slot.PendingSpreads++;
+            }
+
         }
 
         if (portKey != uint.MaxValue)
@@ -299,8 +326,17 @@ public sealed class AggregationShard : IFlowSink
 
                 slot = default;
                 _free.Push(i);
+                _recentNode = RecentSlot.None;
+                _recentIngress = RecentSlot.None;
+                _recentEgress = RecentSlot.None;
+                _recentPrefix = RecentSlot.None;
             }
         }
+    }
+
+    private readonly record struct RecentSlot(TrafficKey Key, int Index)
+    {
+        public static RecentSlot None => new(default, -1);
     }
 
     private struct Slot
@@ -314,6 +350,4 @@ public sealed class AggregationShard : IFlowSink
         public TopItems<uint> SourcePorts;
         public TopItems<NetworkAddress> Sources;
     }
-
-    private readonly record struct Decrement(int Slot, TrafficCounts Counts);
 }

@@ -373,6 +373,46 @@ public sealed class RateAggregatorTests
         Assert.False(Has(aggregator.Tick(Second + 10), key));
     }
 
+    [Fact]
+    public void Counting_records_and_ticking_allocates_nothing_once_keys_exist()
+    {
+        var aggregator = Aggregator(monitored: "203.0.113.0/24");
+        var shard = aggregator.CreateShard();
+        var flows = Enumerable.Range(0, 30).Select(i => Flow(
+            source: $"198.51.100.{i + 1}",
+            destination: $"203.0.113.{(i % 10) + 1}",
+            protocol: (byte)(i % 2 == 0 ? 6 : 17),
+            sourcePort: (ushort)(1000 + i),
+            tcpFlags: 0x02,
+            durationMilliseconds: (i % 3) * 20_000)).ToArray();
+
+        void OneSecond(long second)
+        {
+            shard.Enter();
+            foreach (var flow in flows)
+            {
+                shard.OnFlow(flow);
+            }
+
+            shard.Exit();
+            aggregator.Tick(second);
+        }
+
+        // Keys, wheel entries and result lists reach their steady size first.
+        for (var second = Second; second < Second + 200; second++)
+        {
+            OneSecond(second);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var second = Second + 200; second < Second + 400; second++)
+        {
+            OneSecond(second);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     private static InterfaceCounters Counters(string name, ulong inPackets, ulong inOctets, ulong outPackets, ulong outOctets, long at) => new()
     {
         Source = CounterSource.ProcNetDev,
