@@ -122,8 +122,13 @@ public sealed class AggregationShard : IFlowSink
         var portKey = flow.IpProtocol is ProtocolTcp or ProtocolUdp ? TrafficSample.PortKey(flow.IpProtocol, flow.SourcePort) : uint.MaxValue;
         // Interface 0 is the exporter's "unknown interface": exporters that fill no interfaces (softflowd, some
         // firewalls) still get rates of their own under it.
-        Count(TrafficKey.ForNode(source), ref _recentNode, counts, seconds, portKey, flow.SourceAddress, packets);
-        Count(TrafficKey.ForInterface(source, flow.Exporter, flow.InputInterface, FlowDirection.Ingress), ref _recentIngress, counts, seconds, portKey, flow.SourceAddress, packets);
+        // The node total is the sum of the ingress interfaces, formed at the tick (one key less per record); a
+        // record whose interface found no room under the cap is counted under the node key directly.
+        if (!Count(TrafficKey.ForInterface(source, flow.Exporter, flow.InputInterface, FlowDirection.Ingress), ref _recentIngress, counts, seconds, portKey, flow.SourceAddress, packets))
+        {
+            Count(TrafficKey.ForNode(source), ref _recentNode, counts, seconds, portKey, flow.SourceAddress, packets);
+        }
+
         if ((flow.Attributes & (FlowAttributes.Discarded | FlowAttributes.MultipleOutputs)) == 0)
         {
             Count(TrafficKey.ForInterface(source, flow.Exporter, flow.OutputInterface, FlowDirection.Egress), ref _recentEgress, counts, seconds, portKey, flow.SourceAddress, packets);
@@ -228,7 +233,8 @@ public sealed class AggregationShard : IFlowSink
         return (int)Math.Min((milliseconds + 999) / 1000, _owner.MaxSpreadSeconds);
     }
 
-    private void Count(TrafficKey key, ref RecentSlot recent, in TrafficCounts counts, int seconds, uint portKey, NetworkAddress source, double packets)
+    /// <summary>Counts under one key; false when the key had no room under its cap (counted as overflow).</summary>
+    private bool Count(TrafficKey key, ref RecentSlot recent, in TrafficCounts counts, int seconds, uint portKey, NetworkAddress source, double packets)
     {
         int index;
         if (recent.Index >= 0 && recent.Key.Equals(key))
@@ -241,13 +247,13 @@ public sealed class AggregationShard : IFlowSink
             if (key.Kind == KeyKind.Interface && !_owner.TryReserveInterface())
             {
                 InterfaceOverflow++;
-                return;
+                return false;
             }
 
             if (key.Kind == KeyKind.Destination && !_owner.TryReserveDestination())
             {
                 DestinationOverflow++;
-                return;
+                return false;
             }
 
             index = Allocate(key);
@@ -282,6 +288,7 @@ public sealed class AggregationShard : IFlowSink
         }
 
         slot.Sources.Add(source, packets);
+        return true;
     }
 
     private int Allocate(TrafficKey key)

@@ -100,6 +100,8 @@ public sealed class RateAggregator
                 shard.Drain(second, _merged, _result.Buffer, _options.IdleSeconds);
             }
 
+            SumNodes(second);
+
             lock (_pendingCounters)
             {
                 foreach (var (counters, interfaceId) in _pendingCounters)
@@ -157,6 +159,39 @@ public sealed class RateAggregator
             {
                 return true;
             }
+        }
+    }
+
+    /// <summary>
+    /// Each flow source's node total: the sum of its ingress interfaces (every record enters by exactly one), plus
+    /// what was counted under the node key directly when the interface cap was reached. Top items merge
+    /// approximately, as space-saving summaries do.
+    /// </summary>
+    private void SumNodes(long second)
+    {
+        var count = _result.Buffer.Count;
+        for (var i = 0; i < count; i++)
+        {
+            var samples = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_result.Buffer);
+            if (samples[i].Key.Kind != KeyKind.Interface || samples[i].Key.Direction != FlowDirection.Ingress)
+            {
+                continue;
+            }
+
+            var node = TrafficKey.ForNode(samples[i].Key.Source);
+            if (!_merged.TryGetValue(node, out var target))
+            {
+                target = _result.Buffer.Count;
+                _merged.Add(node, target);
+                _result.Buffer.Add(new TrafficSample { Key = node, Second = second });
+                samples = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_result.Buffer);
+            }
+
+            ref var total = ref samples[target];
+            ref readonly var part = ref samples[i];
+            total.Counts.Add(part.Counts);
+            total.SourcePorts.Merge(part.SourcePorts);
+            total.Sources.Merge(part.Sources);
         }
     }
 

@@ -1,4 +1,7 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace FlowCollector.Detection.Rates;
 
@@ -10,6 +13,7 @@ namespace FlowCollector.Detection.Rates;
 public struct TopItems<T>
     where T : unmanaged, IEquatable<T>
 {
+    /// <summary>Slots; <see cref="IndexOfLightest"/> reads exactly eight weights.</summary>
     public const int Capacity = 8;
 
     private ItemSlots _items;
@@ -29,32 +33,71 @@ public struct TopItems<T>
             return;
         }
 
-        var smallest = 0;
-        for (var i = 0; i < _count; i++)
+        // Spans over the inline arrays: one bounds check per loop instead of one per element access.
+        Span<T> items = _items;
+        Span<double> weights = _weights;
+        var count = _count;
+        var found = IndexOf(items, count, item);
+        if (found >= 0)
         {
-            if (_items[i].Equals(item))
-            {
-                _weights[i] += weight;
-                return;
-            }
-
-            if (_weights[i] < _weights[smallest])
-            {
-                smallest = i;
-            }
-        }
-
-        if (_count < Capacity)
-        {
-            _items[_count] = item;
-            _weights[_count] = weight;
-            _count++;
+            weights[found] += weight;
             return;
         }
 
-        // Space-saving: the newcomer takes the lightest slot and inherits its weight as possible error.
-        _items[smallest] = item;
-        _weights[smallest] += weight;
+        if (count < Capacity)
+        {
+            items[count] = item;
+            weights[count] = weight;
+            _count = count + 1;
+            return;
+        }
+
+        // Space-saving: the newcomer takes the lightest slot and inherits its weight as possible error. Under a
+        // spoofed flood every record is a newcomer, so the lightest slot is found without branches.
+        var smallest = IndexOfLightest(weights, out var lightest);
+        items[smallest] = item;
+        weights[smallest] = lightest + weight;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int IndexOf(Span<T> items, int count, T item)
+    {
+        if (typeof(T) == typeof(uint))
+        {
+            // Source ports: all eight slots compared at once (slots past the count are masked off).
+            var slots = Vector256.LoadUnsafe(ref Unsafe.As<T, uint>(ref MemoryMarshal.GetReference(items)));
+            var matches = Vector256.Equals(slots, Vector256.Create(Unsafe.As<T, uint>(ref item))).ExtractMostSignificantBits()
+                & ((1u << count) - 1);
+            return matches == 0 ? -1 : BitOperations.TrailingZeroCount(matches);
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            if (items[i].Equals(item))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int IndexOfLightest(Span<double> weights, out double lightest)
+    {
+        ref var first = ref MemoryMarshal.GetReference(weights);
+        var a = Vector128.LoadUnsafe(ref first, 0);
+        var b = Vector128.LoadUnsafe(ref first, 2);
+        var c = Vector128.LoadUnsafe(ref first, 4);
+        var d = Vector128.LoadUnsafe(ref first, 6);
+        var pairs = Vector128.MinNative(Vector128.MinNative(a, b), Vector128.MinNative(c, d));
+        lightest = pairs.GetElement(0) < pairs.GetElement(1) ? pairs.GetElement(0) : pairs.GetElement(1);
+        var target = Vector128.Create(lightest);
+        var mask = Vector128.Equals(a, target).ExtractMostSignificantBits()
+            | (Vector128.Equals(b, target).ExtractMostSignificantBits() << 2)
+            | (Vector128.Equals(c, target).ExtractMostSignificantBits() << 4)
+            | (Vector128.Equals(d, target).ExtractMostSignificantBits() << 6);
+        return BitOperations.TrailingZeroCount(mask);
     }
 
     public void Merge(in TopItems<T> other)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using FlowCollector.Decoders;
 
 namespace FlowCollector.Detection.Rates;
@@ -67,7 +68,11 @@ public readonly record struct TrafficKey(
         return (int)(mixed ^ (mixed >> 32));
     }
 
-    private ulong Packed => ((ulong)Kind << 48) | ((ulong)Source << 40) | ((ulong)Direction << 32) | Interface;
+    private ulong Packed
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ((ulong)Kind << 48) | ((ulong)Source << 40) | ((ulong)Direction << 32) | Interface;
+    }
 
     public static string SourceName(TrafficSource source) => source switch
     {
