@@ -18,6 +18,7 @@ internal sealed class ProcNetDevPoller
     private readonly RateAggregator _aggregator;
     private readonly Dictionary<string, string?> _names = new(StringComparer.Ordinal);
     private byte[] _buffer = new byte[16 * 1024];
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? _handle;
 
     public ProcNetDevPoller(string path, IEnumerable<string> include, IEnumerable<string> exclude, RateAggregator aggregator)
     {
@@ -97,22 +98,33 @@ internal sealed class ProcNetDevPoller
 
     private int ReadAll()
     {
-        using var file = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1);
-        var length = 0;
-        while (true)
+        // The file stays open: /proc regenerates its text on every read from offset 0, and opening it anew each
+        // second cost more than the parsing.
+        _handle ??= File.OpenHandle(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        try
         {
-            if (length == _buffer.Length)
+            var length = 0;
+            while (true)
             {
-                Array.Resize(ref _buffer, _buffer.Length * 2);
-            }
+                if (length == _buffer.Length)
+                {
+                    Array.Resize(ref _buffer, _buffer.Length * 2);
+                }
 
-            var read = file.Read(_buffer, length, _buffer.Length - length);
-            if (read == 0)
-            {
-                return length;
-            }
+                var read = RandomAccess.Read(_handle, _buffer.AsSpan(length), length);
+                if (read == 0)
+                {
+                    return length;
+                }
 
-            length += read;
+                length += read;
+            }
+        }
+        catch (IOException)
+        {
+            _handle.Dispose();
+            _handle = null;
+            throw;
         }
     }
 
