@@ -1,0 +1,81 @@
+namespace FlowCollector.Detection.Incidents;
+
+/// <summary>What the classifier calls an attack.</summary>
+public enum AttackType
+{
+    Unknown = 0,
+    UdpFlood,
+    SynFlood,
+    TcpAckFlood,
+    TcpRstFlood,
+    IcmpFlood,
+    FragmentFlood,
+    DnsAmplification,
+    NtpAmplification,
+    MemcachedAmplification,
+    SsdpAmplification,
+    CldapAmplification,
+    ChargenAmplification,
+    SnmpAmplification,
+    WsDiscoveryAmplification,
+    GreFlood,
+    CarpetBombing,
+    MultiVector,
+}
+
+public enum Severity
+{
+    Low = 0,
+    Medium = 1,
+    High = 2,
+    Critical = 3,
+}
+
+public static class AttackNames
+{
+    public static string Name(AttackType type) => type switch
+    {
+        AttackType.UdpFlood => "udp_flood",
+        AttackType.SynFlood => "syn_flood",
+        AttackType.TcpAckFlood => "tcp_ack_flood",
+        AttackType.TcpRstFlood => "tcp_rst_flood",
+        AttackType.IcmpFlood => "icmp_flood",
+        AttackType.FragmentFlood => "fragment_flood",
+        AttackType.DnsAmplification => "dns_amplification",
+        AttackType.NtpAmplification => "ntp_amplification",
+        AttackType.MemcachedAmplification => "memcached_amplification",
+        AttackType.SsdpAmplification => "ssdp_amplification",
+        AttackType.CldapAmplification => "cldap_amplification",
+        AttackType.ChargenAmplification => "chargen_amplification",
+        AttackType.SnmpAmplification => "snmp_amplification",
+        AttackType.WsDiscoveryAmplification => "ws_discovery_amplification",
+        AttackType.GreFlood => "gre_flood",
+        AttackType.CarpetBombing => "carpet_bombing",
+        AttackType.MultiVector => "multi_vector",
+        _ => "unknown",
+    };
+
+    public static IReadOnlyList<AttackType> All { get; } = Enum.GetValues<AttackType>();
+
+    public static string Name(Severity severity) => severity switch
+    {
+        Severity.Medium => "medium",
+        Severity.High => "high",
+        Severity.Critical => "critical",
+        _ => "low",
+    };
+
+    /// <summary>The UDP source port that identifies a reflection attack, or <see cref="AttackType.Unknown"/>.</summary>
+    public static AttackType Amplification(ushort sourcePort) => sourcePort switch
+    {
+        53 => AttackType.DnsAmplification,
+        123 => AttackType.NtpAmplification,
+        11211 => AttackType.MemcachedAmplification,
+        1900 => AttackType.SsdpAmplification,
+        389 => AttackType.CldapAmplification,
+        19 => AttackType.ChargenAmplification,
+        161 => AttackType.SnmpAmplification,
+        3702 => AttackType.WsDiscoveryAmplification,
+        _ => AttackType.Unknown,
+    };
+}

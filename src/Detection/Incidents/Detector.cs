@@ -1,0 +1,595 @@
+using FlowCollector.Detection.Baselines;
+using FlowCollector.Detection.Rates;
+
+namespace FlowCollector.Detection.Incidents;
+
+/// <summary>A key's baseline as saved between runs.</summary>
+public readonly record struct SavedBaseline(string Key, KeyBaseline Baseline, long FirstSecond, long LastSecond, bool Learned);
+
+/// <summary>What the detector resumes with after a restart.</summary>
+public sealed class DetectorState
+{
+    public IReadOnlyList<SavedBaseline> Baselines { get; init; } = [];
+
+    /// <summary>Incidents that were open when the previous run ended; resumed if their key breaches again soon.</summary>
+    public IReadOnlyList<IncidentRecord> OpenIncidents { get; init; } = [];
+
+    /// <summary>The highest incident id used so far.</summary>
+    public long LastIncidentId { get; init; }
+}
+
+/// <summary>
+/// The 1-second detector: judges every key's sample against its threshold, learns from the seconds that are
+/// normal, and opens, updates and closes incidents. Called once a second from one thread with the aggregator's
+/// result; allocation-free for keys it already knows and without incidents.
+/// </summary>
+public sealed class Detector
+{
+    private readonly DetectionOptions _options;
+    private readonly TimeProvider _time;
+    private readonly IIncidentObserver _observer;
+    private readonly string _node;
+    private readonly InterfaceNames _names;
+    private readonly MonitoredPrefixes _prefixes;
+    private readonly Dictionary<TrafficKey, KeyState> _states = [];
+    private readonly List<KeyState> _touched = [];
+    private readonly List<KeyState> _open = [];
+    private readonly Dictionary<string, SavedBaseline> _saved = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IncidentRecord> _resumable = new(StringComparer.Ordinal);
+    private readonly bool[] _prefixHasIncident;
+    private readonly bool[] _sourceHasInterfaceBreach = new bool[8];
+    private readonly MetricValues _learningFloorsDestination, _learningFloorsPrefix, _learningFloorsInterface, _learningFloorsNode;
+    private readonly MetricValues _floorsDestination, _floorsPrefix, _floorsInterface, _floorsNode;
+    private readonly long _resumeDeadline;
+    private volatile IncidentRecord[] _openRecords = [];
+    private long _lastIncidentId;
+    private long _lastEviction;
+
+    public Detector(DetectionOptions options, string node, InterfaceNames names, MonitoredPrefixes prefixes, TimeProvider time, IIncidentObserver observer, DetectorState? state = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join("; ", errors), nameof(options));
+        }
+
+        _options = options;
+        _node = node ?? throw new ArgumentNullException(nameof(node));
+        _names = names ?? throw new ArgumentNullException(nameof(names));
+        _prefixes = prefixes ?? throw new ArgumentNullException(nameof(prefixes));
+        _time = time ?? throw new ArgumentNullException(nameof(time));
+        _observer = observer ?? throw new ArgumentNullException(nameof(observer));
+        _prefixHasIncident = new bool[Math.Max(1, prefixes.Count)];
+        _learningFloorsDestination = options.LearningFloors.Destination.ToValues(double.PositiveInfinity);
+        _learningFloorsPrefix = options.LearningFloors.Prefix.ToValues(double.PositiveInfinity);
+        _learningFloorsInterface = options.LearningFloors.Interface.ToValues(double.PositiveInfinity);
+        _learningFloorsNode = options.LearningFloors.Node.ToValues(double.PositiveInfinity);
+        _floorsDestination = options.Floors.Destination.ToValues(0);
+        _floorsPrefix = options.Floors.Prefix.ToValues(0);
+        _floorsInterface = options.Floors.Interface.ToValues(0);
+        _floorsNode = options.Floors.Node.ToValues(0);
+        state ??= new DetectorState();
+        foreach (var saved in state.Baselines)
+        {
+            _saved[saved.Key] = saved;
+        }
+
+        foreach (var incident in state.OpenIncidents)
+        {
+            _resumable[incident.Key] = incident;
+        }
+
+        _lastIncidentId = Math.Max(state.LastIncidentId, state.OpenIncidents.Count == 0 ? 0 : state.OpenIncidents.Max(i => i.Id));
+        _resumeDeadline = time.GetUtcNow().ToUnixTimeSeconds() + options.CooldownSeconds;
+    }
+
+    /// <summary>Open incidents, newest first; safe to read from any thread.</summary>
+    public IReadOnlyList<IncidentRecord> OpenIncidents => _openRecords;
+
+    /// <summary>Keys with state (baselines) held.</summary>
+    public int KeyCount => _states.Count;
+
+    /// <summary>The thresholds a key was judged by in the last second it had traffic.</summary>
+    public bool TryGetThresholds(in TrafficKey key, out MetricValues thresholds)
+    {
+        if (_states.TryGetValue(key, out var state))
+        {
+            thresholds = state.Thresholds;
+            return true;
+        }
+
+        thresholds = default;
+        return false;
+    }
+
+    /// <summary>Judges one second of samples; observers hear of every incident change before this returns.</summary>
+    public void Process(TrafficSecond second)
+    {
+        ArgumentNullException.ThrowIfNull(second);
+        var now = second.Second;
+        _touched.Clear();
+        Array.Clear(_prefixHasIncident);
+        Array.Clear(_sourceHasInterfaceBreach);
+
+        // First pass: every key against its own threshold.
+        foreach (ref readonly var sample in second.Samples)
+        {
+            var state = Judge(sample, now);
+            _touched.Add(state);
+            if (state.Breaching || state.Incident is not null)
+            {
+                if (sample.Key.Kind == KeyKind.Destination && sample.Key.Prefix >= 0 && sample.Key.Prefix < _prefixHasIncident.Length)
+                {
+                    _prefixHasIncident[sample.Key.Prefix] = true;
+                }
+                else if (sample.Key.Kind == KeyKind.Interface && state.Breaching)
+                {
+                    _sourceHasInterfaceBreach[(int)sample.Key.Source & 7] = true;
+                }
+            }
+        }
+
+        // Second pass: incidents, now that it is known which breaches other keys already explain.
+        var samples = second.Samples;
+        for (var i = 0; i < _touched.Count; i++)
+        {
+            Track(_touched[i], samples[i], now);
+        }
+
+        // Open incidents of keys that went silent calm down too.
+        for (var i = _open.Count - 1; i >= 0; i--)
+        {
+            var state = _open[i];
+            if (state.LastSecond != now)
+            {
+                Calm(state, now, default);
+            }
+        }
+
+        ExpireResumable(now);
+        if (now - _lastEviction >= 60)
+        {
+            Evict(now);
+            _lastEviction = now;
+        }
+    }
+
+    /// <summary>Every learned baseline, for saving.</summary>
+    public List<SavedBaseline> SnapshotBaselines()
+    {
+        var result = new List<SavedBaseline>(_states.Count);
+        foreach (var state in _states.Values)
+        {
+            if (state.Baseline.Samples > 0)
+            {
+                result.Add(new SavedBaseline(state.Description.Text, state.Baseline, state.FirstSecond, state.LastSecond, state.Learned));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Closes every open incident (the collector is stopping).</summary>
+    public void CloseAll(string reason)
+    {
+        var now = _time.GetUtcNow();
+        foreach (var state in _open)
+        {
+            var incident = state.Incident!;
+            incident.ClosedAt = now;
+            incident.CloseReason = reason;
+            _observer.Closed(incident.ToRecord(now));
+            state.Incident = null;
+        }
+
+        _open.Clear();
+        PublishOpen();
+    }
+
+    private KeyState Judge(in TrafficSample sample, long now)
+    {
+        if (!_states.TryGetValue(sample.Key, out var state))
+        {
+            state = Create(sample.Key, now);
+            _states[sample.Key] = state;
+        }
+        else if (state.LastSecond < now - 1 && state.Incident is null)
+        {
+            state.Baseline.LearnSilence(now - state.LastSecond - 1, _options.BaselineSeconds);
+        }
+
+        state.LastSecond = now;
+        state.Values = MetricValues.From(sample.Counts);
+        if (!state.Learned && now - state.FirstSecond >= _options.LearningSeconds)
+        {
+            state.Learned = true;
+        }
+
+        Thresholds(state);
+        var breachingMetric = -1;
+        var ratio = 0.0;
+        for (var m = 0; m < MetricValues.Count; m++)
+        {
+            var over = state.Values[m] / state.Thresholds[m];
+            if (state.Values[m] > state.Thresholds[m] && over > ratio)
+            {
+                ratio = over;
+                breachingMetric = m;
+            }
+        }
+
+        state.Ratio = ratio;
+        state.BreachingMetric = breachingMetric;
+        state.Breaching = breachingMetric >= 0 && !(state.Override?.LearningOnly ?? false) && !IsBulkTransfer(sample, state);
+        if (!state.Breaching && state.Incident is null)
+        {
+            state.Baseline.Learn(state.Values, _options.BaselineSeconds);
+        }
+
+        return state;
+    }
+
+    /// <summary>
+    /// A backup or a speed test: nearly all bytes TCP, in large segments, with hardly any connection attempts. Floods of full
+    /// TCP segments do not need a handshake-free host to hurt, but they need no SYN-flood signature either, and
+    /// flagging every large transfer is what makes operators switch detection off. Only rate metrics are excused.
+    /// </summary>
+    private static bool IsBulkTransfer(in TrafficSample sample, KeyState state)
+    {
+        ref readonly var counts = ref sample.Counts;
+        if (counts.TcpPackets <= 0 || counts.TcpBytes < 0.85 * counts.Bytes || counts.TcpBytes / counts.TcpPackets < 800 || counts.SynPackets > 0.05 * counts.TcpPackets)
+        {
+            return false;
+        }
+
+        for (var m = (int)DetectionMetric.UdpPps; m < MetricValues.Count; m++)
+        {
+            if (state.Values[m] > state.Thresholds[m])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void Thresholds(KeyState state)
+    {
+        var kind = state.Key.Kind;
+        ref readonly var floors = ref (state.Learned
+            ? ref (kind == KeyKind.Destination ? ref _floorsDestination : ref kind == KeyKind.Prefix ? ref _floorsPrefix : ref kind == KeyKind.Interface ? ref _floorsInterface : ref _floorsNode)
+            : ref (kind == KeyKind.Destination ? ref _learningFloorsDestination : ref kind == KeyKind.Prefix ? ref _learningFloorsPrefix : ref kind == KeyKind.Interface ? ref _learningFloorsInterface : ref _learningFloorsNode));
+        var overrides = state.Override;
+        var multiplier = overrides?.Multiplier ?? 1;
+        for (var m = 0; m < MetricValues.Count; m++)
+        {
+            var metric = (DetectionMetric)m;
+            if (overrides?.Fixed.Get(metric) is { } fixedThreshold)
+            {
+                state.Thresholds[m] = fixedThreshold;
+                continue;
+            }
+
+            var floor = (state.Learned ? overrides?.Floors.Get(metric) : null) ?? floors[m];
+            state.Thresholds[m] = state.Learned
+                ? multiplier * state.Baseline.Threshold(m, floor, _options.Deviations, _options.MinimumRatio)
+                : multiplier * floor;
+        }
+    }
+
+    private void Track(KeyState state, in TrafficSample sample, long now)
+    {
+        var breaching = state.Breaching;
+        var carpet = false;
+        if (breaching && state.Key.Kind == KeyKind.Prefix)
+        {
+            // A prefix-wide excess that a destination's own incident explains is that incident, not another one.
+            var prefix = state.Key.Prefix;
+            breaching = prefix < 0 || prefix >= _prefixHasIncident.Length || !_prefixHasIncident[prefix];
+            carpet = breaching && sample.Destinations >= _options.CarpetBombingDestinations;
+        }
+        else if (breaching && state.Key.Kind == KeyKind.Node)
+        {
+            breaching = !_sourceHasInterfaceBreach[(int)state.Key.Source & 7];
+        }
+
+        if (state.Incident is not null)
+        {
+            if (breaching)
+            {
+                state.Incident.CalmSeconds = 0;
+                Update(state, sample, now, carpet);
+            }
+            else
+            {
+                Calm(state, now, sample);
+            }
+
+            return;
+        }
+
+        state.Consecutive = breaching ? state.Consecutive + 1 : 0;
+        if (state.Consecutive >= _options.ConsecutiveSeconds)
+        {
+            Open(state, sample, now, carpet);
+        }
+    }
+
+    private void Open(KeyState state, in TrafficSample sample, long now, bool carpet)
+    {
+        var wallClock = _time.GetUtcNow();
+        var metric = (DetectionMetric)Math.Max(0, state.BreachingMetric);
+        Incident incident;
+        if (state.Closed is { } closed && now - state.ClosedSecond <= _options.ReopenSeconds)
+        {
+            incident = closed;
+            incident.ClosedAt = null;
+            incident.CloseReason = null;
+            incident.Reopened++;
+        }
+        else if (_resumable.Remove(state.Description.Text, out var previous))
+        {
+            incident = Resume(previous, state);
+        }
+        else
+        {
+            incident = new Incident(++_lastIncidentId, state.Description, now, wallClock, metric, state.Thresholds[(int)metric]);
+        }
+
+        state.Closed = null;
+        state.Incident = incident;
+        _open.Add(state);
+        Accumulate(state, incident, sample, carpet);
+        PublishOpen();
+        _observer.Opened(incident.ToRecord(wallClock));
+        _observer.Updated(incident.ToRecord(wallClock), Second(incident, state, now));
+    }
+
+    private static Incident Resume(IncidentRecord previous, KeyState state)
+    {
+        var metric = Enum.GetValues<DetectionMetric>().FirstOrDefault(m => MetricValues.Name(m) == previous.ThresholdMetric);
+        return new Incident(previous.Id, state.Description, previous.FirstSecond, previous.OpenedAt, metric, previous.Threshold)
+        {
+            PeakPps = previous.PeakPps,
+            PeakBps = previous.PeakBps,
+            Reopened = previous.Reopened,
+        };
+    }
+
+    private void Update(KeyState state, in TrafficSample sample, long now, bool carpet)
+    {
+        var incident = state.Incident!;
+        Accumulate(state, incident, sample, carpet);
+        var wallClock = _time.GetUtcNow();
+        var record = incident.ToRecord(wallClock);
+        PublishOpen();
+        _observer.Updated(record, Second(incident, state, now));
+    }
+
+    private void Accumulate(KeyState state, Incident incident, in TrafficSample sample, bool carpet)
+    {
+        incident.Evidence.Add(sample, state.Baseline.Mean);
+        incident.AddTops(sample);
+        var (type, confidence) = incident.Evidence.Classify();
+        if (carpet || incident.Type == AttackType.CarpetBombing)
+        {
+            incident.Vector = type;
+            incident.Type = AttackType.CarpetBombing;
+
+            // No destination breached on its own: all of the prefix's excess is spread traffic.
+            incident.Confidence = 1;
+        }
+        else
+        {
+            incident.Type = type;
+            incident.Confidence = confidence;
+        }
+
+        incident.CurrentPps = sample.Counts.Packets;
+        incident.CurrentBps = sample.Counts.BitsPerSecond;
+        incident.PeakPps = Math.Max(incident.PeakPps, incident.CurrentPps);
+        incident.PeakBps = Math.Max(incident.PeakBps, incident.CurrentBps);
+        var severity = SeverityOf(state.Ratio, incident.CurrentBps, state.Override?.CapacityBps is > 0 ? state.Override.CapacityBps : _options.DefaultCapacityBps);
+        incident.Severity = (Severity)Math.Max((int)incident.Severity, (int)severity);
+    }
+
+    /// <summary>Severity from how far over the threshold and how much of the link the traffic fills.</summary>
+    public static Severity SeverityOf(double ratio, double bps, double capacityBps)
+    {
+        var share = capacityBps > 0 ? bps / capacityBps : 0;
+        if (ratio >= 10 || share >= 0.8)
+        {
+            return Severity.Critical;
+        }
+
+        if (ratio >= 4 || share >= 0.5)
+        {
+            return Severity.High;
+        }
+
+        return ratio >= 2 || share >= 0.2 ? Severity.Medium : Severity.Low;
+    }
+
+    private void Calm(KeyState state, long now, in TrafficSample sample)
+    {
+        var incident = state.Incident!;
+        var stillHot = false;
+        for (var m = 0; m < MetricValues.Count; m++)
+        {
+            stillHot |= state.LastSecond == now && state.Values[m] > state.Thresholds[m] * _options.Hysteresis;
+        }
+
+        var wallClock = _time.GetUtcNow();
+        incident.CurrentPps = state.LastSecond == now ? sample.Counts.Packets : 0;
+        incident.CurrentBps = state.LastSecond == now ? sample.Counts.BitsPerSecond : 0;
+        incident.CalmSeconds = stillHot ? 0 : incident.CalmSeconds + 1;
+
+        // Each time an attack came back after calming down, it must stay away longer before the incident closes.
+        var cooldown = _options.CooldownSeconds << Math.Min(incident.Reopened, 3);
+        if (incident.CalmSeconds < cooldown)
+        {
+            _observer.Updated(incident.ToRecord(wallClock), Second(incident, state, now));
+            return;
+        }
+
+        incident.ClosedAt = wallClock;
+        incident.CloseReason = "calm";
+        state.Incident = null;
+        state.Closed = incident;
+        state.ClosedSecond = now;
+        state.Consecutive = 0;
+        _open.Remove(state);
+        PublishOpen();
+        _observer.Closed(incident.ToRecord(wallClock));
+    }
+
+    private static IncidentSecond Second(Incident incident, KeyState state, long now)
+    {
+        var live = state.LastSecond == now;
+        ref readonly var v = ref state.Values;
+        return live
+            ? new IncidentSecond(incident.Id, now, v[0], v[1], v[2], v[3], v[4], v[5], v[6], state.Breaching)
+            : new IncidentSecond(incident.Id, now, 0, 0, 0, 0, 0, 0, 0, false);
+    }
+
+    private KeyState Create(in TrafficKey key, long now)
+    {
+        var description = KeyDescription.Of(key, _node, _names, _prefixes);
+        var state = new KeyState(key, description, now) { Override = FindOverride(key, description) };
+        if (_saved.Remove(description.Text, out var saved))
+        {
+            state.Baseline = saved.Baseline;
+            state.Learned = saved.Learned;
+            state.FirstSecond = saved.Learned ? now - _options.LearningSeconds : now;
+        }
+        else if (key.Kind == KeyKind.Destination && _states.TryGetValue(TrafficKey.ForPrefix(key.Prefix), out var prefix) && prefix.Learned)
+        {
+            // A destination first seen after its prefix learned is new, and new at this rate: judged against the
+            // floors straight away, so a flood aimed at an unused address is not learned as its normal.
+            state.Learned = true;
+        }
+
+        return state;
+    }
+
+    private DetectionOverride? FindOverride(in TrafficKey key, KeyDescription description)
+    {
+        foreach (var candidate in _options.Overrides)
+        {
+            switch (key.Kind)
+            {
+                case KeyKind.Interface when candidate.Interface.Length > 0:
+                    if (candidate.Interface == description.Interface
+                        && (candidate.Exporter.Length == 0 || candidate.Exporter == description.Exporter)
+                        && (candidate.Direction.Length == 0 || candidate.Direction == description.Direction))
+                    {
+                        return candidate;
+                    }
+
+                    break;
+                case KeyKind.Destination when candidate.ParsedPrefix is { } prefix:
+                    if (prefix.Contains(key.Address))
+                    {
+                        return candidate;
+                    }
+
+                    break;
+                case KeyKind.Prefix when candidate.ParsedPrefix is { } prefix:
+                    if (key.Prefix >= 0 && key.Prefix < _prefixes.Count && prefix.Contains(_prefixes.Prefixes[key.Prefix].Network) && prefix.Length <= _prefixes.Prefixes[key.Prefix].Length)
+                    {
+                        return candidate;
+                    }
+
+                    break;
+            }
+        }
+
+        return null;
+    }
+
+    private void ExpireResumable(long now)
+    {
+        if (_resumable.Count == 0 || now < _resumeDeadline)
+        {
+            return;
+        }
+
+        // Incidents of the previous run whose keys stayed quiet through a cool-down ended while we were down.
+        var wallClock = _time.GetUtcNow();
+        foreach (var previous in _resumable.Values)
+        {
+            _observer.Closed(previous with { ClosedAt = previous.UpdatedAt, UpdatedAt = wallClock, CloseReason = "restart" });
+        }
+
+        _resumable.Clear();
+    }
+
+    private void Evict(long now)
+    {
+        List<TrafficKey>? forget = null;
+        foreach (var (key, state) in _states)
+        {
+            if (state.Incident is null && now - state.LastSecond > _options.ForgetSeconds)
+            {
+                (forget ??= []).Add(key);
+            }
+        }
+
+        if (forget is not null)
+        {
+            foreach (var key in forget)
+            {
+                _states.Remove(key);
+            }
+        }
+    }
+
+    private void PublishOpen()
+    {
+        var now = _time.GetUtcNow();
+        var records = new IncidentRecord[_open.Count];
+        for (var i = 0; i < _open.Count; i++)
+        {
+            records[i] = _open[i].Incident!.ToRecord(now);
+        }
+
+        Array.Sort(records, static (a, b) => b.Id.CompareTo(a.Id));
+        _openRecords = records;
+    }
+
+    private sealed class KeyState(TrafficKey key, KeyDescription description, long firstSecond)
+    {
+        public TrafficKey Key { get; } = key;
+
+        public KeyDescription Description { get; } = description;
+
+        public DetectionOverride? Override { get; init; }
+
+        public long FirstSecond { get; set; } = firstSecond;
+
+        public long LastSecond { get; set; } = firstSecond;
+
+        public bool Learned { get; set; }
+
+        public KeyBaseline Baseline;
+
+        public MetricValues Values;
+
+        public MetricValues Thresholds;
+
+        public double Ratio { get; set; }
+
+        public int BreachingMetric { get; set; } = -1;
+
+        public bool Breaching { get; set; }
+
+        public int Consecutive { get; set; }
+
+        public Incident? Incident { get; set; }
+
+        public Incident? Closed { get; set; }
+
+        public long ClosedSecond { get; set; }
+    }
+}

@@ -1,0 +1,121 @@
+using FlowCollector.Decoders;
+using FlowCollector.Detection.Baselines;
+using FlowCollector.Detection.Rates;
+
+namespace FlowCollector.Detection.Incidents;
+
+/// <summary>An open incident as the detector tracks it: mutable, owned by the detection thread.</summary>
+internal sealed class Incident
+{
+    private TopItems<uint> _ports;
+    private TopItems<NetworkAddress> _sources;
+
+    public Incident(long id, KeyDescription key, long firstSecond, DateTimeOffset openedAt, DetectionMetric thresholdMetric, double threshold)
+    {
+        Id = id;
+        Key = key;
+        FirstSecond = firstSecond;
+        OpenedAt = openedAt;
+        ThresholdMetric = thresholdMetric;
+        Threshold = threshold;
+    }
+
+    public long Id { get; }
+
+    public KeyDescription Key { get; }
+
+    public long FirstSecond { get; }
+
+    public DateTimeOffset OpenedAt { get; }
+
+    public DetectionMetric ThresholdMetric { get; set; }
+
+    public double Threshold { get; set; }
+
+    public AttackEvidence Evidence { get; } = new();
+
+    public AttackType Type { get; set; }
+
+    public AttackType Vector { get; set; }
+
+    public double Confidence { get; set; }
+
+    public Severity Severity { get; set; }
+
+    public double PeakPps { get; set; }
+
+    public double PeakBps { get; set; }
+
+    public double CurrentPps { get; set; }
+
+    public double CurrentBps { get; set; }
+
+    public DateTimeOffset? ClosedAt { get; set; }
+
+    public string? CloseReason { get; set; }
+
+    public int Reopened { get; set; }
+
+    /// <summary>Consecutive seconds under threshold × hysteresis.</summary>
+    public int CalmSeconds { get; set; }
+
+    /// <summary>Breaching seconds whose tops were merged.</summary>
+    public int TopSeconds { get; private set; }
+
+    public void AddTops(in TrafficSample sample)
+    {
+        _ports.Merge(sample.SourcePorts);
+        _sources.Merge(sample.Sources);
+        TopSeconds++;
+    }
+
+    public IncidentRecord ToRecord(DateTimeOffset now)
+    {
+        var seconds = Math.Max(1, TopSeconds);
+        var ports = _ports.ToSortedArray();
+        var sources = _sources.ToSortedArray();
+        var portRates = new PortRate[ports.Length];
+        for (var i = 0; i < ports.Length; i++)
+        {
+            var (protocol, port) = TrafficSample.SplitPortKey(ports[i].Item);
+            portRates[i] = new PortRate(protocol switch { 6 => "tcp", 17 => "udp", _ => protocol.ToString(System.Globalization.CultureInfo.InvariantCulture) }, port, Math.Round(ports[i].Weight / seconds, 1));
+        }
+
+        var sourceRates = new SourceRate[sources.Length];
+        for (var i = 0; i < sources.Length; i++)
+        {
+            sourceRates[i] = new SourceRate(sources[i].Item.ToString(), Math.Round(sources[i].Weight / seconds, 1));
+        }
+
+        return new IncidentRecord
+        {
+            Id = Id,
+            Key = Key.Text,
+            KeyKind = Key.KindName,
+            Node = Key.Node,
+            Source = Key.Source,
+            Exporter = Key.Exporter,
+            Interface = Key.Interface,
+            Direction = Key.Direction,
+            Address = Key.Address,
+            AttackType = AttackNames.Name(Type),
+            Vector = Type == AttackType.CarpetBombing ? AttackNames.Name(Vector) : null,
+            Confidence = Math.Round(Confidence, 3),
+            Severity = AttackNames.Name(Severity),
+            OpenedAt = OpenedAt,
+            ClosedAt = ClosedAt,
+            UpdatedAt = now,
+            FirstSecond = FirstSecond,
+            PeakPps = Math.Round(PeakPps, 1),
+            PeakBps = Math.Round(PeakBps),
+            CurrentPps = Math.Round(CurrentPps, 1),
+            CurrentBps = Math.Round(CurrentBps),
+            Threshold = Math.Round(Threshold, 1),
+            ThresholdMetric = MetricValues.Name(ThresholdMetric),
+            TopSourcePorts = portRates,
+            TopSources = sourceRates,
+            Reopened = Reopened,
+            CloseReason = CloseReason,
+        };
+    }
+}

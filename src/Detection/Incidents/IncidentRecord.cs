@@ -1,0 +1,96 @@
+namespace FlowCollector.Detection.Incidents;
+
+/// <summary>A source port's share of an incident's traffic, per second.</summary>
+public sealed record PortRate(string Protocol, int Port, double Pps);
+
+/// <summary>A source address's share of an incident's traffic, per second.</summary>
+public sealed record SourceRate(string Address, double Pps);
+
+/// <summary>
+/// An incident as it stands: what the API serves, the store keeps and observers receive. Immutable; the detector
+/// publishes a new one whenever the incident changes.
+/// </summary>
+public sealed record IncidentRecord
+{
+    public required long Id { get; init; }
+
+    /// <summary>Stable text of the key, e.g. <c>destination/198.51.100.7</c>; a restart finds its incidents by it.</summary>
+    public required string Key { get; init; }
+
+    /// <summary><c>interface</c>, <c>destination</c>, <c>prefix</c> or <c>node</c>.</summary>
+    public required string KeyKind { get; init; }
+
+    public required string Node { get; init; }
+
+    /// <summary>The evidence: netflow, ipfix, sflow, span, procnetdev; null for destinations and prefixes.</summary>
+    public string? Source { get; init; }
+
+    public string? Exporter { get; init; }
+
+    public string? Interface { get; init; }
+
+    public string? Direction { get; init; }
+
+    /// <summary>The destination address, or the prefix for a prefix key.</summary>
+    public string? Address { get; init; }
+
+    public required string AttackType { get; init; }
+
+    /// <summary>For carpet bombing: what the spread traffic is (e.g. udp_flood).</summary>
+    public string? Vector { get; init; }
+
+    public required double Confidence { get; init; }
+
+    public required string Severity { get; init; }
+
+    public required DateTimeOffset OpenedAt { get; init; }
+
+    public DateTimeOffset? ClosedAt { get; init; }
+
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>The first second (Unix seconds) that breached.</summary>
+    public required long FirstSecond { get; init; }
+
+    public required double PeakPps { get; init; }
+
+    public required double PeakBps { get; init; }
+
+    public required double CurrentPps { get; init; }
+
+    public required double CurrentBps { get; init; }
+
+    /// <summary>The threshold of <see cref="ThresholdMetric"/> when the incident opened.</summary>
+    public required double Threshold { get; init; }
+
+    public required string ThresholdMetric { get; init; }
+
+    public IReadOnlyList<PortRate> TopSourcePorts { get; init; } = [];
+
+    public IReadOnlyList<SourceRate> TopSources { get; init; } = [];
+
+    /// <summary>Times the incident came back after it had calmed down.</summary>
+    public int Reopened { get; init; }
+
+    /// <summary>Why it closed: calm, restart, shutdown.</summary>
+    public string? CloseReason { get; init; }
+
+    public bool IsOpen => ClosedAt is null;
+}
+
+/// <summary>One second of an open incident, kept with it.</summary>
+public readonly record struct IncidentSecond(long IncidentId, long Second, double Pps, double Bps, double Flows, double UdpPps, double SynPps, double IcmpPps, double FragmentPps, bool Breaching);
+
+/// <summary>
+/// Told about incidents on the detection thread, in order. Implementations must return quickly (queue the work):
+/// the next second is waiting.
+/// </summary>
+public interface IIncidentObserver
+{
+    void Opened(IncidentRecord incident);
+
+    /// <summary>Once a second while open, with that second's rates.</summary>
+    void Updated(IncidentRecord incident, in IncidentSecond second);
+
+    void Closed(IncidentRecord incident);
+}
