@@ -1,6 +1,8 @@
 using System.Globalization;
 using FlowCollector.Decoders;
 using FlowCollector.Decoders.Exporters;
+using FlowCollector.Detection.Baselines;
+using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Rates;
 using Prometheus;
 
@@ -45,8 +47,16 @@ public sealed class CollectorMetrics
     private readonly Counter _counterResets;
     private readonly Gauge _keys;
     private readonly Gauge _tickSeconds;
+    private readonly Gauge _interfaceThresholdPackets;
+    private readonly Gauge _interfaceThresholdBytes;
+    private readonly Gauge.Child[] _openIncidents;
+    private readonly int[] _openByType = new int[AttackNames.All.Count];
+    private readonly Counter _storeRows;
+    private readonly Counter _storeDropped;
+    private readonly Counter _storeFailed;
     private readonly Dictionary<TrafficKey, InterfaceSeries> _interfaces = [];
     private readonly HashSet<TrafficKey> _seenThisSecond = [];
+    private readonly Dictionary<TrafficSource, NodeSeries> _nodes = [];
 
     public CollectorMetrics(string node)
     {
@@ -80,6 +90,13 @@ public sealed class CollectorMetrics
         _counterResets = factory.CreateCounter("flowcollector_aggregation_interface_resets_total", "Interface counters that went backwards (reset, not wrap).");
         _keys = factory.CreateGauge("flowcollector_aggregation_keys", "Keys the aggregation holds.");
         _tickSeconds = factory.CreateGauge("flowcollector_tick_duration_seconds", "How long the last one-second tick took.");
+        _interfaceThresholdPackets = factory.CreateGauge("flowcollector_interface_threshold_packets_per_second", "The packet rate above which an interface is under attack, as learned (or configured) now.", InterfaceLabels);
+        _interfaceThresholdBytes = factory.CreateGauge("flowcollector_interface_threshold_bytes_per_second", "The IP byte rate above which an interface is under attack, as learned (or configured) now.", InterfaceLabels);
+        var openIncidents = factory.CreateGauge("flowcollector_incidents_open", "Incidents open now, by attack type.", "type");
+        _openIncidents = AttackNames.All.Select(type => openIncidents.WithLabels(AttackNames.Name(type))).ToArray();
+        _storeRows = factory.CreateCounter("flowcollector_store_rows_written_total", "Rows (incidents, incident seconds, baselines) committed to the database.");
+        _storeDropped = factory.CreateCounter("flowcollector_store_writes_dropped_total", "Writes dropped because the database writer fell too far behind.");
+        _storeFailed = factory.CreateCounter("flowcollector_store_batch_failures_total", "Batches the database could not commit (disk full, file removed).");
         ProcessMetrics.Register(Registry, factory);
     }
 
@@ -89,7 +106,7 @@ public sealed class CollectorMetrics
     public string NodeLabel(NetworkAddress device) => device == NetworkAddress.None ? _node : device.ToString();
 
     /// <summary>Updates interface and node series from one second's samples; interfaces without traffic read 0.</summary>
-    public void RecordSecond(TrafficSecond second, InterfaceNames names)
+    public void RecordSecond(TrafficSecond second, InterfaceNames names, Detector? detector = null)
     {
         ArgumentNullException.ThrowIfNull(second);
         ArgumentNullException.ThrowIfNull(names);
@@ -98,11 +115,17 @@ public sealed class CollectorMetrics
         {
             if (sample.Key.Kind == KeyKind.Node)
             {
-                var source = TrafficKey.SourceName(sample.Key.Source);
-                _nodePackets.WithLabels(source).Inc(sample.Counts.Packets);
-                _nodeBytes.WithLabels(source).Inc(sample.Counts.Bytes);
-                _nodePacketsPerSecond.WithLabels(source).Set(sample.Counts.Packets);
-                _nodeBytesPerSecond.WithLabels(source).Set(sample.Counts.Bytes);
+                if (!_nodes.TryGetValue(sample.Key.Source, out var node))
+                {
+                    var source = TrafficKey.SourceName(sample.Key.Source);
+                    node = new NodeSeries(_nodePackets.WithLabels(source), _nodeBytes.WithLabels(source), _nodePacketsPerSecond.WithLabels(source), _nodeBytesPerSecond.WithLabels(source));
+                    _nodes.Add(sample.Key.Source, node);
+                }
+
+                node.Packets.Inc(sample.Counts.Packets);
+                node.Bytes.Inc(sample.Counts.Bytes);
+                node.PacketsPerSecond.Set(sample.Counts.Packets);
+                node.BytesPerSecond.Set(sample.Counts.Bytes);
                 continue;
             }
 
@@ -124,7 +147,9 @@ public sealed class CollectorMetrics
                     _interfacePackets.WithLabels(labels),
                     _interfaceBytes.WithLabels(labels),
                     _interfacePacketsPerSecond.WithLabels(labels),
-                    _interfaceBytesPerSecond.WithLabels(labels));
+                    _interfaceBytesPerSecond.WithLabels(labels),
+                    _interfaceThresholdPackets.WithLabels(labels),
+                    _interfaceThresholdBytes.WithLabels(labels));
                 _interfaces.Add(sample.Key, series);
             }
 
@@ -132,6 +157,13 @@ public sealed class CollectorMetrics
             series.Bytes.Inc(sample.Counts.Bytes);
             series.PacketsPerSecond.Set(sample.Counts.Packets);
             series.BytesPerSecond.Set(sample.Counts.Bytes);
+            if (detector is not null && detector.TryGetThresholds(sample.Key, out var thresholds))
+            {
+                // Infinite while a metric has no floor during learning: Prometheus shows +Inf, which is the truth.
+                series.ThresholdPackets.Set(thresholds[(int)DetectionMetric.Pps]);
+                series.ThresholdBytes.Set(thresholds[(int)DetectionMetric.Bps] / 8);
+            }
+
             _seenThisSecond.Add(sample.Key);
         }
 
@@ -143,6 +175,36 @@ public sealed class CollectorMetrics
                 series.BytesPerSecond.Set(0);
             }
         }
+    }
+
+    /// <summary>Open incidents by type; types without any read 0, so alerts can use the series without absent().</summary>
+    public void RecordIncidents(IReadOnlyList<IncidentRecord> open)
+    {
+        ArgumentNullException.ThrowIfNull(open);
+        Array.Clear(_openByType);
+        foreach (var incident in open)
+        {
+            for (var i = 0; i < _openByType.Length; i++)
+            {
+                if (AttackNames.Name(AttackNames.All[i]) == incident.AttackType)
+                {
+                    _openByType[i]++;
+                    break;
+                }
+            }
+        }
+
+        for (var i = 0; i < _openByType.Length; i++)
+        {
+            _openIncidents[i].Set(_openByType[i]);
+        }
+    }
+
+    public void RecordStore(long rows, long dropped, long failed)
+    {
+        _storeRows.IncTo(rows);
+        _storeDropped.IncTo(dropped);
+        _storeFailed.IncTo(failed);
     }
 
     public void RecordExporters(ExporterTable exporters)
@@ -208,5 +270,7 @@ public sealed class CollectorMetrics
         _ => "ok",
     };
 
-    private sealed record InterfaceSeries(Counter.Child Packets, Counter.Child Bytes, Gauge.Child PacketsPerSecond, Gauge.Child BytesPerSecond);
+    private sealed record NodeSeries(Counter.Child Packets, Counter.Child Bytes, Gauge.Child PacketsPerSecond, Gauge.Child BytesPerSecond);
+
+    private sealed record InterfaceSeries(Counter.Child Packets, Counter.Child Bytes, Gauge.Child PacketsPerSecond, Gauge.Child BytesPerSecond, Gauge.Child ThresholdPackets, Gauge.Child ThresholdBytes);
 }

@@ -1,0 +1,198 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using FlowCollector.Detection.Baselines;
+using FlowCollector.Detection.Incidents;
+
+namespace FlowCollector.Exporters.Storage;
+
+// Rows as the database holds them. Internal, not private: Dapper.AOT's generated readers and writers live outside
+// the store class and must see them.
+internal sealed class LimitRow
+{
+    public long Limit { get; init; }
+}
+
+internal sealed class IdRow
+{
+    public long Id { get; init; }
+}
+
+internal sealed class SinceRow
+{
+    public long Since { get; init; }
+}
+
+internal sealed class IncidentRow
+{
+    public long Id { get; set; }
+    public string Key { get; set; } = string.Empty;
+    public string KeyKind { get; set; } = string.Empty;
+    public string Node { get; set; } = string.Empty;
+    public string? Source { get; set; }
+    public string? Exporter { get; set; }
+    public string? Interface { get; set; }
+    public string? Direction { get; set; }
+    public string? Address { get; set; }
+    public string AttackType { get; set; } = string.Empty;
+    public string? Vector { get; set; }
+    public double Confidence { get; set; }
+    public string Severity { get; set; } = string.Empty;
+    public long OpenedAt { get; set; }
+    public long? ClosedAt { get; set; }
+    public long UpdatedAt { get; set; }
+    public long FirstSecond { get; set; }
+    public double PeakPps { get; set; }
+    public double PeakBps { get; set; }
+    public double CurrentPps { get; set; }
+    public double CurrentBps { get; set; }
+    public double Threshold { get; set; }
+    public string ThresholdMetric { get; set; } = string.Empty;
+    public string TopSourcePorts { get; set; } = "[]";
+    public string TopSources { get; set; } = "[]";
+    public long Reopened { get; set; }
+    public string? CloseReason { get; set; }
+
+    public static IncidentRow From(IncidentRecord record) => new()
+    {
+        Id = record.Id,
+        Key = record.Key,
+        KeyKind = record.KeyKind,
+        Node = record.Node,
+        Source = record.Source,
+        Exporter = record.Exporter,
+        Interface = record.Interface,
+        Direction = record.Direction,
+        Address = record.Address,
+        AttackType = record.AttackType,
+        Vector = record.Vector,
+        Confidence = record.Confidence,
+        Severity = record.Severity,
+        OpenedAt = record.OpenedAt.ToUnixTimeMilliseconds(),
+        ClosedAt = record.ClosedAt?.ToUnixTimeMilliseconds(),
+        UpdatedAt = record.UpdatedAt.ToUnixTimeMilliseconds(),
+        FirstSecond = record.FirstSecond,
+        PeakPps = record.PeakPps,
+        PeakBps = record.PeakBps,
+        CurrentPps = record.CurrentPps,
+        CurrentBps = record.CurrentBps,
+        Threshold = record.Threshold,
+        ThresholdMetric = record.ThresholdMetric,
+        TopSourcePorts = IncidentJson.Ports(record.TopSourcePorts),
+        TopSources = IncidentJson.Sources(record.TopSources),
+        Reopened = record.Reopened,
+        CloseReason = record.CloseReason,
+    };
+
+    public IncidentRecord ToRecord() => new()
+    {
+        Id = Id,
+        Key = Key,
+        KeyKind = KeyKind,
+        Node = Node,
+        Source = Source,
+        Exporter = Exporter,
+        Interface = Interface,
+        Direction = Direction,
+        Address = Address,
+        AttackType = AttackType,
+        Vector = Vector,
+        Confidence = Confidence,
+        Severity = Severity,
+        OpenedAt = DateTimeOffset.FromUnixTimeMilliseconds(OpenedAt),
+        ClosedAt = ClosedAt is { } closed ? DateTimeOffset.FromUnixTimeMilliseconds(closed) : null,
+        UpdatedAt = DateTimeOffset.FromUnixTimeMilliseconds(UpdatedAt),
+        FirstSecond = FirstSecond,
+        PeakPps = PeakPps,
+        PeakBps = PeakBps,
+        CurrentPps = CurrentPps,
+        CurrentBps = CurrentBps,
+        Threshold = Threshold,
+        ThresholdMetric = ThresholdMetric,
+        TopSourcePorts = IncidentJson.ParsePorts(TopSourcePorts),
+        TopSources = IncidentJson.ParseSources(TopSources),
+        Reopened = (int)Reopened,
+        CloseReason = CloseReason,
+    };
+}
+
+internal sealed class SampleRow
+{
+    public long IncidentId { get; set; }
+    public long Second { get; set; }
+    public double Pps { get; set; }
+    public double Bps { get; set; }
+    public double Flows { get; set; }
+    public double UdpPps { get; set; }
+    public double SynPps { get; set; }
+    public double IcmpPps { get; set; }
+    public double FragmentPps { get; set; }
+    public long Breaching { get; set; }
+
+    public static SampleRow From(IncidentSecond s) => new()
+    {
+        IncidentId = s.IncidentId, Second = s.Second, Pps = s.Pps, Bps = s.Bps, Flows = s.Flows, UdpPps = s.UdpPps,
+        SynPps = s.SynPps, IcmpPps = s.IcmpPps, FragmentPps = s.FragmentPps, Breaching = s.Breaching ? 1 : 0,
+    };
+
+    public IncidentSecond ToSecond() => new(IncidentId, Second, Pps, Bps, Flows, UdpPps, SynPps, IcmpPps, FragmentPps, Breaching != 0);
+}
+
+internal sealed class BaselineRow
+{
+    public string Key { get; set; } = string.Empty;
+    public long Learned { get; set; }
+    public long Samples { get; set; }
+    public long FirstSecond { get; set; }
+    public long LastSecond { get; set; }
+    public string Mean { get; set; } = string.Empty;
+    public string Spread { get; set; } = string.Empty;
+    public long SavedAt { get; set; }
+
+    public static BaselineRow From(SavedBaseline saved, long savedAt) => new()
+    {
+        Key = saved.Key,
+        Learned = saved.Learned ? 1 : 0,
+        Samples = saved.Baseline.Samples,
+        FirstSecond = saved.FirstSecond,
+        LastSecond = saved.LastSecond,
+        Mean = Format(saved.Baseline.Mean),
+        Spread = Format(saved.Baseline.Spread),
+        SavedAt = savedAt,
+    };
+
+    public SavedBaseline ToSaved()
+    {
+        var baseline = new KeyBaseline { Samples = Samples, Mean = Parse(Mean), Spread = Parse(Spread) };
+        return new SavedBaseline(Key, baseline, FirstSecond, LastSecond, Learned != 0);
+    }
+
+    private static string Format(in MetricValues values)
+    {
+        var text = new StringBuilder("[");
+        for (var i = 0; i < MetricValues.Count; i++)
+        {
+            text.Append(i == 0 ? string.Empty : ",").Append(values[i].ToString("R", CultureInfo.InvariantCulture));
+        }
+
+        return text.Append(']').ToString();
+    }
+
+    private static MetricValues Parse(string text)
+    {
+        var values = default(MetricValues);
+        using var document = JsonDocument.Parse(text);
+        var i = 0;
+        foreach (var element in document.RootElement.EnumerateArray())
+        {
+            if (i < MetricValues.Count && element.TryGetDouble(out var value) && double.IsFinite(value))
+            {
+                values[i] = value;
+            }
+
+            i++;
+        }
+
+        return values;
+    }
+}

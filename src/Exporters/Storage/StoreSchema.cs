@@ -1,0 +1,119 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace FlowCollector.Exporters.Storage;
+
+/// <summary>
+/// The database layout, versioned: each migration runs once, in order, in one transaction with the version bump.
+/// A database newer than this build is refused rather than guessed at.
+/// </summary>
+internal static class StoreSchema
+{
+    private static readonly string[][] Migrations =
+    [
+        [
+            """
+            CREATE TABLE incidents (
+                id INTEGER PRIMARY KEY,
+                key TEXT NOT NULL,
+                key_kind TEXT NOT NULL,
+                node TEXT NOT NULL,
+                source TEXT,
+                exporter TEXT,
+                interface TEXT,
+                direction TEXT,
+                address TEXT,
+                attack_type TEXT NOT NULL,
+                vector TEXT,
+                confidence REAL NOT NULL,
+                severity TEXT NOT NULL,
+                opened_at INTEGER NOT NULL,
+                closed_at INTEGER,
+                updated_at INTEGER NOT NULL,
+                first_second INTEGER NOT NULL,
+                peak_pps REAL NOT NULL,
+                peak_bps REAL NOT NULL,
+                current_pps REAL NOT NULL,
+                current_bps REAL NOT NULL,
+                threshold REAL NOT NULL,
+                threshold_metric TEXT NOT NULL,
+                top_source_ports TEXT NOT NULL,
+                top_sources TEXT NOT NULL,
+                reopened INTEGER NOT NULL,
+                close_reason TEXT)
+            """,
+            "CREATE INDEX incidents_open ON incidents (id) WHERE closed_at IS NULL",
+            """
+            CREATE TABLE incident_samples (
+                incident_id INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+                second INTEGER NOT NULL,
+                pps REAL NOT NULL,
+                bps REAL NOT NULL,
+                flows REAL NOT NULL,
+                udp_pps REAL NOT NULL,
+                syn_pps REAL NOT NULL,
+                icmp_pps REAL NOT NULL,
+                fragment_pps REAL NOT NULL,
+                breaching INTEGER NOT NULL,
+                PRIMARY KEY (incident_id, second)) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE incident_actions (
+                id INTEGER PRIMARY KEY,
+                incident_id INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+                kind TEXT NOT NULL,
+                rule TEXT NOT NULL,
+                applied_at INTEGER,
+                withdrawn_at INTEGER,
+                dropped INTEGER,
+                error TEXT)
+            """,
+            """
+            CREATE TABLE baselines (
+                key TEXT PRIMARY KEY,
+                learned INTEGER NOT NULL,
+                samples INTEGER NOT NULL,
+                first_second INTEGER NOT NULL,
+                last_second INTEGER NOT NULL,
+                mean TEXT NOT NULL,
+                spread TEXT NOT NULL,
+                saved_at INTEGER NOT NULL) WITHOUT ROWID
+            """,
+        ],
+    ];
+
+    /// <summary>The schema version this build writes.</summary>
+    public static int Current => Migrations.Length;
+
+    /// <summary>Brings the database to <see cref="Current"/>; false with a reason when it is newer than this build.</summary>
+    public static bool TryMigrate(SqliteConnection connection, out string error)
+    {
+        connection.Execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+        var version = connection.ExecuteScalar<long?>("SELECT MAX(version) FROM schema_version") ?? 0;
+        if (version > Current)
+        {
+            error = $"the database has schema version {version}, newer than this flowcollector understands ({Current}); use a newer build";
+            return false;
+        }
+
+        for (var next = (int)version + 1; next <= Current; next++)
+        {
+            using var transaction = connection.BeginTransaction();
+            foreach (var statement in Migrations[next - 1])
+            {
+                connection.Execute(statement, transaction: transaction);
+            }
+
+            connection.Execute("INSERT INTO schema_version (version) VALUES (@Version)", new VersionRow { Version = next }, transaction);
+            transaction.Commit();
+        }
+
+        error = string.Empty;
+        return true;
+    }
+}
+
+internal sealed class VersionRow
+{
+    public long Version { get; init; }
+}
