@@ -8,6 +8,7 @@ var root = new RootCommand("FlowCollector: NetFlow, IPFIX, sFlow and mirrored tr
     CheckConfigCommand.Create(),
     DecodeCommand.Create(),
     ReplayCommand.Create(),
+    IncidentsCommand.Create(),
 };
 
 // With no command, run on the configuration file or the embedded defaults.

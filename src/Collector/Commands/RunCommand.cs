@@ -26,6 +26,8 @@ internal sealed class ConfigurationArguments
 
     public Option<string[]> Monitor { get; } = new("--monitor") { Description = "A monitored prefix whose destinations get their own rates (repeatable)", AllowMultipleArgumentsPerToken = false };
 
+    public Option<int?> LearningSeconds { get; } = new("--learning-seconds") { Description = "Seconds each key learns under static floors before its learned threshold applies (default 300)" };
+
     public Option<string[]> Set { get; } = new("--set") { Description = "Any setting as KEY=VALUE, e.g. Aggregation:MaxDestinations=20000 (repeatable)" };
 
     public void AddTo(Command command)
@@ -38,6 +40,7 @@ internal sealed class ConfigurationArguments
         command.Options.Add(DataDirectory);
         command.Options.Add(Node);
         command.Options.Add(Monitor);
+        command.Options.Add(LearningSeconds);
         command.Options.Add(Set);
     }
 
@@ -51,6 +54,7 @@ internal sealed class ConfigurationArguments
         DataDirectory = parse.GetValue(DataDirectory),
         Node = parse.GetValue(Node),
         Monitor = parse.GetValue(Monitor) ?? [],
+        LearningSeconds = parse.GetValue(LearningSeconds),
         Settings = parse.GetValue(Set) ?? [],
     };
 }

@@ -1,4 +1,5 @@
 using FlowCollector.Decoders.Flows;
+using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Rates;
 
 namespace FlowCollector.Collector.Configuration;
@@ -29,6 +30,22 @@ public sealed class CollectorOptions
     public AggregationOptions Aggregation { get; set; } = new();
 
     public FlowDecoderOptions Decoder { get; set; } = new();
+
+    public DetectionOptions Detection { get; set; } = new();
+
+    public StorageOptions Storage { get; set; } = new();
+}
+
+public sealed class StorageOptions
+{
+    /// <summary>The SQLite database; empty: flowcollector.db in the data directory.</summary>
+    public string Path { get; set; } = string.Empty;
+
+    /// <summary>How often learned baselines are saved (and once more at shutdown).</summary>
+    public int BaselineSaveSeconds { get; set; } = 60;
+
+    /// <summary>Saved baselines older than this are not restored: the network has changed since.</summary>
+    public int BaselineMaxAgeHours { get; set; } = 168;
 }
 
 public sealed class NodeOptions

@@ -21,6 +21,8 @@ public sealed class CommandLineOverrides
 
     public IReadOnlyList<string> Monitor { get; set; } = [];
 
+    public int? LearningSeconds { get; set; }
+
     /// <summary>KEY=VALUE pairs in configuration syntax (Section:Key=value), for any setting.</summary>
     public IReadOnlyList<string> Settings { get; set; } = [];
 }
@@ -152,6 +154,11 @@ public static class ConfigurationLoader
         if (overrides.Monitor.Count > 0)
         {
             options.Monitor.Prefixes = [.. overrides.Monitor];
+        }
+
+        if (overrides.LearningSeconds is { } learning)
+        {
+            options.Detection.LearningSeconds = learning;
         }
     }
 

@@ -77,6 +77,16 @@ public static class OptionsValidator
 
         errors.AddRange(options.Aggregation.Validate().Select(e => "Aggregation:" + e));
         errors.AddRange(options.Decoder.Validate().Select(e => "Decoder:" + e));
+        errors.AddRange(options.Detection.Validate().Select(e => "Detection:" + e));
+        if (options.Storage.BaselineSaveSeconds is < 5 or > 86_400)
+        {
+            errors.Add($"Storage:BaselineSaveSeconds: must be between 5 and 86400, got {options.Storage.BaselineSaveSeconds}");
+        }
+
+        if (options.Storage.BaselineMaxAgeHours is < 0 or > 87_600)
+        {
+            errors.Add($"Storage:BaselineMaxAgeHours: must be between 0 (never restore) and 87600, got {options.Storage.BaselineMaxAgeHours}");
+        }
         return errors;
     }
 

@@ -6,15 +6,18 @@ using FlowCollector.Collector.Configuration;
 using FlowCollector.Collector.Http;
 using FlowCollector.Collector.Listeners;
 using FlowCollector.Decoders.Flows;
+using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Rates;
 using FlowCollector.Exporters.Metrics;
+using FlowCollector.Exporters.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace FlowCollector.Collector.Runtime;
 
 /// <summary>
 /// The running appliance: UDP listeners, mirror listeners and captures feed the aggregator; once a second the tick
-/// reads /proc/net/dev, closes the second, and updates the metrics and the interface rates the API serves.
+/// reads /proc/net/dev, closes the second, runs the detector over it, and updates the metrics and the interface
+/// rates the API serves. Incidents and baselines go to the SQLite store.
 /// </summary>
 internal sealed partial class CollectorRuntime : IAsyncDisposable
 {
@@ -28,6 +31,9 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     private readonly DateTimeOffset _started;
     private HttpEndpointServer? _http;
     private ProcNetDevPoller? _procNetDev;
+    private IncidentStore? _store;
+    private Detector? _detector;
+    private long _lastBaselineSave;
     private volatile InterfaceRate[] _interfaces = [];
     private long _lastSecond;
     private int _disposed;
@@ -66,12 +72,30 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
 
     public IPEndPoint? HttpEndPoint => _http?.LocalEndPoint;
 
+    /// <summary>The detector, once <see cref="TryStart"/> has opened the store it resumes from.</summary>
+    public Detector? Detector => _detector;
+
+    public IncidentStore? Store => _store;
+
+    public string DatabasePath => _options.Storage.Path.Length > 0 ? _options.Storage.Path : Path.Combine(DataDirectoryPath, "flowcollector.db");
+
     /// <summary>The last second closed.</summary>
     public long LastSecond => Interlocked.Read(ref _lastSecond);
 
     /// <summary>Opens every source and the HTTP endpoints; the error names what failed and why.</summary>
     public bool TryStart(out string error)
     {
+        if (!IncidentStore.TryOpen(DatabasePath, out _store, out error))
+        {
+            error = $"Storage:Path: {error}";
+            return false;
+        }
+
+        var state = _store!.LoadDetectorState(_time.GetUtcNow(), TimeSpan.FromHours(_options.Storage.BaselineMaxAgeHours));
+        _detector = new Detector(_options.Detection, Node, Aggregator.Names, Aggregator.Prefixes, _time, new IncidentLog(_loggers.CreateLogger("FlowCollector.Incidents"), _store), state);
+        _lastBaselineSave = _time.GetUtcNow().ToUnixTimeSeconds();
+        LogResumed(_logger, state.Baselines.Count, state.OpenIncidents.Count, DatabasePath);
+
         var listen = IPAddress.Parse(_options.Listeners.Address);
         var sockets = _options.Listeners.SocketsPerPort == 0 ? Environment.ProcessorCount : _options.Listeners.SocketsPerPort;
         var allowlist = new ExporterAllowlist(_options.Listeners.AllowedExporters.Select(IpPrefix.Parse));
@@ -165,7 +189,9 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             {
                 try
                 {
-                    await Task.Delay(wait, _time, stopping).ConfigureAwait(false);
+                    // Timers have millisecond resolution and may fire early: a wait under a millisecond would
+                    // become no wait at all and spin until the boundary, so round up and land just past it.
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds) + 1), _time, stopping).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -186,7 +212,22 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         var started = Stopwatch.GetTimestamp();
         _procNetDev?.Poll(_time.GetUtcNow().ToUnixTimeMilliseconds());
         var result = Aggregator.Tick(second);
-        Metrics.RecordSecond(result, Aggregator.Names);
+        if (_detector is not null)
+        {
+            _detector.Process(result);
+            if (second - _lastBaselineSave >= _options.Storage.BaselineSaveSeconds)
+            {
+                _store!.SaveBaselines(_detector.SnapshotBaselines());
+                _lastBaselineSave = second;
+            }
+        }
+
+        Metrics.RecordSecond(result, Aggregator.Names, _detector);
+        if (_detector is not null)
+        {
+            Metrics.RecordIncidents(_detector.OpenIncidents);
+        }
+
         var interfaces = new List<InterfaceRate>();
         foreach (ref readonly var sample in result.Samples)
         {
@@ -228,6 +269,18 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         {
             capture.Dispose();
         }
+
+        // Open incidents stay open in the store: the next start resumes them, or closes them if their keys stay quiet.
+        if (_store is not null)
+        {
+            if (_detector is not null)
+            {
+                _store.SaveBaselines(_detector.SnapshotBaselines());
+            }
+
+            _store.Flush(TimeSpan.FromSeconds(10));
+            _store.Dispose();
+        }
     }
 
     /// <summary>Counters read from their owners when Prometheus scrapes, not every second.</summary>
@@ -248,6 +301,11 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         {
             Metrics.RecordListener(new ListenerCounters("capture-" + capture.Interface, capture.Frames, 0, capture.Dropped));
         }
+
+        if (_store is not null)
+        {
+            Metrics.RecordStore(_store.Written, _store.Dropped, _store.Failed);
+        }
     }
 
     private IEnumerable<Endpoint> Endpoints()
@@ -255,6 +313,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         yield return new Endpoint("/metrics", "text/plain; version=0.0.4; charset=utf-8", (body, _, cancellation) => Metrics.ExportAsync(body, cancellation));
         yield return new Endpoint("/healthz", "application/json", (body, _, _) => WriteJson(body, WriteHealth));
         yield return new Endpoint("/api/interfaces", "application/json", (body, _, _) => WriteJson(body, WriteInterfaces));
+        yield return new Endpoint("/api/incidents", "application/json", (body, query, _) => WriteJson(body, writer => WriteIncidents(writer, query)));
     }
 
     private static Task WriteJson(Stream body, Action<Utf8JsonWriter> write)
@@ -271,6 +330,36 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         foreach (var rate in _interfaces)
         {
             rate.Write(writer);
+        }
+
+        writer.WriteEndArray();
+    }
+
+    /// <summary>Newest first from the store; <c>?open=true</c> for open ones only, <c>limit=N</c> (default 1000).</summary>
+    private void WriteIncidents(Utf8JsonWriter writer, string query)
+    {
+        var openOnly = false;
+        var limit = 1000;
+        foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var (name, value) = pair.IndexOf('=', StringComparison.Ordinal) is var equals and > 0 ? (pair[..equals], pair[(equals + 1)..]) : (pair, "true");
+            if (name == "open")
+            {
+                openOnly = value is "true" or "1";
+            }
+            else if (name == "limit" && int.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var parsed) && parsed > 0)
+            {
+                limit = Math.Min(parsed, 100_000);
+            }
+        }
+
+        writer.WriteStartArray();
+        if (_store is not null)
+        {
+            foreach (var incident in _store.Incidents(openOnly, limit))
+            {
+                IncidentJson.Write(writer, incident);
+            }
         }
 
         writer.WriteEndArray();
@@ -305,11 +394,17 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
 
         writer.WriteEndArray();
         writer.WriteNumber("exporters", Decoder.Exporters.Count);
+        writer.WriteString("database", DatabasePath);
+        writer.WriteNumber("openIncidents", _detector?.OpenIncidents.Count ?? 0);
+        writer.WriteNumber("detectionKeys", _detector?.KeyCount ?? 0);
         writer.WriteEndObject();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "flowcollector running as node {Node}, data in {DataDirectory}")]
     private static partial void LogStarted(ILogger logger, string node, string dataDirectory);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "detector resumed {Baselines} saved baselines and {OpenIncidents} open incidents from {Database}")]
+    private static partial void LogResumed(ILogger logger, int baselines, int openIncidents, string database);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "reading interface counters from {Path} every second")]
     private static partial void LogProcNetDev(ILogger logger, string path);

@@ -150,4 +150,43 @@ public sealed class ConfigurationLoaderTests
         Assert.Empty(loaded.Errors);
         Assert.Equal(["203.0.113.0/24", "2001:db8::/32"], loaded.Options.Monitor.Prefixes);
     }
+
+    [Fact]
+    public void Load_DetectionSettings_BindWithOverridesAndFloorsKeepingTheirDefaults()
+    {
+        var loaded = LoadJson(
+            """
+            {
+              "Detection": {
+                "CooldownSeconds": 60,
+                "Floors": { "Destination": { "Pps": 500 } },
+                "Overrides": [ { "Interface": "eth1", "LearningOnly": true }, { "Prefix": "198.51.100.0/24", "Fixed": { "Bps": 1e9 } } ]
+              }
+            }
+            """,
+            overrides: new CommandLineOverrides { LearningSeconds = 42 });
+
+        Assert.Empty(loaded.Errors);
+        var detection = loaded.Options.Detection;
+        Assert.Equal((42, 60), (detection.LearningSeconds, detection.CooldownSeconds));
+        Assert.Equal(500, detection.Floors.Destination.Pps);
+        Assert.Equal(10e6, detection.Floors.Destination.Bps);
+        Assert.True(detection.Overrides[0].LearningOnly);
+        Assert.Equal(1e9, detection.Overrides[1].Fixed.Bps);
+        Assert.Null(detection.Overrides[1].Fixed.Pps);
+    }
+
+    [Theory]
+    [InlineData("""{ "Detection": { "Hysteresis": 1.5 } }""", "Detection:Hysteresis:")]
+    [InlineData("""{ "Detection": { "Overrides": [ { "Prefix": "198.51.100.0/33" } ] } }""", "Detection:Overrides:0:Prefix:")]
+    [InlineData("""{ "Detection": { "Overrides": [ { "Interface": "eth0", "Prefix": "198.51.100.0/24" } ] } }""", "Detection:Overrides:0: name either Interface or Prefix")]
+    [InlineData("""{ "Detection": { "LearningFloors": { "Interface": { "SynPps": -1 } } } }""", "Detection:LearningFloors:Interface:SynPps:")]
+    [InlineData("""{ "Storage": { "BaselineSaveSeconds": 1 } }""", "Storage:BaselineSaveSeconds:")]
+    [InlineData("""{ "Detection": { "Floors": { "Destination": { "Ppps": 5 } } } }""", "Detection:Floors:Destination:Ppps: unknown setting")]
+    public void Load_BadDetectionSettings_NameTheKey(string json, string expected)
+    {
+        var loaded = LoadJson(json);
+
+        Assert.Contains(loaded.Errors, e => e.StartsWith(expected, StringComparison.Ordinal));
+    }
 }

@@ -15,11 +15,13 @@ internal sealed class CollectorProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly DirectoryInfo _data;
+    private readonly bool _ownsData;
 
-    private CollectorProcess(Process process, DirectoryInfo data, int netflow, int ipfix, int sflow, int http)
+    private CollectorProcess(Process process, DirectoryInfo data, bool ownsData, int netflow, int ipfix, int sflow, int http)
     {
         _process = process;
         _data = data;
+        _ownsData = ownsData;
         NetFlowPort = netflow;
         IpfixPort = ipfix;
         SFlowPort = sflow;
@@ -37,6 +39,8 @@ internal sealed class CollectorProcess : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    public DirectoryInfo DataDirectory => _data;
+
     public string Output
     {
         get
@@ -49,13 +53,18 @@ internal sealed class CollectorProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the collector and waits until /healthz answers. Extra arguments go after the ports.</summary>
-    public static async Task<CollectorProcess> StartAsync(params string[] arguments)
+    public static Task<CollectorProcess> StartAsync(params string[] arguments) => StartAsync(null, null, arguments);
+
+    /// <summary>
+    /// Starts on a given data directory (kept when disposed) and NetFlow port, as a restart of an earlier process would.
+    /// </summary>
+    public static async Task<CollectorProcess> StartAsync(DirectoryInfo? dataDirectory, int? netflowPort, params string[] arguments)
     {
-        var netflow = FreeUdpPort();
+        var netflow = netflowPort ?? FreeUdpPort();
         var ipfix = FreeUdpPort();
         var sflow = FreeUdpPort();
         var http = FreeTcpPort();
-        var data = Directory.CreateTempSubdirectory("flowcollector-data-");
+        var data = dataDirectory ?? Directory.CreateTempSubdirectory("flowcollector-data-");
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -73,7 +82,7 @@ internal sealed class CollectorProcess : IAsyncDisposable
         }
 
         var process = Process.Start(start)!;
-        var collector = new CollectorProcess(process, data, netflow, ipfix, sflow, http);
+        var collector = new CollectorProcess(process, data, dataDirectory is null, netflow, ipfix, sflow, http);
         process.OutputDataReceived += (_, e) => collector.Append(e.Data);
         process.ErrorDataReceived += (_, e) => collector.Append(e.Data);
         process.BeginOutputReadLine();
@@ -147,6 +156,13 @@ internal sealed class CollectorProcess : IAsyncDisposable
         return value;
     }
 
+    /// <summary>kill -9: no shutdown code runs.</summary>
+    public async Task KillHardAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
@@ -157,7 +173,10 @@ internal sealed class CollectorProcess : IAsyncDisposable
         }
 
         _process.Dispose();
-        _data.Delete(recursive: true);
+        if (_ownsData)
+        {
+            _data.Delete(recursive: true);
+        }
     }
 
     public static int FreeUdpPort()

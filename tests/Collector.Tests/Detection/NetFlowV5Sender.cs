@@ -1,0 +1,79 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+
+namespace FlowCollector.Collector.Tests.Detection;
+
+/// <summary>
+/// Sends NetFlow v5 to a loopback port as an unsampled router would: every 100 ms one datagram whose records carry
+/// the packets of those 100 ms, for as long as it runs.
+/// </summary>
+internal sealed class NetFlowV5Sender : IDisposable
+{
+    private readonly UdpClient _client = new(AddressFamily.InterNetwork);
+    private readonly IPEndPoint _target;
+    private readonly long _bootMilliseconds = Environment.TickCount64 - 3_600_000;
+    private uint _sequence;
+
+    public NetFlowV5Sender(int port) => _target = new IPEndPoint(IPAddress.Loopback, port);
+
+    /// <summary>One flow's rate: who, to whom, what, how many packets a second of which size.</summary>
+    public readonly record struct Flow(string Source, string Destination, byte Protocol, ushort SourcePort, ushort DestinationPort, double PacketsPerSecond, int PacketBytes, byte TcpFlags = 0);
+
+    /// <summary>Sends <paramref name="flows"/> (chosen afresh every 100 ms) until cancelled.</summary>
+    public async Task RunAsync(Func<IReadOnlyList<Flow>> flows, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                var current = flows();
+                for (var offset = 0; offset < current.Count; offset += 30)
+                {
+                    var datagram = Datagram(current.Skip(offset).Take(30).ToList());
+                    await _client.SendAsync(datagram, _target, stop);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    private byte[] Datagram(List<Flow> flows)
+    {
+        var buffer = new byte[24 + (48 * flows.Count)];
+        var uptime = (uint)(Environment.TickCount64 - _bootMilliseconds);
+        var now = DateTimeOffset.UtcNow;
+        BinaryPrimitives.WriteUInt16BigEndian(buffer, 5);
+        BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(2), (ushort)flows.Count);
+        BinaryPrimitives.WriteUInt32BigEndian(buffer.AsSpan(4), uptime);
+        BinaryPrimitives.WriteUInt32BigEndian(buffer.AsSpan(8), (uint)now.ToUnixTimeSeconds());
+        BinaryPrimitives.WriteUInt32BigEndian(buffer.AsSpan(12), (uint)(now.Millisecond * 1_000_000));
+        BinaryPrimitives.WriteUInt32BigEndian(buffer.AsSpan(16), _sequence);
+        _sequence += (uint)flows.Count;
+        for (var i = 0; i < flows.Count; i++)
+        {
+            var record = buffer.AsSpan(24 + (48 * i), 48);
+            var flow = flows[i];
+            var packets = (uint)Math.Max(1, Math.Round(flow.PacketsPerSecond / 10));
+            IPAddress.Parse(flow.Source).TryWriteBytes(record, out _);
+            IPAddress.Parse(flow.Destination).TryWriteBytes(record[4..], out _);
+            BinaryPrimitives.WriteUInt16BigEndian(record[12..], 1);
+            BinaryPrimitives.WriteUInt16BigEndian(record[14..], 2);
+            BinaryPrimitives.WriteUInt32BigEndian(record[16..], packets);
+            BinaryPrimitives.WriteUInt32BigEndian(record[20..], packets * (uint)flow.PacketBytes);
+            BinaryPrimitives.WriteUInt32BigEndian(record[24..], uptime - 100);
+            BinaryPrimitives.WriteUInt32BigEndian(record[28..], uptime);
+            BinaryPrimitives.WriteUInt16BigEndian(record[32..], flow.SourcePort);
+            BinaryPrimitives.WriteUInt16BigEndian(record[34..], flow.DestinationPort);
+            record[37] = flow.TcpFlags;
+            record[38] = flow.Protocol;
+        }
+
+        return buffer;
+    }
+}
