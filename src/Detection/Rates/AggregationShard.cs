@@ -173,17 +173,22 @@ public sealed class AggregationShard : IFlowSink
                 total.Add(slot.Ongoing);
                 if (!total.IsEmpty || slot.SourcePorts.Count > 0)
                 {
-                    if (!merged.TryGetValue(slot.Key, out var target))
+                    ref var target = ref CollectionsMarshal.GetValueRefOrAddDefault(merged, slot.Key, out var exists);
+                    if (!exists)
                     {
+                        // The first shard with this key hands its summaries over whole; merging into an empty sample
+                        // item by item was most of the tick's cost with ten thousand destinations.
                         target = samples.Count;
-                        merged.Add(slot.Key, target);
-                        samples.Add(new TrafficSample { Key = slot.Key, Second = second });
+                        samples.Add(new TrafficSample { Key = slot.Key, Second = second, Counts = total, SourcePorts = slot.SourcePorts, Sources = slot.Sources });
+                    }
+                    else
+                    {
+                        ref var sample = ref CollectionsMarshal.AsSpan(samples)[target];
+                        sample.Counts.Add(total);
+                        sample.SourcePorts.Merge(slot.SourcePorts);
+                        sample.Sources.Merge(slot.Sources);
                     }
 
-                    ref var sample = ref CollectionsMarshal.AsSpan(samples)[target];
-                    sample.Counts.Add(total);
-                    sample.SourcePorts.Merge(slot.SourcePorts);
-                    sample.Sources.Merge(slot.Sources);
                     slot.LastActive = second;
                 }
 

@@ -33,6 +33,7 @@ public sealed class RateAggregator
     private int _destinations;
     private int _interfaces;
     private long _second;
+    private readonly int[] _prefixSamples;
 
     public RateAggregator(AggregationOptions options, MonitoredPrefixes prefixes, InterfaceNames names, long firstSecond)
     {
@@ -45,6 +46,7 @@ public sealed class RateAggregator
 
         _options = options;
         Prefixes = prefixes ?? throw new ArgumentNullException(nameof(prefixes));
+        _prefixSamples = new int[prefixes.Count];
         _names = names ?? throw new ArgumentNullException(nameof(names));
         _counters = new CounterRates(options.MaxInterfaces);
         _second = firstSecond;
@@ -199,16 +201,25 @@ public sealed class RateAggregator
     private void CountDestinations()
     {
         var samples = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_result.Buffer);
+        var prefixSamples = _prefixSamples;
+        prefixSamples.AsSpan().Fill(-2);
         for (var i = 0; i < samples.Length; i++)
         {
-            if (samples[i].Key.Kind != KeyKind.Destination || samples[i].Counts.Packets <= 0)
+            var prefix = samples[i].Key.Prefix;
+            if (samples[i].Key.Kind != KeyKind.Destination || samples[i].Counts.Packets <= 0 || (uint)prefix >= (uint)prefixSamples.Length)
             {
                 continue;
             }
 
-            if (_merged.TryGetValue(TrafficKey.ForPrefix(samples[i].Key.Prefix), out var prefix))
+            // One lookup per prefix, not per destination: there are few prefixes and many destinations.
+            if (prefixSamples[prefix] == -2)
             {
-                samples[prefix].Destinations++;
+                prefixSamples[prefix] = _merged.TryGetValue(TrafficKey.ForPrefix(prefix), out var found) ? found : -1;
+            }
+
+            if (prefixSamples[prefix] >= 0)
+            {
+                samples[prefixSamples[prefix]].Destinations++;
             }
         }
     }
