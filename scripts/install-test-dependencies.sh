@@ -11,6 +11,10 @@ packages=(
     python3-scapy   # builds known test traffic
     iproute2        # network namespaces for router-mode tests
     prometheus      # promtool checks the /metrics exposition
+    nftables        # local drop rules, tested in a network namespace
+    iptables        # the fallback where nft is missing
+    exabgp          # a real BGP speaker for FlowSpec and RTBH (driven through flowcollector exabgp-relay)
+    gobgpd          # a real BGP peer whose RIB the tests read
     clang           # Native AOT links the router-mode binary with it
     zlib1g-dev      # ... and with zlib
 )

@@ -9,6 +9,8 @@ var root = new RootCommand("FlowCollector: NetFlow, IPFIX, sFlow and mirrored tr
     DecodeCommand.Create(),
     ReplayCommand.Create(),
     IncidentsCommand.Create(),
+    MitigationsCommand.Create(),
+    ExaBgpRelayCommand.Create(),
 };
 
 // With no command, run on the configuration file or the embedded defaults.

@@ -1,5 +1,6 @@
 using FlowCollector.Decoders.Flows;
 using FlowCollector.Detection.Baselines;
+using FlowCollector.Detection.Mitigation;
 using FlowCollector.Detection.Rates;
 
 namespace FlowCollector.Collector.Configuration;
@@ -34,6 +35,8 @@ public sealed class CollectorOptions
     public DetectionOptions Detection { get; set; } = new();
 
     public StorageOptions Storage { get; set; } = new();
+
+    public MitigationOptions Mitigation { get; set; } = new();
 }
 
 public sealed class StorageOptions

@@ -78,6 +78,11 @@ public static class OptionsValidator
         errors.AddRange(options.Aggregation.Validate().Select(e => "Aggregation:" + e));
         errors.AddRange(options.Decoder.Validate().Select(e => "Decoder:" + e));
         errors.AddRange(options.Detection.Validate().Select(e => "Detection:" + e));
+        errors.AddRange(options.Mitigation.Validate().Select(e => "Mitigation:" + e));
+        if (options.Mitigation.Enabled && options.Monitor.Prefixes.Count == 0)
+        {
+            errors.Add("Mitigation:Enabled: mitigation acts only inside the monitored prefixes, and Monitor:Prefixes is empty");
+        }
         if (options.Storage.BaselineSaveSeconds is < 5 or > 86_400)
         {
             errors.Add($"Storage:BaselineSaveSeconds: must be between 5 and 86400, got {options.Storage.BaselineSaveSeconds}");

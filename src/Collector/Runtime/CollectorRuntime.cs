@@ -7,8 +7,10 @@ using FlowCollector.Collector.Http;
 using FlowCollector.Collector.Listeners;
 using FlowCollector.Decoders.Flows;
 using FlowCollector.Detection.Incidents;
+using FlowCollector.Detection.Mitigation;
 using FlowCollector.Detection.Rates;
 using FlowCollector.Exporters.Metrics;
+using FlowCollector.Exporters.Mitigation;
 using FlowCollector.Exporters.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -33,6 +35,8 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     private ProcNetDevPoller? _procNetDev;
     private IncidentStore? _store;
     private Detector? _detector;
+    private MitigationEngine? _mitigation;
+    private ExaBgpSpeaker? _exabgp;
     private long _lastBaselineSave;
     private volatile InterfaceRate[] _interfaces = [];
     private long _lastSecond;
@@ -92,7 +96,18 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         }
 
         var state = _store!.LoadDetectorState(_time.GetUtcNow(), TimeSpan.FromHours(_options.Storage.BaselineMaxAgeHours));
-        _detector = new Detector(_options.Detection, Node, Aggregator.Names, Aggregator.Prefixes, _time, new IncidentLog(_loggers.CreateLogger("FlowCollector.Incidents"), _store), state);
+        IIncidentObserver observer = _store;
+        if (_options.Mitigation.Enabled)
+        {
+            if (!TryStartMitigation(out error))
+            {
+                return false;
+            }
+
+            observer = new IncidentFanOut(_store, _mitigation!);
+        }
+
+        _detector = new Detector(_options.Detection, Node, Aggregator.Names, Aggregator.Prefixes, _time, new IncidentLog(_loggers.CreateLogger("FlowCollector.Incidents"), observer), state);
         _lastBaselineSave = _time.GetUtcNow().ToUnixTimeSeconds();
         LogResumed(_logger, state.Baselines.Count, state.OpenIncidents.Count, DatabasePath);
 
@@ -173,6 +188,66 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         LogStarted(_logger, Node, DataDirectoryPath);
         error = string.Empty;
         return true;
+    }
+
+    private bool TryStartMitigation(out string error)
+    {
+        var options = _options.Mitigation;
+        var allowlist = new List<IpPrefix>();
+        if (options.AllowlistLocalAddresses)
+        {
+            allowlist.AddRange(LocalAddresses());
+        }
+
+        allowlist.AddRange(options.ExaBgp.Peers.Select(IpPrefix.Parse));
+        if (options.ExaBgp.NextHop.Length > 0)
+        {
+            allowlist.Add(IpPrefix.Parse(options.ExaBgp.NextHop));
+        }
+
+        IRuleBackend? rules = options.Nftables.Backend switch
+        {
+            "nft" => new NftablesBackend(options.Nftables.Table),
+            "iptables" => new IptablesBackend(),
+            _ when CommandRunner.Find("nft") is not null => new NftablesBackend(options.Nftables.Table),
+            _ when CommandRunner.Find("iptables") is not null => new IptablesBackend(),
+            _ => null,
+        };
+        if (options.UsesBgp && options.ExaBgp.Socket.Length > 0)
+        {
+            try
+            {
+                _exabgp = new ExaBgpSpeaker(options.ExaBgp.Socket, options.ExaBgp.AckTimeoutMilliseconds);
+            }
+            catch (Exception exception) when (exception is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+            {
+                error = $"Mitigation:ExaBgp:Socket: cannot listen on {options.ExaBgp.Socket} ({exception.Message})";
+                return false;
+            }
+        }
+
+        var planner = new MitigationPlanner(options, Aggregator.Prefixes, allowlist);
+        _mitigation = new MitigationEngine(options, planner, _store!, rules, _exabgp, _time, _loggers.CreateLogger("FlowCollector.Mitigation"));
+        _mitigation.Start();
+        LogMitigation(_logger, options.DryRun ? "dry run" : "on", rules?.Kind ?? "none", _exabgp is null ? "off" : options.ExaBgp.Socket, planner.Allowlist.Count);
+        error = string.Empty;
+        return true;
+    }
+
+    /// <summary>Every address of this machine's interfaces: the node never blocks itself.</summary>
+    private static IEnumerable<IpPrefix> LocalAddresses()
+    {
+        foreach (var networkInterface in System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces())
+        {
+            foreach (var unicast in networkInterface.GetIPProperties().UnicastAddresses)
+            {
+                var address = unicast.Address.IsIPv4MappedToIPv6 ? unicast.Address.MapToIPv4() : unicast.Address;
+                if (IpPrefix.TryParse(address.ToString().Split('%')[0], out var prefix, out _))
+                {
+                    yield return prefix;
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -270,7 +345,10 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             capture.Dispose();
         }
 
-        // Open incidents stay open in the store: the next start resumes them, or closes them if their keys stay quiet.
+        // Actions are withdrawn at shutdown; the incidents stay open in the store, and the next start resumes them
+        // (and applies again) or closes them if their keys stay quiet.
+        _mitigation?.Dispose();
+        _exabgp?.Dispose();
         if (_store is not null)
         {
             if (_detector is not null)
@@ -306,6 +384,11 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         {
             Metrics.RecordStore(_store.Written, _store.Dropped, _store.Failed);
         }
+
+        if (_mitigation is not null)
+        {
+            Metrics.RecordMitigation(_mitigation.Counters, _exabgp?.IsConnected);
+        }
     }
 
     private IEnumerable<Endpoint> Endpoints()
@@ -313,6 +396,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         yield return new Endpoint("/metrics", "text/plain; version=0.0.4; charset=utf-8", (body, _, cancellation) => Metrics.ExportAsync(body, cancellation));
         yield return new Endpoint("/healthz", "application/json", (body, _, _) => WriteJson(body, WriteHealth));
         yield return new Endpoint("/api/interfaces", "application/json", (body, _, _) => WriteJson(body, WriteInterfaces));
+        yield return new Endpoint("/api/mitigations", "application/json", (body, query, _) => WriteJson(body, writer => WriteMitigations(writer, query)));
         yield return new Endpoint("/api/incidents", "application/json", (body, query, _) => WriteJson(body, writer => WriteIncidents(writer, query)));
     }
 
@@ -365,6 +449,22 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         writer.WriteEndArray();
     }
 
+    /// <summary>Newest first from the store; <c>?active=true</c> for actions not withdrawn.</summary>
+    private void WriteMitigations(Utf8JsonWriter writer, string query)
+    {
+        var activeOnly = query.Split('&').Any(p => p is "active" or "active=true" or "active=1");
+        writer.WriteStartArray();
+        if (_store is not null)
+        {
+            foreach (var action in _store.Actions(activeOnly))
+            {
+                MitigationJson.Write(writer, action);
+            }
+        }
+
+        writer.WriteEndArray();
+    }
+
     private void WriteHealth(Utf8JsonWriter writer)
     {
         writer.WriteStartObject();
@@ -405,6 +505,9 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "detector resumed {Baselines} saved baselines and {OpenIncidents} open incidents from {Database}")]
     private static partial void LogResumed(ILogger logger, int baselines, int openIncidents, string database);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "mitigation {Mode}: local rules through {Backend}, ExaBGP {ExaBgp}, {Allowlisted} allowlisted prefixes")]
+    private static partial void LogMitigation(ILogger logger, string mode, string backend, string exaBgp, int allowlisted);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "reading interface counters from {Path} every second")]
     private static partial void LogProcNetDev(ILogger logger, string path);

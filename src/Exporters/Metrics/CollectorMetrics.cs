@@ -54,6 +54,8 @@ public sealed class CollectorMetrics
     private readonly Counter _storeRows;
     private readonly Counter _storeDropped;
     private readonly Counter _storeFailed;
+    private readonly Counter _mitigationEvents;
+    private readonly Gauge _exabgpConnected;
     private readonly Dictionary<TrafficKey, InterfaceSeries> _interfaces = [];
     private readonly HashSet<TrafficKey> _seenThisSecond = [];
     private readonly Dictionary<TrafficSource, NodeSeries> _nodes = [];
@@ -96,6 +98,8 @@ public sealed class CollectorMetrics
         _openIncidents = AttackNames.All.Select(type => openIncidents.WithLabels(AttackNames.Name(type))).ToArray();
         _storeRows = factory.CreateCounter("flowcollector_store_rows_written_total", "Rows (incidents, incident seconds, baselines) committed to the database.");
         _storeDropped = factory.CreateCounter("flowcollector_store_writes_dropped_total", "Writes dropped because the database writer fell too far behind.");
+        _mitigationEvents = factory.CreateCounter("flowcollector_mitigation_events_total", "Mitigation outcomes: applied.KIND, withdrawn.KIND, failed.KIND, refused, stale_removed, failed_withdrawals.", "event");
+        _exabgpConnected = factory.CreateGauge("flowcollector_exabgp_connected", "1 while ExaBGP's relay is connected to the collector.");
         _storeFailed = factory.CreateCounter("flowcollector_store_batch_failures_total", "Batches the database could not commit (disk full, file removed).");
         ProcessMetrics.Register(Registry, factory);
     }
@@ -205,6 +209,20 @@ public sealed class CollectorMetrics
         _storeRows.IncTo(rows);
         _storeDropped.IncTo(dropped);
         _storeFailed.IncTo(failed);
+    }
+
+    public void RecordMitigation(IReadOnlyDictionary<string, long> counters, bool? exabgpConnected)
+    {
+        ArgumentNullException.ThrowIfNull(counters);
+        foreach (var (name, value) in counters)
+        {
+            _mitigationEvents.WithLabels(name).IncTo(value);
+        }
+
+        if (exabgpConnected is { } connected)
+        {
+            _exabgpConnected.Set(connected ? 1 : 0);
+        }
     }
 
     public void RecordExporters(ExporterTable exporters)

@@ -114,6 +114,68 @@ public sealed class IncidentStore : IIncidentObserver, IDisposable
             new IdRow { Id = incidentId }).Select(r => r.ToSecond()).ToList();
     }
 
+    private const string SelectActions =
+        "SELECT id AS Id, incident_id AS IncidentId, kind AS Kind, rule AS Rule, command AS Command, applied_at AS AppliedAt, withdrawn_at AS WithdrawnAt, " +
+        "dropped AS Dropped, state AS State, attempts AS Attempts, dry_run AS DryRun, withdraw_requested AS WithdrawRequested, error AS Error FROM incident_actions";
+
+    /// <summary>
+    /// Records a new action (synchronously: the caller needs its id to tag the rule) and returns its id. The incident
+    /// is written first if the writer thread has not got to it yet, so that the action always has its incident.
+    /// </summary>
+    public long AddAction(MitigationAction action, IncidentRecord incident)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        ArgumentNullException.ThrowIfNull(incident);
+        using var connection = Connect();
+        using var transaction = connection.BeginTransaction();
+        connection.Execute(InsertIncidentIfMissing, IncidentRow.From(incident), transaction);
+        var id = connection.ExecuteScalar<long>(
+            """
+            INSERT INTO incident_actions (incident_id, kind, rule, command, applied_at, withdrawn_at, dropped, state, attempts, dry_run, withdraw_requested, error)
+            VALUES (@IncidentId, @Kind, @Rule, @Command, @AppliedAt, @WithdrawnAt, @Dropped, @State, @Attempts, @DryRun, @WithdrawRequested, @Error)
+            RETURNING id
+            """,
+            ActionRow.From(action),
+            transaction);
+        transaction.Commit();
+        return id;
+    }
+
+    public void UpdateAction(MitigationAction action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        using var connection = Connect();
+        connection.Execute(
+            """
+            UPDATE incident_actions SET command = @Command, applied_at = @AppliedAt, withdrawn_at = @WithdrawnAt, dropped = @Dropped, state = @State,
+                attempts = @Attempts, error = @Error WHERE id = @Id
+            """,
+            ActionRow.From(action));
+    }
+
+    /// <summary>Actions newest first; <paramref name="activeOnly"/>: not withdrawn, applied or still being applied.</summary>
+    public List<MitigationAction> Actions(bool activeOnly, int limit = 1000)
+    {
+        using var connection = Connect();
+        var sql = activeOnly
+            ? SelectActions + " WHERE withdrawn_at IS NULL AND state IN ('applied', 'pending') ORDER BY id DESC LIMIT @Limit"
+            : SelectActions + " ORDER BY id DESC LIMIT @Limit";
+        return connection.Query<ActionRow>(sql, new LimitRow { Limit = limit }).Select(r => r.ToAction()).ToList();
+    }
+
+    public MitigationAction? Action(long id)
+    {
+        using var connection = Connect();
+        return connection.Query<ActionRow>(SelectActions + " WHERE id = @Id", new IdRow { Id = id }).Select(r => r.ToAction()).FirstOrDefault();
+    }
+
+    /// <summary>Marks an action for withdrawal by the running collector (or the next one to start); false when there is no such active action.</summary>
+    public bool RequestWithdraw(long id)
+    {
+        using var connection = Connect();
+        return connection.Execute("UPDATE incident_actions SET withdraw_requested = 1 WHERE id = @Id AND withdrawn_at IS NULL", new IdRow { Id = id }) > 0;
+    }
+
     /// <summary>What the detector resumes with: saved baselines younger than <paramref name="maxAge"/>, open incidents, the last id.</summary>
     public DetectorState LoadDetectorState(DateTimeOffset now, TimeSpan maxAge)
     {
@@ -150,7 +212,19 @@ public sealed class IncidentStore : IIncidentObserver, IDisposable
         "first_second AS FirstSecond, peak_pps AS PeakPps, peak_bps AS PeakBps, current_pps AS CurrentPps, current_bps AS CurrentBps, threshold AS Threshold, " +
         "threshold_metric AS ThresholdMetric, top_source_ports AS TopSourcePorts, top_sources AS TopSources, reopened AS Reopened, close_reason AS CloseReason FROM incidents";
 
-    private const string UpsertIncident =
+    private const string UpsertIncident = InsertIncident +
+        """
+
+        ON CONFLICT (id) DO UPDATE SET attack_type = excluded.attack_type, vector = excluded.vector, confidence = excluded.confidence,
+            severity = excluded.severity, closed_at = excluded.closed_at, updated_at = excluded.updated_at, peak_pps = excluded.peak_pps,
+            peak_bps = excluded.peak_bps, current_pps = excluded.current_pps, current_bps = excluded.current_bps, threshold = excluded.threshold,
+            threshold_metric = excluded.threshold_metric, top_source_ports = excluded.top_source_ports, top_sources = excluded.top_sources,
+            reopened = excluded.reopened, close_reason = excluded.close_reason
+        """;
+
+    private const string InsertIncidentIfMissing = InsertIncident + " ON CONFLICT (id) DO NOTHING";
+
+    private const string InsertIncident =
         """
         INSERT INTO incidents (id, key, key_kind, node, source, exporter, interface, direction, address, attack_type, vector, confidence, severity,
             opened_at, closed_at, updated_at, first_second, peak_pps, peak_bps, current_pps, current_bps, threshold, threshold_metric,
@@ -158,11 +232,6 @@ public sealed class IncidentStore : IIncidentObserver, IDisposable
         VALUES (@Id, @Key, @KeyKind, @Node, @Source, @Exporter, @Interface, @Direction, @Address, @AttackType, @Vector, @Confidence, @Severity,
             @OpenedAt, @ClosedAt, @UpdatedAt, @FirstSecond, @PeakPps, @PeakBps, @CurrentPps, @CurrentBps, @Threshold, @ThresholdMetric,
             @TopSourcePorts, @TopSources, @Reopened, @CloseReason)
-        ON CONFLICT (id) DO UPDATE SET attack_type = excluded.attack_type, vector = excluded.vector, confidence = excluded.confidence,
-            severity = excluded.severity, closed_at = excluded.closed_at, updated_at = excluded.updated_at, peak_pps = excluded.peak_pps,
-            peak_bps = excluded.peak_bps, current_pps = excluded.current_pps, current_bps = excluded.current_bps, threshold = excluded.threshold,
-            threshold_metric = excluded.threshold_metric, top_source_ports = excluded.top_source_ports, top_sources = excluded.top_sources,
-            reopened = excluded.reopened, close_reason = excluded.close_reason
         """;
 
     private const string InsertSample =

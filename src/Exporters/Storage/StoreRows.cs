@@ -196,3 +196,54 @@ internal sealed class BaselineRow
         return values;
     }
 }
+
+internal sealed class ActionRow
+{
+    public long Id { get; set; }
+    public long IncidentId { get; set; }
+    public string Kind { get; set; } = string.Empty;
+    public string Rule { get; set; } = string.Empty;
+    public string Command { get; set; } = string.Empty;
+    public long? AppliedAt { get; set; }
+    public long? WithdrawnAt { get; set; }
+    public long? Dropped { get; set; }
+    public string State { get; set; } = string.Empty;
+    public long Attempts { get; set; }
+    public long DryRun { get; set; }
+    public long WithdrawRequested { get; set; }
+    public string? Error { get; set; }
+
+    public static ActionRow From(MitigationAction action) => new()
+    {
+        Id = action.Id,
+        IncidentId = action.IncidentId,
+        Kind = action.Kind,
+        Rule = action.Rule,
+        Command = action.Command,
+        AppliedAt = action.AppliedAt?.ToUnixTimeMilliseconds(),
+        WithdrawnAt = action.WithdrawnAt?.ToUnixTimeMilliseconds(),
+        Dropped = action.Dropped,
+        State = action.State,
+        Attempts = action.Attempts,
+        DryRun = action.DryRun ? 1 : 0,
+        WithdrawRequested = action.WithdrawRequested ? 1 : 0,
+        Error = action.Error,
+    };
+
+    public MitigationAction ToAction() => new()
+    {
+        Id = Id,
+        IncidentId = IncidentId,
+        Kind = Kind,
+        Rule = Rule,
+        Command = Command,
+        AppliedAt = AppliedAt is { } applied ? DateTimeOffset.FromUnixTimeMilliseconds(applied) : null,
+        WithdrawnAt = WithdrawnAt is { } withdrawn ? DateTimeOffset.FromUnixTimeMilliseconds(withdrawn) : null,
+        Dropped = Dropped,
+        State = State,
+        Attempts = (int)Attempts,
+        DryRun = DryRun != 0,
+        WithdrawRequested = WithdrawRequested != 0,
+        Error = Error,
+    };
+}

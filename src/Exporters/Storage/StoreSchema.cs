@@ -80,13 +80,25 @@ internal static class StoreSchema
                 saved_at INTEGER NOT NULL) WITHOUT ROWID
             """,
         ],
+        [
+            // Mitigation: what each action was, its state, and what an operator asked for.
+            "ALTER TABLE incident_actions ADD COLUMN state TEXT NOT NULL DEFAULT 'applied'",
+            "ALTER TABLE incident_actions ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE incident_actions ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE incident_actions ADD COLUMN withdraw_requested INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE incident_actions ADD COLUMN command TEXT NOT NULL DEFAULT ''",
+            "CREATE INDEX incident_actions_active ON incident_actions (id) WHERE withdrawn_at IS NULL",
+        ],
     ];
 
     /// <summary>The schema version this build writes.</summary>
     public static int Current => Migrations.Length;
 
     /// <summary>Brings the database to <see cref="Current"/>; false with a reason when it is newer than this build.</summary>
-    public static bool TryMigrate(SqliteConnection connection, out string error)
+    public static bool TryMigrate(SqliteConnection connection, out string error) => TryMigrate(connection, Current, out error);
+
+    /// <summary>Migrates up to <paramref name="target"/> only: tests build an old database with it.</summary>
+    internal static bool TryMigrate(SqliteConnection connection, int target, out string error)
     {
         connection.Execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
         var version = connection.ExecuteScalar<long?>("SELECT MAX(version) FROM schema_version") ?? 0;
@@ -96,7 +108,7 @@ internal static class StoreSchema
             return false;
         }
 
-        for (var next = (int)version + 1; next <= Current; next++)
+        for (var next = (int)version + 1; next <= target; next++)
         {
             using var transaction = connection.BeginTransaction();
             foreach (var statement in Migrations[next - 1])

@@ -56,7 +56,7 @@ public sealed class IncidentStoreTests : IDisposable
         using var connection = new SqliteConnection($"Data Source={DatabasePath}");
         connection.Open();
         Assert.Equal("wal", connection.ExecuteScalar<string>("PRAGMA journal_mode"));
-        Assert.Equal(1L, connection.ExecuteScalar<long>("SELECT MAX(version) FROM schema_version"));
+        Assert.Equal(StoreSchema.Current, connection.ExecuteScalar<long>("SELECT MAX(version) FROM schema_version"));
         Assert.Equal(5L, connection.ExecuteScalar<long>("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('incidents', 'incident_samples', 'incident_actions', 'baselines', 'schema_version')"));
 
         // Opening again migrates nothing twice.
@@ -64,7 +64,7 @@ public sealed class IncidentStoreTests : IDisposable
         {
         }
 
-        Assert.Equal(1L, connection.ExecuteScalar<long>("SELECT COUNT(*) FROM schema_version"));
+        Assert.Equal(StoreSchema.Current, connection.ExecuteScalar<long>("SELECT COUNT(*) FROM schema_version"));
     }
 
     [Fact]

@@ -1,0 +1,173 @@
+using FlowCollector.Decoders;
+using FlowCollector.Detection.Incidents;
+using FlowCollector.Detection.Rates;
+
+namespace FlowCollector.Detection.Mitigation;
+
+/// <summary>One action the policy asks for.</summary>
+public sealed record PlannedAction(string Kind, MitigationRule Rule);
+
+/// <summary>What the planner decided for an incident: actions, or why there are none.</summary>
+public sealed record MitigationPlan(IReadOnlyList<PlannedAction> Actions, string? Refusal);
+
+/// <summary>
+/// Turns an incident into actions: the policy for its severity (or its prefix's override), narrowed by the safety
+/// rules. Never acts on an allowlisted address, on anything outside the monitored prefixes, or on a key that names
+/// no victim (interfaces, node totals); RTBH only for a single host, and only when the flood fills enough of the
+/// link (where the capacity is known).
+/// </summary>
+public sealed class MitigationPlanner
+{
+    private readonly MitigationOptions _options;
+    private readonly MonitoredPrefixes _monitored;
+    private readonly List<IpPrefix> _allowlist;
+    private readonly List<(IpPrefix Prefix, SeverityPolicy Policy)> _overrides;
+
+    public MitigationPlanner(MitigationOptions options, MonitoredPrefixes monitored, IEnumerable<IpPrefix> allowlist)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _monitored = monitored ?? throw new ArgumentNullException(nameof(monitored));
+        _allowlist = [.. options.Allowlist.Select(IpPrefix.Parse), .. allowlist];
+        _overrides = [.. options.Overrides.Select(o => (IpPrefix.Parse(o.Prefix), o.Policy))];
+    }
+
+    public IReadOnlyList<IpPrefix> Allowlist => _allowlist;
+
+    /// <param name="incident">The incident as it stands.</param>
+    /// <param name="capacityBps">The capacity of the link it arrives on, 0 when unknown.</param>
+    public MitigationPlan Plan(IncidentRecord incident, double capacityBps = 0)
+    {
+        ArgumentNullException.ThrowIfNull(incident);
+        if (incident.KeyKind is not ("destination" or "prefix") || incident.Address is null)
+        {
+            return new MitigationPlan([], $"a {incident.KeyKind} incident names no victim to act on");
+        }
+
+        if (!IpPrefix.TryParse(incident.Address, out var victim, out _))
+        {
+            return new MitigationPlan([], $"'{incident.Address}' is not an address");
+        }
+
+        if (!Inside(victim))
+        {
+            return new MitigationPlan([], $"{victim} is not inside a monitored prefix");
+        }
+
+        foreach (var allowed in _allowlist)
+        {
+            if (Overlaps(allowed, victim))
+            {
+                return new MitigationPlan([], $"{victim} overlaps the allowlisted {allowed}");
+            }
+        }
+
+        var policy = _options.Policy;
+        foreach (var (prefix, candidate) in _overrides)
+        {
+            if (prefix.Contains(victim.Network) && prefix.Length <= victim.Length)
+            {
+                policy = candidate;
+                break;
+            }
+        }
+
+        var kinds = policy.For(incident.Severity);
+        if (kinds.Count == 0)
+        {
+            return new MitigationPlan([], $"the policy for {incident.Severity} incidents has no actions");
+        }
+
+        var rule = RuleFor(incident, victim);
+        if (rule is null)
+        {
+            return new MitigationPlan([], $"{incident.AttackType} on a prefix has no signature narrow enough to act on");
+        }
+
+        var actions = new List<PlannedAction>();
+        string? refusal = null;
+        foreach (var kind in kinds)
+        {
+            if (kind == "rtbh")
+            {
+                // A blackhole drops everything to the host, the attack's victim included: only for a single host, and
+                // only when the link itself is in danger.
+                if (!victim.IsHost())
+                {
+                    refusal = $"RTBH is for single hosts, not {victim}";
+                    continue;
+                }
+
+                if (capacityBps > 0 && incident.PeakBps < _options.RtbhCapacityShare * capacityBps)
+                {
+                    refusal = $"RTBH waits until the flood fills {_options.RtbhCapacityShare:P0} of the link";
+                    continue;
+                }
+
+                actions.Add(new PlannedAction(kind, new MitigationRule(victim)));
+                continue;
+            }
+
+            actions.Add(new PlannedAction(kind, rule));
+        }
+
+        return new MitigationPlan(actions, actions.Count == 0 ? refusal : null);
+    }
+
+    /// <summary>The narrowest rule the attack type allows; null for a prefix without a signature.</summary>
+    public static MitigationRule? RuleFor(IncidentRecord incident, IpPrefix victim)
+    {
+        ArgumentNullException.ThrowIfNull(incident);
+        var type = incident.AttackType == "carpet_bombing" ? incident.Vector ?? "unknown" : incident.AttackType;
+        var rule = type switch
+        {
+            "udp_flood" => new MitigationRule(victim, MitigationRule.Udp),
+            "syn_flood" => new MitigationRule(victim, MitigationRule.Tcp4, Tcp: TcpSignature.Syn),
+            "tcp_ack_flood" => new MitigationRule(victim, MitigationRule.Tcp4, Tcp: TcpSignature.Ack),
+            "tcp_rst_flood" => new MitigationRule(victim, MitigationRule.Tcp4, Tcp: TcpSignature.Rst),
+            "icmp_flood" => new MitigationRule(victim, victim.IsIPv4 ? MitigationRule.Icmp : MitigationRule.IcmpV6),
+            "fragment_flood" => new MitigationRule(victim, Fragments: true),
+            "gre_flood" => new MitigationRule(victim, MitigationRule.Gre),
+            _ when AmplificationPort(type) is { } port => new MitigationRule(victim, MitigationRule.Udp, port),
+            _ => null,
+        };
+
+        // Without a signature only a single host may be dropped whole; a whole prefix never is.
+        return rule ?? (victim.IsHost() ? new MitigationRule(victim) : null);
+    }
+
+    private static ushort? AmplificationPort(string type) => type switch
+    {
+        "dns_amplification" => 53,
+        "ntp_amplification" => 123,
+        "memcached_amplification" => 11211,
+        "ssdp_amplification" => 1900,
+        "cldap_amplification" => 389,
+        "chargen_amplification" => 19,
+        "snmp_amplification" => 161,
+        "ws_discovery_amplification" => 3702,
+        _ => null,
+    };
+
+    private bool Inside(IpPrefix victim)
+    {
+        foreach (var prefix in _monitored.Prefixes)
+        {
+            if (prefix.Contains(victim.Network) && prefix.Length <= victim.Length)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Overlaps(IpPrefix a, IpPrefix b) =>
+        a.IsIPv4 == b.IsIPv4 && (a.Length <= b.Length ? a.Contains(b.Network) : b.Contains(a.Network));
+}
+
+internal static class PrefixExtensions
+{
+    public static bool IsHost(this IpPrefix prefix) => prefix.Length == (prefix.IsIPv4 ? 32 : 128);
+
+    public static NetworkAddress Address(this IpPrefix prefix) => prefix.Network;
+}

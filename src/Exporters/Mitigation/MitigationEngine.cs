@@ -1,0 +1,528 @@
+using System.Collections.Concurrent;
+using FlowCollector.Detection.Incidents;
+using FlowCollector.Detection.Mitigation;
+using FlowCollector.Exporters.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace FlowCollector.Exporters.Mitigation;
+
+/// <summary>
+/// Acts on incidents on a thread of its own, so that a slow nft or an absent ExaBGP never holds up detection:
+/// applies what the policy asks for when an incident opens or escalates, withdraws it a grace period after the
+/// incident closes, after its maximum lifetime, on an operator's request and at shutdown, retries what failed, reads
+/// the drop counters back, and at start-up removes what a previous run left behind that no open incident wants.
+/// Every action is recorded in the store before it is applied, so a crash in between is found at the next start.
+/// </summary>
+public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
+{
+    private readonly MitigationOptions _options;
+    private readonly MitigationPlanner _planner;
+    private readonly IncidentStore _store;
+    private readonly IRuleBackend? _rules;
+    private readonly ExaBgpSpeaker? _bgp;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly BlockingCollection<(IncidentRecord Incident, bool Closed)> _events = new(new ConcurrentQueue<(IncidentRecord, bool)>(), 100_000);
+    private readonly Dictionary<long, Tracked> _incidents = [];
+    private readonly ConcurrentDictionary<string, long> _counters = new(StringComparer.Ordinal);
+    private readonly Thread _worker;
+
+    // Touched on the detection thread only (Opened, Updated, Closed).
+    private readonly Dictionary<long, string> _severities = [];
+    private volatile bool _replayAnnouncements;
+    private volatile bool _stopping;
+
+    public MitigationEngine(MitigationOptions options, MitigationPlanner planner, IncidentStore store, IRuleBackend? rules, ExaBgpSpeaker? bgp, TimeProvider time, ILogger logger)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _planner = planner ?? throw new ArgumentNullException(nameof(planner));
+        _store = store ?? throw new ArgumentNullException(nameof(store));
+        _rules = rules;
+        _bgp = bgp;
+        _time = time ?? throw new ArgumentNullException(nameof(time));
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        _worker = new Thread(Work) { IsBackground = true, Name = "mitigation" };
+        if (_bgp is not null)
+        {
+            _bgp.Connected += () => _replayAnnouncements = true;
+        }
+    }
+
+    /// <summary>Counts by outcome and kind (applied.nftables, failed.flowspec, refused, ...), for metrics.</summary>
+    public IReadOnlyDictionary<string, long> Counters => _counters;
+
+    /// <summary>Prepares the backend, removes what an earlier run left that nothing wants, and starts acting.</summary>
+    public void Start()
+    {
+        if (_rules is not null && !_options.DryRun && !_rules.TryPrepare(out var failure))
+        {
+            LogBackendFailed(_logger, _rules.Kind, failure);
+        }
+
+        Reconcile();
+        _worker.Start();
+    }
+
+    public void Opened(IncidentRecord incident)
+    {
+        ArgumentNullException.ThrowIfNull(incident);
+        _severities[incident.Id] = incident.Severity;
+        Enqueue(incident, closed: false);
+    }
+
+    public void Updated(IncidentRecord incident, in IncidentSecond second)
+    {
+        ArgumentNullException.ThrowIfNull(incident);
+        // Only a change of severity can change the plan; the rest of the updates are not the engine's business.
+        if (!_severities.TryGetValue(incident.Id, out var severity) || severity != incident.Severity)
+        {
+            _severities[incident.Id] = incident.Severity;
+            Enqueue(incident, closed: false);
+        }
+    }
+
+    public void Closed(IncidentRecord incident)
+    {
+        ArgumentNullException.ThrowIfNull(incident);
+        _severities.Remove(incident.Id);
+        Enqueue(incident, closed: true);
+    }
+
+    /// <summary>Withdraws everything (the collector is stopping) and stops the worker.</summary>
+    public void Dispose()
+    {
+        if (_stopping)
+        {
+            return;
+        }
+
+        _stopping = true;
+        _events.CompleteAdding();
+        if (_worker.IsAlive)
+        {
+            _worker.Join(TimeSpan.FromSeconds(30));
+        }
+
+        foreach (var tracked in _incidents.Values)
+        {
+            foreach (var action in tracked.Actions.ToList())
+            {
+                Withdraw(tracked, action, "shutdown");
+            }
+        }
+
+        if (_rules is not null && !_options.DryRun && !_rules.TryRemoveAll(out var failure))
+        {
+            LogBackendFailed(_logger, _rules.Kind, failure);
+        }
+
+        _events.Dispose();
+    }
+
+    private void Enqueue(IncidentRecord incident, bool closed)
+    {
+        if (!_events.IsAddingCompleted && !_events.TryAdd((incident, closed)))
+        {
+            Count("dropped_events");
+        }
+    }
+
+    private void Work()
+    {
+        var nextHousekeeping = _time.GetUtcNow();
+        while (!_events.IsCompleted)
+        {
+            var wait = nextHousekeeping - _time.GetUtcNow();
+            if (_events.TryTake(out var item, wait > TimeSpan.Zero ? (int)Math.Ceiling(wait.TotalMilliseconds) : 0))
+            {
+                try
+                {
+                    Handle(item.Incident, item.Closed);
+                }
+                catch (Exception exception) when (exception is not OutOfMemoryException)
+                {
+                    // An action that fails is reported and retried; it never stops the engine.
+                    LogUnexpected(_logger, exception);
+                }
+            }
+
+            if (_time.GetUtcNow() >= nextHousekeeping)
+            {
+                try
+                {
+                    Housekeeping();
+                }
+                catch (Exception exception) when (exception is not OutOfMemoryException)
+                {
+                    LogUnexpected(_logger, exception);
+                }
+
+                nextHousekeeping = _time.GetUtcNow().AddSeconds(1);
+            }
+        }
+    }
+
+    private void Handle(IncidentRecord incident, bool closed)
+    {
+        if (!_incidents.TryGetValue(incident.Id, out var tracked))
+        {
+            if (closed)
+            {
+                return;
+            }
+
+            tracked = new Tracked(incident);
+            _incidents[incident.Id] = tracked;
+        }
+
+        tracked.Incident = incident;
+        if (closed)
+        {
+            tracked.WithdrawAfter = _time.GetUtcNow().AddSeconds(_options.WithdrawGraceSeconds);
+            return;
+        }
+
+        // Open, reopened or escalated: cancel a pending withdrawal and apply what the plan adds.
+        tracked.WithdrawAfter = null;
+        var plan = _planner.Plan(incident);
+        if (plan.Actions.Count == 0)
+        {
+            if (plan.Refusal is { } refusal && tracked.LastRefusal != refusal)
+            {
+                tracked.LastRefusal = refusal;
+                Count("refused");
+                LogRefused(_logger, incident.Id, incident.Key, refusal);
+            }
+
+            return;
+        }
+
+        foreach (var planned in plan.Actions)
+        {
+            var kind = planned.Kind == "nftables" ? _rules?.Kind ?? "nftables" : planned.Kind;
+            if (tracked.Done.Contains(planned.Kind))
+            {
+                continue;
+            }
+
+            tracked.Done.Add(planned.Kind);
+            Apply(tracked, kind, planned.Rule);
+        }
+    }
+
+    private void Apply(Tracked tracked, string kind, MitigationRule rule)
+    {
+        var local = kind is "nftables" or "iptables";
+        var active = _incidents.Values.SelectMany(t => t.Actions).Count(a => a.Action.IsActive && (a.Action.Kind is "nftables" or "iptables") == local);
+        var cap = local ? _options.MaxRules : _options.MaxAnnouncements;
+        if (active >= cap)
+        {
+            Count("refused");
+            var reason = $"the cap of {cap} {(local ? "rules" : "announcements")} is reached";
+            LogRefused(_logger, tracked.Incident.Id, tracked.Incident.Key, reason);
+            return;
+        }
+
+        if (local && _rules is null && !_options.DryRun)
+        {
+            LogRefused(_logger, tracked.Incident.Id, tracked.Incident.Key, "neither nft nor iptables is installed");
+            return;
+        }
+
+        if (!local && _bgp is null && !_options.DryRun)
+        {
+            LogRefused(_logger, tracked.Incident.Id, tracked.Incident.Key, "ExaBGP is not configured");
+            return;
+        }
+
+        var action = new MitigationAction
+        {
+            IncidentId = tracked.Incident.Id,
+            Kind = kind,
+            Rule = kind switch { "flowspec" => rule.ToFlowSpecMatch(), "rtbh" => rule.Destination.ToString(), _ => rule.ToNftables() },
+            Command = kind switch
+            {
+                "flowspec" => ExaBgpCommands.AnnounceFlow(rule, _options.ExaBgp.FlowSpecRateLimit),
+                "rtbh" => ExaBgpCommands.AnnounceBlackhole(rule, _options.ExaBgp.NextHop, _options.ExaBgp.EffectiveCommunities),
+                _ => string.Empty,
+            },
+            State = _options.DryRun ? "dry-run" : "pending",
+            DryRun = _options.DryRun,
+        };
+        action = action with { Id = _store.AddAction(action, tracked.Incident) };
+        var entry = new Entry(action, rule);
+        tracked.Actions.Add(entry);
+        if (_options.DryRun)
+        {
+            entry.Action = action with { AppliedAt = _time.GetUtcNow() };
+            _store.UpdateAction(entry.Action);
+            LogDryRun(_logger, action.Id, tracked.Incident.Id, kind, action.Command.Length > 0 ? action.Command : action.Rule);
+            return;
+        }
+
+        TryApply(tracked, entry);
+    }
+
+    private void TryApply(Tracked tracked, Entry entry)
+    {
+        var action = entry.Action;
+        string command, failure;
+        bool applied;
+        if (action.Kind is "nftables" or "iptables")
+        {
+            applied = _rules!.TryApply(action.Id, action.IncidentId, entry.Rule, out command, out failure);
+        }
+        else
+        {
+            command = action.Command;
+            applied = _bgp!.TrySend(command, out failure);
+        }
+
+        var now = _time.GetUtcNow();
+        entry.Action = action with
+        {
+            Command = command,
+            Attempts = action.Attempts + 1,
+            AppliedAt = applied ? now : null,
+            State = applied ? "applied" : action.Attempts + 1 >= _options.MaxAttempts ? "failed" : "pending",
+            Error = applied ? null : failure,
+        };
+        entry.RetryAt = applied ? null : now.AddSeconds(_options.RetrySeconds);
+        _store.UpdateAction(entry.Action);
+        if (applied)
+        {
+            Count("applied." + action.Kind);
+            LogApplied(_logger, action.Id, tracked.Incident.Id, action.Kind, command, (now - tracked.Incident.OpenedAt).TotalMilliseconds);
+        }
+        else
+        {
+            Count("failed." + action.Kind);
+            LogApplyFailed(_logger, action.Id, tracked.Incident.Id, action.Kind, entry.Action.Attempts, failure);
+        }
+    }
+
+    private void Withdraw(Tracked tracked, Entry entry, string reason)
+    {
+        var action = entry.Action;
+        if (action.WithdrawnAt is not null)
+        {
+            return;
+        }
+
+        var failure = string.Empty;
+        var withdrawn = action.State is "dry-run" or "failed" || (action.State == "pending" && action.AppliedAt is null && action.Kind is "flowspec" or "rtbh" && !_bgp!.IsConnected)
+            ? true
+            : action.Kind switch
+            {
+                "nftables" or "iptables" => _rules?.TryRemove(action.Id, out failure) ?? true,
+                _ => _bgp?.TrySend(ExaBgpCommands.WithdrawalOf(action.Command), out failure) ?? true,
+            };
+        if (!withdrawn)
+        {
+            entry.WithdrawRetryAt = _time.GetUtcNow().AddSeconds(_options.RetrySeconds);
+            entry.WithdrawReason = reason;
+            _store.UpdateAction(action with { Error = failure });
+            Count("failed_withdrawals");
+            LogWithdrawFailed(_logger, action.Id, action.Kind, failure);
+            return;
+        }
+
+        entry.Action = action with { WithdrawnAt = _time.GetUtcNow(), State = action.State == "dry-run" ? "dry-run" : "withdrawn", Error = reason == "calm" ? null : reason };
+        entry.WithdrawRetryAt = null;
+        _store.UpdateAction(entry.Action);
+        tracked.Actions.Remove(entry);
+        Count("withdrawn." + action.Kind);
+        LogWithdrawn(_logger, action.Id, tracked.Incident.Id, action.Kind, reason);
+    }
+
+    private void Housekeeping()
+    {
+        var now = _time.GetUtcNow();
+        if (_replayAnnouncements && _bgp is not null)
+        {
+            // A (re)connected ExaBGP may have restarted and forgotten its routes: announce again what stands.
+            _replayAnnouncements = false;
+            foreach (var (tracked, entry) in Entries().Where(e => e.Entry.Action.Kind is "flowspec" or "rtbh" && e.Entry.Action.WithdrawnAt is null && e.Entry.Action.State == "applied"))
+            {
+                _bgp.TrySend(entry.Action.Command, out _);
+            }
+        }
+
+        foreach (var request in _store.Actions(activeOnly: true).Where(a => a.WithdrawRequested))
+        {
+            var found = Entries().FirstOrDefault(e => e.Entry.Action.Id == request.Id);
+            if (found.Tracked is not null)
+            {
+                found.Tracked.Done.Add(found.Entry.Action.Kind is "iptables" ? "nftables" : found.Entry.Action.Kind);
+                Withdraw(found.Tracked, found.Entry, "withdrawn by hand");
+            }
+        }
+
+        foreach (var (tracked, entry) in Entries().ToList())
+        {
+            var action = entry.Action;
+            if (entry.WithdrawRetryAt is { } withdrawAt && now >= withdrawAt)
+            {
+                Withdraw(tracked, entry, entry.WithdrawReason ?? "retry");
+            }
+            else if (tracked.WithdrawAfter is { } after && now >= after)
+            {
+                Withdraw(tracked, entry, tracked.Incident.CloseReason ?? "calm");
+            }
+            else if (action.AppliedAt is { } applied && now - applied >= TimeSpan.FromSeconds(_options.MaxLifetimeSeconds))
+            {
+                Withdraw(tracked, entry, "maximum lifetime reached");
+            }
+            else if (action.State == "pending" && entry.RetryAt is { } retry && now >= retry)
+            {
+                TryApply(tracked, entry);
+            }
+        }
+
+        foreach (var id in _incidents.Where(p => p.Value.Actions.Count == 0 && p.Value.WithdrawAfter is not null).Select(p => p.Key).ToList())
+        {
+            _incidents.Remove(id);
+        }
+
+        ReadCounters();
+    }
+
+    private void ReadCounters()
+    {
+        if (_rules is null || _options.DryRun || !Entries().Any(e => e.Entry.Action.Kind == _rules.Kind))
+        {
+            return;
+        }
+
+        var installed = _rules.Installed(out _);
+        if (installed is null)
+        {
+            return;
+        }
+
+        foreach (var rule in installed)
+        {
+            var found = Entries().FirstOrDefault(e => e.Entry.Action.Id == rule.ActionId);
+            if (found.Entry is { } entry && entry.Action.Dropped != rule.Packets)
+            {
+                entry.Action = entry.Action with { Dropped = rule.Packets };
+                _store.UpdateAction(entry.Action);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Start-up: rules in our table that no active action of an open incident explains are removed; recorded actions
+    /// of incidents no longer open are withdrawn; those of open incidents are adopted, to be withdrawn when the
+    /// incident closes (or resumes and keeps them).
+    /// </summary>
+    private void Reconcile()
+    {
+        var open = _store.Incidents(openOnly: true).ToDictionary(i => i.Id);
+        var active = _store.Actions(activeOnly: true, limit: 100_000);
+        var installed = _rules is null || _options.DryRun ? [] : _rules.Installed(out _) ?? [];
+        foreach (var rule in installed)
+        {
+            var action = active.FirstOrDefault(a => a.Id == rule.ActionId);
+            if (action is null || !open.ContainsKey(action.IncidentId))
+            {
+                _rules!.TryRemove(rule.ActionId, out _);
+                Count("stale_removed");
+                LogStale(_logger, rule.ActionId, _rules.Kind);
+            }
+        }
+
+        foreach (var action in active)
+        {
+            if (!open.TryGetValue(action.IncidentId, out var incident))
+            {
+                incident = _store.Incidents(openOnly: false, limit: 100_000).FirstOrDefault(i => i.Id == action.IncidentId);
+                if (incident is null)
+                {
+                    _store.UpdateAction(action with { WithdrawnAt = _time.GetUtcNow(), State = "withdrawn", Error = "incident not found at start-up" });
+                    continue;
+                }
+            }
+
+            if (!_incidents.TryGetValue(incident.Id, out var tracked))
+            {
+                tracked = new Tracked(incident);
+                _incidents[incident.Id] = tracked;
+            }
+
+            var local = action.Kind is "nftables" or "iptables";
+            if (local && !installed.Any(r => r.ActionId == action.Id))
+            {
+                // The rule is gone (reboot, or removed just above): nothing to withdraw; a resumed incident re-applies.
+                _store.UpdateAction(action with { WithdrawnAt = _time.GetUtcNow(), State = "withdrawn", Error = "not installed at start-up" });
+                continue;
+            }
+
+            var rule = new MitigationRule(default);
+            tracked.Actions.Add(new Entry(action, rule));
+            tracked.Done.Add(local ? "nftables" : action.Kind);
+            if (incident.ClosedAt is not null)
+            {
+                tracked.WithdrawAfter = _time.GetUtcNow();
+            }
+        }
+    }
+
+    private IEnumerable<(Tracked Tracked, Entry Entry)> Entries() => _incidents.Values.SelectMany(t => t.Actions.Select(a => (t, a)));
+
+    private void Count(string name) => _counters.AddOrUpdate(name, 1, (_, value) => value + 1);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "mitigation {ActionId} for incident {IncidentId}: {Kind} applied ({Command}), {Milliseconds:F0} ms after the incident opened")]
+    private static partial void LogApplied(ILogger logger, long actionId, long incidentId, string kind, string command, double milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "mitigation {ActionId} for incident {IncidentId}: {Kind} withdrawn ({Reason})")]
+    private static partial void LogWithdrawn(ILogger logger, long actionId, long incidentId, string kind, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "dry run: mitigation {ActionId} for incident {IncidentId} would apply {Kind}: {Command}")]
+    private static partial void LogDryRun(ILogger logger, long actionId, long incidentId, string kind, string command);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "mitigation {ActionId} for incident {IncidentId}: {Kind} failed (attempt {Attempts}): {Failure}")]
+    private static partial void LogApplyFailed(ILogger logger, long actionId, long incidentId, string kind, int attempts, string failure);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "mitigation {ActionId}: withdrawing {Kind} failed, will retry: {Failure}")]
+    private static partial void LogWithdrawFailed(ILogger logger, long actionId, string kind, string failure);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "no mitigation for incident {IncidentId} on {Key}: {Reason}")]
+    private static partial void LogRefused(ILogger logger, long incidentId, string key, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "removed a stale {Kind} rule of action {ActionId} that no open incident wants")]
+    private static partial void LogStale(ILogger logger, long actionId, string kind);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "mitigation backend {Kind}: {Failure}")]
+    private static partial void LogBackendFailed(ILogger logger, string kind, string failure);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "mitigation engine: unexpected failure")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception);
+
+    private sealed class Tracked(IncidentRecord incident)
+    {
+        public IncidentRecord Incident { get; set; } = incident;
+
+        public List<Entry> Actions { get; } = [];
+
+        /// <summary>Policy kinds already acted on (or given up) for this incident: never applied twice.</summary>
+        public HashSet<string> Done { get; } = new(StringComparer.Ordinal);
+
+        public DateTimeOffset? WithdrawAfter { get; set; }
+
+        public string? LastRefusal { get; set; }
+    }
+
+    private sealed class Entry(MitigationAction action, MitigationRule rule)
+    {
+        public MitigationAction Action { get; set; } = action;
+
+        public MitigationRule Rule { get; } = rule;
+
+        public DateTimeOffset? RetryAt { get; set; }
+
+        public DateTimeOffset? WithdrawRetryAt { get; set; }
+
+        public string? WithdrawReason { get; set; }
+    }
+}

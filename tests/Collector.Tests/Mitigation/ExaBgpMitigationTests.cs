@@ -1,0 +1,286 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FlowCollector.Collector.Tests.Detection;
+using FlowCollector.Collector.Tests.Support;
+using Flow = FlowCollector.Collector.Tests.Detection.NetFlowV5Sender.Flow;
+
+namespace FlowCollector.Collector.Tests.Mitigation;
+
+/// <summary>
+/// FlowSpec and RTBH for real: the collector drives a real ExaBGP through the relay, and the routes are read from
+/// the RIB of a real GoBGP peered with it on loopback. The attack is NetFlow v5 sent to the collector.
+/// </summary>
+public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
+{
+    private const uint Blackhole = 0xFFFF029A;
+    private const uint NoExport = 0xFFFFFF01;
+    private const string FlowSpecKey = "[destination: 203.0.113.10/32][protocol: ==udp][source-port: ==53]";
+    private readonly HashSet<string> _flooded = [];
+
+    private List<Flow> Traffic()
+    {
+        var flows = new List<Flow>();
+        foreach (var host in new[] { "203.0.113.10", "203.0.113.20", "203.0.113.30" })
+        {
+            flows.Add(new Flow("198.51.100.20", host, 6, 40_000, 443, 150, 900, 0x10));
+            lock (_flooded)
+            {
+                if (_flooded.Contains(host))
+                {
+                    for (var i = 0; i < 8; i++)
+                    {
+                        flows.Add(new Flow($"192.0.2.{100 + i}", host, 17, 53, (ushort)(20_000 + i), 800, 1_200));
+                    }
+                }
+            }
+        }
+
+        return flows;
+    }
+
+    private void Flood(string host, bool on)
+    {
+        lock (_flooded)
+        {
+            if (on)
+            {
+                _flooded.Add(host);
+            }
+            else
+            {
+                _flooded.Remove(host);
+            }
+        }
+    }
+
+    private static string Config(string directory, BgpLab lab, string extra = "")
+    {
+        var path = Path.Combine(directory, "flowcollector.json");
+        File.WriteAllText(path, $$"""
+            {
+              "Monitor": { "Prefixes": [ "203.0.113.0/24" ] },
+              "ProcNetDev": { "Mode": "off" },
+              "Detection": { "LearningSeconds": 3, "CooldownSeconds": 3 },
+              "Mitigation": {
+                "Enabled": true,
+                "WithdrawGraceSeconds": 1,
+                {{extra}}
+                "Policy": { "Low": [ "flowspec", "rtbh" ], "Medium": [ "flowspec", "rtbh" ], "High": [ "flowspec", "rtbh" ], "Critical": [ "flowspec", "rtbh" ] },
+                "ExaBgp": { "Socket": "{{lab.Socket}}", "NextHop": "192.0.2.1", "Peers": [ "127.0.0.1", "127.0.0.2" ] }
+              }
+            }
+            """);
+        return path;
+    }
+
+    [Fact]
+    public async Task An_attack_is_announced_as_FlowSpec_and_RTBH_withdrawn_when_it_ends_and_after_kill_9()
+    {
+        BgpLab.RequireAvailable();
+        using var lab = BgpLab.Start();
+        var data = Directory.CreateTempSubdirectory("flowcollector-exabgp-");
+        var port = CollectorProcess.FreeUdpPort();
+        var config = Config(data.FullName, lab);
+        using var stop = new CancellationTokenSource();
+        using var sender = new NetFlowV5Sender(port);
+        var sending = sender.RunAsync(Traffic, stop.Token);
+        var collector = await CollectorProcess.StartAsync(data, port, "--config", config);
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            Flood("203.0.113.10", on: true);
+            var (flowSpec, announced) = await WaitForAsync(() => lab.FlowSpec().TryGetValue(FlowSpecKey, out var rate) ? rate : null, "the FlowSpec route");
+            Assert.Equal(0, flowSpec);
+            var rtbh = await WaitForAsync(() => lab.Unicast().TryGetValue("203.0.113.10/32", out var route) ? route.NextHop : null, "the RTBH route");
+            var route = lab.Unicast()["203.0.113.10/32"];
+            Assert.Equal("192.0.2.1", route.NextHop);
+            Assert.Contains(Blackhole, route.Communities);
+            Assert.Contains(NoExport, route.Communities);
+
+            var incident = (await Get(collector, "/api/incidents?open=true")).Single(i => i.GetProperty("keyKind").GetString() == "destination");
+            var toRib = announced - incident.GetProperty("openedAt").GetDateTimeOffset();
+            output.WriteLine($"incident opened to FlowSpec route in GoBGP's RIB: {toRib.TotalMilliseconds:F0} ms");
+            Assert.InRange(toRib.TotalMilliseconds, 0, 1_000);
+            var actions = await Get(collector, "/api/mitigations?active=true");
+            Assert.Equal(["flowspec", "rtbh"], actions.Select(a => a.GetProperty("kind").GetString()).Order());
+            Assert.All(actions, a => Assert.Equal(incident.GetProperty("id").GetInt64(), a.GetProperty("incidentId").GetInt64()));
+
+            // The attack ends: cool-down and grace later, both routes are withdrawn.
+            Flood("203.0.113.10", on: false);
+            await WaitForAsync(() => !lab.FlowSpec().ContainsKey(FlowSpecKey) && !lab.Unicast().ContainsKey("203.0.113.10/32") ? "gone" : null, "the withdrawals");
+            Assert.Empty(await Get(collector, "/api/mitigations?active=true"));
+
+            // Again, and kill -9 while announced: ExaBGP keeps the routes; the restarted collector withdraws them.
+            Flood("203.0.113.10", on: true);
+            await WaitForAsync(() => lab.FlowSpec().ContainsKey(FlowSpecKey) ? "announced" : null, "the second announcement");
+            await collector.KillHardAsync();
+            Flood("203.0.113.10", on: false);
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Assert.True(lab.FlowSpec().ContainsKey(FlowSpecKey), "ExaBGP keeps announcing while the collector is away");
+
+            await using var restarted = await CollectorProcess.StartAsync(data, port, "--config", config);
+            await WaitForAsync(() => !lab.FlowSpec().ContainsKey(FlowSpecKey) && !lab.Unicast().ContainsKey("203.0.113.10/32") ? "gone" : null, "the withdrawals after the restart");
+            Assert.Empty(await Get(restarted, "/api/mitigations?active=true"));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await sending;
+            await collector.DisposeAsync();
+            data.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Allowlisted_hosts_get_an_incident_and_no_action_caps_hold_and_an_operator_can_withdraw_by_hand()
+    {
+        BgpLab.RequireAvailable();
+        using var lab = BgpLab.Start();
+        var data = Directory.CreateTempSubdirectory("flowcollector-exabgp-");
+        var port = CollectorProcess.FreeUdpPort();
+        var config = Config(data.FullName, lab, """ "Allowlist": [ "203.0.113.20/32" ], "MaxAnnouncements": 2, """);
+        using var stop = new CancellationTokenSource();
+        using var sender = new NetFlowV5Sender(port);
+        var sending = sender.RunAsync(Traffic, stop.Token);
+        await using var collector = await CollectorProcess.StartAsync(data, port, "--config", config);
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            Flood("203.0.113.20", on: true);
+            Flood("203.0.113.10", on: true);
+            Flood("203.0.113.30", on: true);
+            await WaitForAsync(async () => (await Get(collector, "/api/incidents?open=true")).Count(i => i.GetProperty("keyKind").GetString() == "destination") == 3 ? "three" : null, "three incidents");
+            await Task.Delay(TimeSpan.FromSeconds(3));
+
+            var incidents = await Get(collector, "/api/incidents?open=true");
+            var allowlisted = incidents.Single(i => i.GetProperty("address").GetString() == "203.0.113.20").GetProperty("id").GetInt64();
+            var actions = await Get(collector, "/api/mitigations?active=true");
+            Assert.DoesNotContain(actions, a => a.GetProperty("incidentId").GetInt64() == allowlisted);
+            Assert.Equal(2, actions.Count);
+            Assert.Single(actions.Select(a => a.GetProperty("incidentId").GetInt64()).Distinct());
+            Assert.Contains("no mitigation for incident", collector.Output, StringComparison.Ordinal);
+            Assert.Contains("is reached", collector.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain(lab.Unicast().Keys, k => k.StartsWith("203.0.113.20", StringComparison.Ordinal));
+            Assert.Single(lab.Unicast());
+
+            // By hand: the FlowSpec route goes while the incident is still open, and is not put back.
+            var flowSpec = actions.Single(a => a.GetProperty("kind").GetString() == "flowspec").GetProperty("id").GetInt64();
+            var (exit, text, error) = Flowcollector.Run("mitigations", "withdraw", flowSpec.ToString(CultureInfo.InvariantCulture), "--data-dir", data.FullName);
+            Assert.True(exit == 0, error);
+            Assert.Contains("withdrawn", text, StringComparison.Ordinal);
+            Assert.Empty(lab.FlowSpec());
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.Empty(lab.FlowSpec());
+            Assert.Single(lab.Unicast());
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await sending;
+            data.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Dry_run_records_what_it_would_do_and_does_nothing()
+    {
+        var data = Directory.CreateTempSubdirectory("flowcollector-dry-");
+        var port = CollectorProcess.FreeUdpPort();
+        var config = Path.Combine(data.FullName, "flowcollector.json");
+        await File.WriteAllTextAsync(config, $$"""
+            {
+              "Monitor": { "Prefixes": [ "203.0.113.0/24" ] },
+              "ProcNetDev": { "Mode": "off" },
+              "Detection": { "LearningSeconds": 3, "CooldownSeconds": 3 },
+              "Mitigation": {
+                "Enabled": true, "DryRun": true, "WithdrawGraceSeconds": 1,
+                "Nftables": { "Table": "flowcollector_dry_{{port}}" },
+                "Policy": { "Low": [ "nftables", "flowspec" ], "Medium": [ "nftables", "flowspec" ], "High": [ "nftables", "flowspec" ], "Critical": [ "nftables", "flowspec" ] },
+                "ExaBgp": { "Socket": "{{Path.Combine(data.FullName, "exabgp.sock")}}" }
+              }
+            }
+            """);
+        using var stop = new CancellationTokenSource();
+        using var sender = new NetFlowV5Sender(port);
+        var sending = sender.RunAsync(Traffic, stop.Token);
+        await using var collector = await CollectorProcess.StartAsync(data, port, "--config", config);
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            Flood("203.0.113.10", on: true);
+            var actions = await WaitForAsync(async () => await Get(collector, "/api/mitigations") is { Count: 2 } list ? list : null, "two planned actions");
+
+            Assert.All(actions, a => Assert.Equal("dry-run", a.GetProperty("state").GetString()));
+            Assert.All(actions, a => Assert.True(a.GetProperty("dryRun").GetBoolean()));
+            Assert.Contains(actions, a => a.GetProperty("command").GetString()!.StartsWith("announce flow route { match { destination 203.0.113.10/32; protocol udp; source-port =53; }", StringComparison.Ordinal));
+            Assert.Contains("dry run: mitigation", collector.Output, StringComparison.Ordinal);
+            if (File.Exists("/usr/sbin/nft"))
+            {
+                using var nft = Process.Start(new ProcessStartInfo("nft", $"list table inet flowcollector_dry_{port}") { RedirectStandardError = true, RedirectStandardOutput = true })!;
+                await nft.WaitForExitAsync();
+                Assert.NotEqual(0, nft.ExitCode);
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await sending;
+            data.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<List<JsonElement>> Get(CollectorProcess collector, string path)
+    {
+        using var document = JsonDocument.Parse(await collector.GetAsync(path));
+        return document.RootElement.EnumerateArray().Select(e => e.Clone()).ToList();
+    }
+
+    private static async Task<(T Value, DateTimeOffset At)> WaitForAsync<T>(Func<T?> probe, string what)
+        where T : struct
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            if (probe() is { } value)
+            {
+                return (value, DateTimeOffset.UtcNow);
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{what} did not happen within 30 s");
+            await Task.Delay(20);
+        }
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<T?> probe, string what)
+        where T : class
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            if (probe() is { } value)
+            {
+                return value;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{what} did not happen within 30 s");
+            await Task.Delay(20);
+        }
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, string what)
+        where T : class
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            if (await probe() is { } value)
+            {
+                return value;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{what} did not happen within 30 s");
+            await Task.Delay(100);
+        }
+    }
+}

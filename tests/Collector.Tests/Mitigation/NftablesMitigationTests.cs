@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FlowCollector.Collector.Tests.Support;
+
+namespace FlowCollector.Collector.Tests.Mitigation;
+
+/// <summary>
+/// Local drops for real: the collector captures the veth of a network namespace that holds the victim address,
+/// a DNS-amplification flood arrives from the peer namespace, and the rule must appear in the collector's own
+/// nftables table, drop the flood (its counter) while the victim's other traffic still arrives, and be gone once
+/// the flood has stopped. Then kill -9 with a rule installed: the restarted collector removes it.
+/// </summary>
+public sealed class NftablesMitigationTests(ITestOutputHelper output)
+{
+    private const string Victim = "203.0.113.10";
+
+    [Fact]
+    public async Task A_flood_is_dropped_by_its_own_rule_other_traffic_passes_and_the_rule_goes_with_the_flood_and_after_kill_9()
+    {
+        NetworkNamespaces.RequireAvailable();
+        Flowcollector.Require(File.Exists("/usr/sbin/nft"), "nft is not installed (apt-get install nftables)");
+        Flowcollector.Require(Directory.Exists("/usr/lib/python3/dist-packages/scapy"), "python3-scapy is not installed");
+        using var namespaces = NetworkNamespaces.Create();
+        var space = namespaces.First;
+        NetworkNamespaces.Run(space, "ip", "link", "set", NetworkNamespaces.FirstInterface, "address", "02:00:00:00:00:01");
+        NetworkNamespaces.Run(space, "ip", "addr", "add", Victim + "/32", "dev", NetworkNamespaces.FirstInterface);
+        var work = Directory.CreateTempSubdirectory("flowcollector-nft-");
+        var config = Path.Combine(work.FullName, "flowcollector.json");
+        await File.WriteAllTextAsync(config, $$"""
+            {
+              "Monitor": { "Prefixes": [ "203.0.113.0/24" ] },
+              "Capture": { "Interfaces": [ "{{NetworkNamespaces.FirstInterface}}" ] },
+              "ProcNetDev": { "Mode": "off" },
+              "Detection": { "LearningSeconds": 3, "CooldownSeconds": 3 },
+              "Mitigation": {
+                "Enabled": true,
+                "AllowlistLocalAddresses": false,
+                "WithdrawGraceSeconds": 1,
+                "Policy": { "Low": [ "nftables" ], "Medium": [ "nftables" ], "High": [ "nftables" ], "Critical": [ "nftables" ] }
+              }
+            }
+            """);
+        var data = Path.Combine(work.FullName, "data");
+        Process? collector = null;
+        Process? receiver = null;
+        try
+        {
+            collector = StartCollector(space, config, data);
+
+            // The victim's other traffic: UDP to port 4500, counted per second by a socket on the victim.
+            receiver = NetworkNamespaces.Start(
+                space, "/usr/bin/python3", "-u", "-c",
+                "import socket, time\n" +
+                "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 4500)); s.settimeout(0.2)\n" +
+                "while True:\n" +
+                "    try:\n" +
+                "        s.recv(2048); print(time.time(), flush=True)\n" +
+                "    except socket.timeout:\n" +
+                "        pass\n");
+            var received = new List<double>();
+            receiver.OutputDataReceived += (_, e) =>
+            {
+                if (double.TryParse(e.Data, CultureInfo.InvariantCulture, out var stamp))
+                {
+                    lock (received)
+                    {
+                        received.Add(stamp);
+                    }
+                }
+            };
+            receiver.BeginOutputReadLine();
+
+            var traffic = Task.Run(() => SendScenario(namespaces.Second, work.FullName, "first", floodSeconds: 10));
+            var rule = await WaitForAsync(() => Rules(space).FirstOrDefault(), TimeSpan.FromSeconds(30), "the drop rule");
+            Assert.Contains($"ip daddr {Victim} udp sport 53", rule.Text, StringComparison.Ordinal);
+            var ruleSeen = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            var dropping = Rules(space).Single();
+            Assert.True(dropping.Packets > 1_000, $"the rule dropped {dropping.Packets} packets");
+            double passed;
+            lock (received)
+            {
+                passed = received.Count(t => t > ruleSeen && t < ruleSeen + 4);
+            }
+
+            Assert.True(passed > 50, $"only {passed} packets of the victim's other traffic arrived while the flood was dropped");
+            await traffic;
+
+            // The flood is over: cool-down (3 s) and grace (1 s) later the rule is gone.
+            await WaitForAsync(() => Rules(space).Count == 0 ? "gone" : null, TimeSpan.FromSeconds(20), "the rule's removal");
+            var actions = Mitigations(data);
+            var first = Assert.Single(actions);
+            Assert.Equal("nftables", first.GetProperty("kind").GetString());
+            Assert.Equal("withdrawn", first.GetProperty("state").GetString());
+            Assert.True(first.GetProperty("dropped").GetInt64() > 1_000);
+            var incident = Incidents(data).Single(i => i.GetProperty("id").GetInt64() == first.GetProperty("incidentId").GetInt64());
+            var toRule = first.GetProperty("appliedAt").GetDateTimeOffset() - incident.GetProperty("openedAt").GetDateTimeOffset();
+            output.WriteLine($"incident opened to nftables rule applied: {toRule.TotalMilliseconds:F0} ms");
+            Assert.InRange(toRule.TotalMilliseconds, 0, 1_000);
+
+            // Second flood; kill -9 while its rule is in place, and leave a rule of an action nobody knows behind too.
+            var second = Task.Run(() => SendScenario(namespaces.Second, work.FullName, "second", floodSeconds: 6));
+            await WaitForAsync(() => Rules(space).FirstOrDefault(), TimeSpan.FromSeconds(30), "the second drop rule");
+            collector.Kill(entireProcessTree: true);
+            await collector.WaitForExitAsync();
+            NetworkNamespaces.Run(space, "nft", "add", "rule", "inet", "flowcollector", "mitigation", "ip", "daddr", "203.0.113.99", "counter", "drop", "comment", "\"flowcollector action 999 incident 999\"");
+            Assert.Equal(2, Rules(space).Count);
+            await second;
+
+            collector = StartCollector(space, config, data);
+            await WaitForAsync(() => Rules(space).All(r => !r.Text.Contains("203.0.113.99", StringComparison.Ordinal)) ? "gone" : null, TimeSpan.FromSeconds(15), "the unknown rule's removal at start-up");
+            await WaitForAsync(() => Rules(space).Count == 0 ? "gone" : null, TimeSpan.FromSeconds(20), "the killed run's rule's removal");
+            Assert.All(Mitigations(data), a => Assert.NotEqual(JsonValueKind.Null, a.GetProperty("withdrawnAt").ValueKind));
+        }
+        finally
+        {
+            foreach (var process in new[] { receiver, collector })
+            {
+                if (process is not null && !process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                    await process.WaitForExitAsync();
+                }
+            }
+
+            work.Delete(recursive: true);
+        }
+    }
+
+    private static Process StartCollector(string space, string config, string data)
+    {
+        var process = NetworkNamespaces.Start(
+            space, "dotnet", Path.Combine(AppContext.BaseDirectory, "flowcollector.dll"), "run", "--config", config, "--data-dir", data,
+            "--http", "127.0.0.1:9750", "--netflow-port", "0", "--ipfix-port", "0", "--sflow-port", "0");
+        process.OutputDataReceived += static (_, _) => { };
+        process.ErrorDataReceived += static (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static void SendScenario(string space, string work, string name, int floodSeconds) => NetworkNamespaces.Run(
+        space, "/usr/bin/python3", Path.Combine(Flowcollector.RepositoryRoot, "scripts", "scenario", "traffic.py"),
+        "--iface", NetworkNamespaces.SecondInterface, "--timeline", Path.Combine(work, name + ".json"), "--normal-seconds", "6",
+        "--flood-seconds", floodSeconds.ToString(CultureInfo.InvariantCulture), "--flood", "dns_amplification", "--flood-pps", "3000", "--victim", Victim);
+
+    private sealed record Rule(string Text, long Packets);
+
+    /// <summary>The rules in the collector's chain (empty when the table is not there).</summary>
+    private static List<Rule> Rules(string space)
+    {
+        using var process = NetworkNamespaces.Start(space, "nft", "-j", "list", "chain", "inet", "flowcollector", "mitigation");
+        var text = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            return [];
+        }
+
+        using var listing = NetworkNamespaces.Start(space, "nft", "list", "chain", "inet", "flowcollector", "mitigation");
+        var lines = listing.StandardOutput.ReadToEnd().Split('\n').Where(l => l.Contains("comment", StringComparison.Ordinal)).Select(l => l.Trim()).ToList();
+        listing.WaitForExit();
+        using var document = JsonDocument.Parse(text);
+        var counters = document.RootElement.GetProperty("nftables").EnumerateArray()
+            .Where(e => e.TryGetProperty("rule", out _))
+            .Select(e => e.GetProperty("rule").GetProperty("expr").EnumerateArray().Where(x => x.TryGetProperty("counter", out _)).Select(x => x.GetProperty("counter").GetProperty("packets").GetInt64()).FirstOrDefault())
+            .ToList();
+        return lines.Zip(counters, (line, packets) => new Rule(line, packets)).ToList();
+    }
+
+    private static List<JsonElement> Mitigations(string data) => Lines(Flowcollector.Run("mitigations", "--format", "jsonl", "--data-dir", data));
+
+    private static List<JsonElement> Incidents(string data) => Lines(Flowcollector.Run("incidents", "--format", "jsonl", "--data-dir", data));
+
+    private static List<JsonElement> Lines((int ExitCode, string Output, string Error) result)
+    {
+        Assert.True(result.ExitCode == 0, result.Error);
+        return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<T?> probe, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (probe() is { } value)
+            {
+                return value;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{what} did not happen within {timeout.TotalSeconds} s");
+            await Task.Delay(100);
+        }
+    }
+}
