@@ -34,6 +34,12 @@ public sealed class ExaBgpSpeaker : IDisposable
 
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(path));
+
+        // Whoever connects receives the commands and answers for ExaBGP: owner and group only.
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+        }
         _listener.Listen(4);
         _acceptor = new Thread(Accept) { IsBackground = true, Name = "exabgp-relay-accept" };
         _acceptor.Start();

@@ -128,6 +128,72 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task With_iptables_the_rule_drops_the_flood_and_is_withdrawn_at_its_maximum_lifetime()
+    {
+        NetworkNamespaces.RequireAvailable();
+        Flowcollector.Require(File.Exists("/usr/sbin/iptables"), "iptables is not installed (apt-get install iptables)");
+        Flowcollector.Require(Directory.Exists("/usr/lib/python3/dist-packages/scapy"), "python3-scapy is not installed");
+        using var namespaces = NetworkNamespaces.Create();
+        var space = namespaces.First;
+        NetworkNamespaces.Run(space, "ip", "link", "set", NetworkNamespaces.FirstInterface, "address", "02:00:00:00:00:01");
+        NetworkNamespaces.Run(space, "ip", "addr", "add", Victim + "/32", "dev", NetworkNamespaces.FirstInterface);
+        var work = Directory.CreateTempSubdirectory("flowcollector-iptables-");
+        var config = Path.Combine(work.FullName, "flowcollector.json");
+        await File.WriteAllTextAsync(config, $$"""
+            {
+              "Monitor": { "Prefixes": [ "203.0.113.0/24" ] },
+              "Capture": { "Interfaces": [ "{{NetworkNamespaces.FirstInterface}}" ] },
+              "ProcNetDev": { "Mode": "off" },
+              "Detection": { "LearningSeconds": 3, "CooldownSeconds": 3 },
+              "Mitigation": {
+                "Enabled": true, "AllowlistLocalAddresses": false, "MaxLifetimeSeconds": 10,
+                "Nftables": { "Backend": "iptables" },
+                "Policy": { "Low": [ "nftables" ], "Medium": [ "nftables" ], "High": [ "nftables" ], "Critical": [ "nftables" ] }
+              }
+            }
+            """);
+        var data = Path.Combine(work.FullName, "data");
+        var collector = StartCollector(space, config, data);
+        try
+        {
+            var traffic = Task.Run(() => SendScenario(namespaces.Second, work.FullName, "flood", floodSeconds: 20));
+            var rule = await WaitForAsync(() => IptablesRules(space).FirstOrDefault(), TimeSpan.FromSeconds(30), "the iptables rule");
+            Assert.Contains("/* flowcollector action 1 incident 1 */", rule.Text, StringComparison.Ordinal);
+            Assert.Contains("udp spt:53", rule.Text, StringComparison.Ordinal);
+            var applied = DateTime.UtcNow;
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.True(IptablesRules(space).Single().Packets > 1_000);
+
+            // The flood goes on, but ten seconds is all a rule may live.
+            await WaitForAsync(() => IptablesRules(space).Count == 0 ? "gone" : null, TimeSpan.FromSeconds(20), "the rule's removal at its maximum lifetime");
+            Assert.InRange((DateTime.UtcNow - applied).TotalSeconds, 8, 15);
+            var action = Assert.Single(Mitigations(data));
+            Assert.Equal("iptables", action.GetProperty("kind").GetString());
+            Assert.Equal("maximum lifetime reached", action.GetProperty("error").GetString());
+            Assert.True(Incidents(data).Single(i => i.GetProperty("keyKind").GetString() == "destination").GetProperty("closedAt").ValueKind == JsonValueKind.Null, "the incident is still open");
+            await traffic;
+        }
+        finally
+        {
+            collector.Kill(entireProcessTree: true);
+            await collector.WaitForExitAsync();
+            work.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Our rules in iptables' raw table: the listing line and its packet counter.</summary>
+    private static List<Rule> IptablesRules(string space)
+    {
+        using var process = NetworkNamespaces.Start(space, "iptables", "-w", "-t", "raw", "-L", "FLOWCOLLECTOR", "-v", "-x", "-n");
+        var text = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return text.Split('\n')
+            .Where(l => l.Contains("flowcollector action", StringComparison.Ordinal))
+            .Select(l => new Rule(l.Trim(), long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], CultureInfo.InvariantCulture)))
+            .ToList();
+    }
+
     private static Process StartCollector(string space, string config, string data)
     {
         var process = NetworkNamespaces.Start(
