@@ -38,6 +38,8 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     private MitigationEngine? _mitigation;
     private ExaBgpSpeaker? _exabgp;
     private long _lastBaselineSave;
+    private long _flowDatagrams;
+    private bool _flowsLastSecond;
     private volatile InterfaceRate[] _interfaces = [];
     private long _lastSecond;
     private int _disposed;
@@ -252,34 +254,49 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
 
     /// <summary>
     /// Closes each second once its boundary has passed, until stopped. A timer may fire a little early, so the
-    /// boundary is checked again; after a stall the missed seconds are closed one by one.
+    /// boundary is checked again; after a stall the missed seconds are closed one by one. Half-way through a second
+    /// that follows one with flow traffic, the detector probes the second so far (an attack over its threshold
+    /// already is opened then, not at the tick); a router-mode node with no flows never wakes for it.
     /// </summary>
     public async Task RunAsync(CancellationToken stopping)
     {
         var toClose = Aggregator.CurrentSecond;
+        var probed = long.MinValue;
         while (!stopping.IsCancellationRequested)
         {
-            var wait = DateTimeOffset.FromUnixTimeSeconds(toClose + 1) - _time.GetUtcNow();
-            if (wait > TimeSpan.Zero)
+            var now = _time.GetUtcNow();
+            var boundary = DateTimeOffset.FromUnixTimeSeconds(toClose + 1);
+            if (now >= boundary)
             {
-                try
-                {
-                    // Timers have millisecond resolution and may fire early: a wait under a millisecond would
-                    // become no wait at all and spin until the boundary, so round up and land just past it.
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds) + 1), _time, stopping).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
+                Tick(toClose);
+                toClose++;
                 continue;
             }
 
-            Tick(toClose);
-            toClose++;
+            var probeAt = DateTimeOffset.FromUnixTimeSeconds(toClose) + ProbeOffset;
+            var probeDue = _detector is not null && _flowsLastSecond && probed != toClose;
+            if (probeDue && now >= probeAt)
+            {
+                _detector!.Probe(Aggregator.Peek());
+                probed = toClose;
+                continue;
+            }
+
+            var next = probeDue ? probeAt : boundary;
+            try
+            {
+                // Timers have millisecond resolution and may fire early: a wait under a millisecond would
+                // become no wait at all and spin until the boundary, so round it up to whole milliseconds.
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling((next - now).TotalMilliseconds)), _time, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
+
+    private static readonly TimeSpan ProbeOffset = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Closes one second: counters are read, shards merged, metrics and interface rates updated.</summary>
     public void Tick(long second)
@@ -314,6 +331,24 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
 
         _interfaces = [.. interfaces];
         Interlocked.Exchange(ref _lastSecond, second);
+        long flowDatagrams = 0;
+        foreach (var listener in _listeners)
+        {
+            flowDatagrams += listener.Datagrams;
+        }
+
+        foreach (var mirror in _mirrors)
+        {
+            flowDatagrams += mirror.Datagrams;
+        }
+
+        foreach (var capture in _captures)
+        {
+            flowDatagrams += capture.Frames;
+        }
+
+        _flowsLastSecond = flowDatagrams != _flowDatagrams;
+        _flowDatagrams = flowDatagrams;
         Metrics.RecordAggregation(Aggregator.Statistics(), Stopwatch.GetElapsedTime(started));
     }
 

@@ -155,6 +155,56 @@ public sealed class Detector
         }
     }
 
+    /// <summary>
+    /// Opens incidents early from the second still being counted (<see cref="RateAggregator.Peek"/>): counts only grow
+    /// within a second, so a destination or interface over its threshold part-way through will be over it at the
+    /// tick, and waiting for the tick only adds delay. The decision is the one the tick would make, with the same
+    /// thresholds, only sooner; it applies when one breaching second opens an incident, and to keys judged before.
+    /// </summary>
+    public void Probe(TrafficSecond partial)
+    {
+        ArgumentNullException.ThrowIfNull(partial);
+        if (_options.ConsecutiveSeconds != 1)
+        {
+            return;
+        }
+
+        var now = partial.Second;
+        foreach (ref readonly var sample in partial.Samples)
+        {
+            if (!_states.TryGetValue(sample.Key, out var state) || state.Incident is not null || state.LastSecond >= now || (state.Override?.LearningOnly ?? false))
+            {
+                continue;
+            }
+
+            var values = MetricValues.From(sample.Counts);
+            var breachingMetric = -1;
+            var ratio = 0.0;
+            for (var m = 0; m < MetricValues.Count; m++)
+            {
+                var over = values[m] / state.Thresholds[m];
+                if (values[m] > state.Thresholds[m] && over > ratio)
+                {
+                    ratio = over;
+                    breachingMetric = m;
+                }
+            }
+
+            if (breachingMetric < 0 || IsBulkTransfer(sample, values, state.Thresholds))
+            {
+                continue;
+            }
+
+            state.Values = values;
+            state.Ratio = ratio;
+            state.BreachingMetric = breachingMetric;
+            state.Breaching = true;
+            Open(state, sample, now, carpet: false);
+            state.Values = default;
+            state.Breaching = false;
+        }
+    }
+
     /// <summary>Every learned baseline, for saving.</summary>
     public List<SavedBaseline> SnapshotBaselines()
     {
@@ -221,7 +271,7 @@ public sealed class Detector
 
         state.Ratio = ratio;
         state.BreachingMetric = breachingMetric;
-        state.Breaching = breachingMetric >= 0 && !(state.Override?.LearningOnly ?? false) && !IsBulkTransfer(sample, state);
+        state.Breaching = breachingMetric >= 0 && !(state.Override?.LearningOnly ?? false) && !IsBulkTransfer(sample, state.Values, state.Thresholds);
         if (!state.Breaching && state.Incident is null)
         {
             state.Baseline.Learn(state.Values, _options.BaselineSeconds);
@@ -235,7 +285,7 @@ public sealed class Detector
     /// TCP segments do not need a handshake-free host to hurt, but they need no SYN-flood signature either, and
     /// flagging every large transfer is what makes operators switch detection off. Only rate metrics are excused.
     /// </summary>
-    private static bool IsBulkTransfer(in TrafficSample sample, KeyState state)
+    private static bool IsBulkTransfer(in TrafficSample sample, in MetricValues values, in MetricValues thresholds)
     {
         ref readonly var counts = ref sample.Counts;
         if (counts.TcpPackets <= 0 || counts.TcpBytes < 0.85 * counts.Bytes || counts.TcpBytes / counts.TcpPackets < 800 || counts.SynPackets > 0.05 * counts.TcpPackets)
@@ -245,7 +295,7 @@ public sealed class Detector
 
         for (var m = (int)DetectionMetric.UdpPps; m < MetricValues.Count; m++)
         {
-            if (state.Values[m] > state.Thresholds[m])
+            if (values[m] > thresholds[m])
             {
                 return false;
             }

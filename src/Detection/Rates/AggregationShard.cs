@@ -157,6 +157,46 @@ public sealed class AggregationShard : IFlowSink
     /// Closes the current second: adds every key's counts (arrived now, and spread from earlier records) to the
     /// merged samples, and advances the wheel. Called by the tick with no other thread inside the shard.
     /// </summary>
+    /// <summary>
+    /// Adds what the current second holds so far (arrived plus spread) to <paramref name="samples"/> without closing
+    /// it: counts only grow within a second, so a key over its threshold now will be over it at the tick.
+    /// </summary>
+    internal void Peek(long second, Dictionary<TrafficKey, int> merged, List<TrafficSample> samples)
+    {
+        lock (_gate)
+        {
+            for (var i = 0; i < _used; i++)
+            {
+                ref var slot = ref _slots[i];
+                if (!slot.InUse || slot.Key.Kind is not (KeyKind.Destination or KeyKind.Interface))
+                {
+                    continue;
+                }
+
+                var total = slot.Immediate;
+                total.Add(slot.Ongoing);
+                if (total.IsEmpty)
+                {
+                    continue;
+                }
+
+                ref var target = ref CollectionsMarshal.GetValueRefOrAddDefault(merged, slot.Key, out var exists);
+                if (!exists)
+                {
+                    target = samples.Count;
+                    samples.Add(new TrafficSample { Key = slot.Key, Second = second, Counts = total, SourcePorts = slot.SourcePorts, Sources = slot.Sources });
+                }
+                else
+                {
+                    ref var sample = ref CollectionsMarshal.AsSpan(samples)[target];
+                    sample.Counts.Add(total);
+                    sample.SourcePorts.Merge(slot.SourcePorts);
+                    sample.Sources.Merge(slot.Sources);
+                }
+            }
+        }
+    }
+
     internal void Drain(long second, Dictionary<TrafficKey, int> merged, List<TrafficSample> samples, int idleSeconds)
     {
         lock (_gate)

@@ -26,6 +26,8 @@ public sealed class RateAggregator
     private readonly Lock _gate = new();
     private readonly Dictionary<TrafficKey, int> _merged = [];
     private readonly TrafficSecond _result = new();
+    private readonly TrafficSecond _partial = new();
+    private readonly Dictionary<TrafficKey, int> _partialMerged = [];
     private readonly CounterRates _counters;
     private readonly List<(InterfaceCounters Counters, uint Interface)> _pendingCounters = [];
     private readonly InterfaceNames _names;
@@ -119,6 +121,26 @@ public sealed class RateAggregator
             CountDestinations();
             Volatile.Write(ref _second, second + 1);
             return _result;
+        }
+    }
+
+    /// <summary>
+    /// The second being counted, so far, for destination and interface keys of flow evidence (not closed, not
+    /// interface counters). Valid until the next call; read on the tick's thread.
+    /// </summary>
+    public TrafficSecond Peek()
+    {
+        lock (_gate)
+        {
+            _partialMerged.Clear();
+            _partial.Buffer.Clear();
+            _partial.Second = _second;
+            foreach (var shard in _shards)
+            {
+                shard.Peek(_second, _partialMerged, _partial.Buffer);
+            }
+
+            return _partial;
         }
     }
 

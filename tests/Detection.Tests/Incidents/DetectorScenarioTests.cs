@@ -357,6 +357,43 @@ public sealed class DetectorScenarioTests
         Assert.Equal("203.0.113.99", Assert.Single(scenario.Opened("destination")).Address);
     }
 
+    [Fact]
+    public void Half_a_second_over_the_threshold_opens_the_incident_before_the_tick_and_the_tick_keeps_it()
+    {
+        var scenario = new Scenario();
+        scenario.Run(400, s => Noisy(s, Victim, 300));
+        var second = scenario.Second;
+
+        // Half the second's flood is already more than the threshold allows in a whole second.
+        scenario.Probe(Flood(second, "dns_amplification", Victim, 10_000));
+        var early = Assert.Single(scenario.Opened("destination"));
+        Assert.Equal(second, early.FirstSecond);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(second).AddMilliseconds(500), early.OpenedAt);
+        Assert.Equal("dns_amplification", early.AttackType);
+
+        // The tick closes the same second: the same incident goes on, no second one.
+        scenario.Run(3, s => Noisy(s, Victim, 300).Concat(Flood(s, "dns_amplification", Victim, s == second ? 10_000 : 20_000)));
+        Assert.Single(scenario.Opened("destination"));
+        Assert.True(scenario.Observer.Latest[early.Id].IsOpen);
+    }
+
+    [Fact]
+    public void A_probe_under_the_threshold_or_of_a_backup_opens_nothing()
+    {
+        var scenario = new Scenario();
+        scenario.Run(400, s => Noisy(s, Victim, 300));
+
+        scenario.Probe(Noisy(scenario.Second, Victim, 600));
+        scenario.Probe([Record(scenario.Second, Victim, Tcp, 40_000, 1_450, 873, Ack | Psh, "198.51.100.40")]);
+        Assert.Empty(scenario.Observer.Opened);
+
+        // With more than one breaching second required, the probe leaves the decision to the ticks.
+        var patient = new Scenario(new DetectionOptions { ConsecutiveSeconds = 2 });
+        patient.Run(400, s => Noisy(s, Victim, 300));
+        patient.Probe(Flood(patient.Second, "udp_flood", Victim, 50_000));
+        Assert.Empty(patient.Observer.Opened);
+    }
+
     [Theory]
     [InlineData(1.2, 0, 0, Severity.Low)]
     [InlineData(2.5, 0, 0, Severity.Medium)]

@@ -65,6 +65,29 @@ internal sealed class Scenario
         }
     }
 
+    /// <summary>
+    /// Counts <paramref name="records"/> into the current second without closing it, then lets the detector probe
+    /// the second so far, as the collector does half-way through each second.
+    /// </summary>
+    public void Probe(IEnumerable<FlowRecord> records)
+    {
+        _shard.Enter();
+        try
+        {
+            foreach (var flow in records)
+            {
+                _shard.OnFlow(flow);
+            }
+        }
+        finally
+        {
+            _shard.Exit();
+        }
+
+        Time.SetUtcNow(DateTimeOffset.FromUnixTimeSeconds(Second).AddMilliseconds(500));
+        Detector.Probe(_aggregator.Peek());
+    }
+
     /// <summary>The incidents opened so far, one per line, for assertion messages.</summary>
     public string Report() => string.Join(
         "\n",
