@@ -254,14 +254,14 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
 
     /// <summary>
     /// Closes each second once its boundary has passed, until stopped. A timer may fire a little early, so the
-    /// boundary is checked again; after a stall the missed seconds are closed one by one. Half-way through a second
+    /// boundary is checked again; after a stall the missed seconds are closed one by one. Three times during a second
     /// that follows one with flow traffic, the detector probes the second so far (an attack over its threshold
     /// already is opened then, not at the tick); a router-mode node with no flows never wakes for it.
     /// </summary>
     public async Task RunAsync(CancellationToken stopping)
     {
         var toClose = Aggregator.CurrentSecond;
-        var probed = long.MinValue;
+        var probes = 0;
         while (!stopping.IsCancellationRequested)
         {
             var now = _time.GetUtcNow();
@@ -270,15 +270,16 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             {
                 Tick(toClose);
                 toClose++;
+                probes = 0;
                 continue;
             }
 
-            var probeAt = DateTimeOffset.FromUnixTimeSeconds(toClose) + ProbeOffset;
-            var probeDue = _detector is not null && _flowsLastSecond && probed != toClose;
+            var probeDue = _detector is not null && _flowsLastSecond && probes < ProbesPerSecond;
+            var probeAt = DateTimeOffset.FromUnixTimeSeconds(toClose).AddMilliseconds(1000.0 * (probes + 1) / (ProbesPerSecond + 1));
             if (probeDue && now >= probeAt)
             {
                 _detector!.Probe(Aggregator.Peek());
-                probed = toClose;
+                probes++;
                 continue;
             }
 
@@ -296,7 +297,8 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         }
     }
 
-    private static readonly TimeSpan ProbeOffset = TimeSpan.FromMilliseconds(500);
+    /// <summary>Probes of the second being counted, evenly spaced (at 250, 500 and 750 ms).</summary>
+    private const int ProbesPerSecond = 3;
 
     /// <summary>Closes one second: counters are read, shards merged, metrics and interface rates updated.</summary>
     public void Tick(long second)
