@@ -169,7 +169,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
             var (exit, text, error) = Flowcollector.Run("mitigations", "withdraw", flowSpec.ToString(CultureInfo.InvariantCulture), "--data-dir", data.FullName);
             Assert.True(exit == 0, error);
             Assert.Contains("withdrawn", text, StringComparison.Ordinal);
-            Assert.Empty(lab.FlowSpec());
+            await WaitForAsync(() => lab.FlowSpec().Count == 0 ? "gone" : null, "the FlowSpec route's withdrawal in GoBGP");
             await Task.Delay(TimeSpan.FromSeconds(3));
             Assert.Empty(lab.FlowSpec());
             Assert.Single(lab.Unicast());
