@@ -49,7 +49,8 @@ public sealed class CollectorMetrics
     private readonly Gauge _tickSeconds;
     private readonly Gauge _interfaceThresholdPackets;
     private readonly Gauge _interfaceThresholdBytes;
-    private readonly Gauge.Child[] _openIncidents;
+    private readonly Gauge _openIncidents;
+    private readonly Gauge.Child?[] _openIncidentSeries = new Gauge.Child?[AttackNames.All.Count];
     private readonly int[] _openByType = new int[AttackNames.All.Count];
     private readonly Counter _storeRows;
     private readonly Counter _storeDropped;
@@ -94,8 +95,7 @@ public sealed class CollectorMetrics
         _tickSeconds = factory.CreateGauge("flowcollector_tick_duration_seconds", "How long the last one-second tick took.");
         _interfaceThresholdPackets = factory.CreateGauge("flowcollector_interface_threshold_packets_per_second", "The packet rate above which an interface is under attack, as learned (or configured) now.", InterfaceLabels);
         _interfaceThresholdBytes = factory.CreateGauge("flowcollector_interface_threshold_bytes_per_second", "The IP byte rate above which an interface is under attack, as learned (or configured) now.", InterfaceLabels);
-        var openIncidents = factory.CreateGauge("flowcollector_incidents_open", "Incidents open now, by attack type.", "type");
-        _openIncidents = AttackNames.All.Select(type => openIncidents.WithLabels(AttackNames.Name(type))).ToArray();
+        _openIncidents = factory.CreateGauge("flowcollector_incidents_open", "Incidents open now, by attack type (a type appears once it has been seen, then stays).", "type");
         _storeRows = factory.CreateCounter("flowcollector_store_rows_written_total", "Rows (incidents, incident seconds, baselines) committed to the database.");
         _storeDropped = factory.CreateCounter("flowcollector_store_writes_dropped_total", "Writes dropped because the database writer fell too far behind.");
         _mitigationEvents = factory.CreateCounter("flowcollector_mitigation_events_total", "Mitigation outcomes: applied.KIND, withdrawn.KIND, failed.KIND, refused, stale_removed, failed_withdrawals.", "event");
@@ -200,7 +200,13 @@ public sealed class CollectorMetrics
 
         for (var i = 0; i < _openByType.Length; i++)
         {
-            _openIncidents[i].Set(_openByType[i]);
+            // Series appear with their first incident: every scrape of an idle router stays small.
+            if (_openByType[i] > 0 && _openIncidentSeries[i] is null)
+            {
+                _openIncidentSeries[i] = _openIncidents.WithLabels(AttackNames.Name(AttackNames.All[i]));
+            }
+
+            _openIncidentSeries[i]?.Set(_openByType[i]);
         }
     }
 

@@ -28,7 +28,9 @@ public sealed class IncidentStore : IIncidentObserver, IDisposable
     private IncidentStore(string path)
     {
         Path = path;
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, DefaultTimeout = 10, Pooling = true }.ToString();
+        // Unpooled: besides the writer's own connection, the store is read a few times a minute (the API, the
+        // engine), and idle pooled connections each keep a page cache the router-mode footprint cannot afford.
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, DefaultTimeout = 10, Pooling = false }.ToString();
         _writer = new Thread(WriteLoop) { IsBackground = true, Name = "incident-store" };
     }
 
@@ -252,7 +254,7 @@ public sealed class IncidentStore : IIncidentObserver, IDisposable
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        connection.Execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000");
+        connection.Execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -256");
         return connection;
     }
 

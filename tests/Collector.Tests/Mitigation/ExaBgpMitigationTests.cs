@@ -54,7 +54,9 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
         }
     }
 
-    private static string Config(string directory, BgpLab lab, string extra = "")
+    private static string Config(string directory, BgpLab lab, string extra = "") => Config(directory, lab.Socket, extra);
+
+    private static string Config(string directory, string socket, string extra = "")
     {
         var path = Path.Combine(directory, "flowcollector.json");
         File.WriteAllText(path, $$"""
@@ -67,7 +69,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
                 "WithdrawGraceSeconds": 1,
                 {{extra}}
                 "Policy": { "Low": [ "flowspec", "rtbh" ], "Medium": [ "flowspec", "rtbh" ], "High": [ "flowspec", "rtbh" ], "Critical": [ "flowspec", "rtbh" ] },
-                "ExaBgp": { "Socket": "{{lab.Socket}}", "NextHop": "192.0.2.1", "Peers": [ "127.0.0.1", "127.0.0.2" ] }
+                "ExaBgp": { "Socket": "{{socket}}", "NextHop": "192.0.2.1", "Peers": [ "127.0.0.1", "127.0.0.2" ] }
               }
             }
             """);
@@ -173,6 +175,44 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
             await Task.Delay(TimeSpan.FromSeconds(3));
             Assert.Empty(lab.FlowSpec());
             Assert.Single(lab.Unicast());
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await sending;
+            data.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task An_announcement_that_fails_while_ExaBGP_is_away_is_reported_and_retried_until_it_lands()
+    {
+        BgpLab.RequireAvailable();
+        var directory = BgpLab.NewDirectory();
+        var data = Directory.CreateTempSubdirectory("flowcollector-exabgp-");
+        var port = CollectorProcess.FreeUdpPort();
+        var config = Config(data.FullName, Path.Combine(directory, "exabgp.sock"), """ "RetrySeconds": 2, "MaxAttempts": 100, """);
+        using var stop = new CancellationTokenSource();
+        using var sender = new NetFlowV5Sender(port);
+        var sending = sender.RunAsync(Traffic, stop.Token);
+        await using var collector = await CollectorProcess.StartAsync(data, port, "--config", config);
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            Flood("203.0.113.10", on: true);
+
+            // No ExaBGP yet: the actions are pending, with the reason, and the detection goes on regardless.
+            var pending = await WaitForAsync(async () => await Get(collector, "/api/mitigations") is { Count: 2 } list && list.All(a => a.GetProperty("attempts").GetInt32() >= 1) ? list : null, "two attempted actions");
+            Assert.All(pending, a => Assert.Equal("pending", a.GetProperty("state").GetString()));
+            Assert.All(pending, a => Assert.Contains("not connected", a.GetProperty("error").GetString(), StringComparison.Ordinal));
+            Assert.Contains("failed (attempt 1)", collector.Output, StringComparison.Ordinal);
+
+            // ExaBGP comes up and its relay connects: the next retry lands both routes.
+            using var lab = BgpLab.Start(directory);
+            await WaitForAsync(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements after ExaBGP came up");
+            var applied = await Get(collector, "/api/mitigations?active=true");
+            Assert.All(applied, a => Assert.Equal("applied", a.GetProperty("state").GetString()));
+            Assert.All(applied, a => Assert.True(a.GetProperty("attempts").GetInt32() >= 2));
         }
         finally
         {

@@ -35,9 +35,12 @@ internal sealed class BgpLab : IDisposable
         Flowcollector.Require(Environment.UserName == "root", "ExaBGP binds 127.0.0.2 and runs as root here");
     }
 
-    public static BgpLab Start()
+    /// <summary>A directory for the lab (and the socket path) before it starts, so a collector can be told it first.</summary>
+    public static string NewDirectory() => System.IO.Directory.CreateTempSubdirectory("flowcollector-bgp-").FullName;
+
+    public static BgpLab Start(string? existingDirectory = null)
     {
-        var directory = System.IO.Directory.CreateTempSubdirectory("flowcollector-bgp-").FullName;
+        var directory = existingDirectory ?? NewDirectory();
         var bgpPort = CollectorProcess.FreeTcpPort();
         var apiPort = CollectorProcess.FreeTcpPort();
         File.WriteAllText(Path.Combine(directory, "gobgpd.toml"), string.Create(CultureInfo.InvariantCulture, $$"""
