@@ -23,39 +23,9 @@ internal static class IncidentsCommand
 
     public static int Run(CommandLineOverrides overrides, bool openOnly, string format, int limit, TextWriter output)
     {
-        var loaded = ConfigurationLoader.Load(overrides);
-        if (loaded.Errors.Count > 0)
+        if (!StoreArguments.TryOpen(overrides, out var store, out var exit))
         {
-            foreach (var error in loaded.Errors)
-            {
-                Console.Error.WriteLine($"configuration: {error}");
-            }
-
-            return RunCommand.ConfigurationError;
-        }
-
-        var path = loaded.Options.Storage.Path;
-        if (path.Length == 0)
-        {
-            if (!Runtime.DataDirectory.TryResolve(loaded.Options.DataDirectory, out var directory, out var dataError))
-            {
-                Console.Error.WriteLine($"configuration: {dataError}");
-                return RunCommand.StartError;
-            }
-
-            path = Path.Combine(directory, "flowcollector.db");
-        }
-
-        if (!File.Exists(path))
-        {
-            Console.Error.WriteLine($"no database at {path}: the collector has not run with this data directory");
-            return 0;
-        }
-
-        if (!IncidentStore.TryOpen(path, out var store, out var openError))
-        {
-            Console.Error.WriteLine($"flowcollector: {openError}");
-            return RunCommand.StartError;
+            return exit;
         }
 
         using (store)

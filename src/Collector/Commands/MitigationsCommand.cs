@@ -32,7 +32,7 @@ internal static class MitigationsCommand
 
     public static int List(CommandLineOverrides overrides, bool activeOnly, string format, TextWriter output)
     {
-        if (!TryOpen(overrides, out var store, out var exit))
+        if (!StoreArguments.TryOpen(overrides, out var store, out var exit))
         {
             return exit;
         }
@@ -64,7 +64,7 @@ internal static class MitigationsCommand
 
     public static int Withdraw(CommandLineOverrides overrides, long id, int waitSeconds, TextWriter output)
     {
-        if (!TryOpen(overrides, out var store, out var exit))
+        if (!StoreArguments.TryOpen(overrides, out var store, out var exit))
         {
             return exit;
         }
@@ -92,51 +92,6 @@ internal static class MitigationsCommand
             output.WriteLine($"action {id}: withdrawal requested; no running collector took it back within {waitSeconds} s (the next one to start will)");
             return 0;
         }
-    }
-
-    private static bool TryOpen(CommandLineOverrides overrides, out IncidentStore? store, out int exit)
-    {
-        store = null;
-        exit = 0;
-        var loaded = ConfigurationLoader.Load(overrides);
-        if (loaded.Errors.Count > 0)
-        {
-            foreach (var error in loaded.Errors)
-            {
-                Console.Error.WriteLine($"configuration: {error}");
-            }
-
-            exit = RunCommand.ConfigurationError;
-            return false;
-        }
-
-        var path = loaded.Options.Storage.Path;
-        if (path.Length == 0)
-        {
-            if (!Runtime.DataDirectory.TryResolve(loaded.Options.DataDirectory, out var directory, out var dataError))
-            {
-                Console.Error.WriteLine($"configuration: {dataError}");
-                exit = RunCommand.StartError;
-                return false;
-            }
-
-            path = Path.Combine(directory, "flowcollector.db");
-        }
-
-        if (!File.Exists(path))
-        {
-            Console.Error.WriteLine($"no database at {path}: the collector has not run with this data directory");
-            return false;
-        }
-
-        if (!IncidentStore.TryOpen(path, out store, out var openError))
-        {
-            Console.Error.WriteLine($"flowcollector: {openError}");
-            exit = RunCommand.StartError;
-            return false;
-        }
-
-        return true;
     }
 
     private static string Time(DateTimeOffset? time) => time?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-";

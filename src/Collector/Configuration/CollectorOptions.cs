@@ -49,6 +49,9 @@ public sealed class StorageOptions
 
     /// <summary>Saved baselines older than this are not restored: the network has changed since.</summary>
     public int BaselineMaxAgeHours { get; set; } = 168;
+
+    /// <summary>The database file: <see cref="Path"/>, or flowcollector.db in <paramref name="dataDirectory"/>.</summary>
+    public string DatabasePath(string dataDirectory) => Path.Length > 0 ? Path : System.IO.Path.Combine(dataDirectory, "flowcollector.db");
 }
 
 public sealed class NodeOptions

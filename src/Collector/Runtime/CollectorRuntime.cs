@@ -83,7 +83,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
 
     public IncidentStore? Store => _store;
 
-    public string DatabasePath => _options.Storage.Path.Length > 0 ? _options.Storage.Path : Path.Combine(DataDirectoryPath, "flowcollector.db");
+    public string DatabasePath => _options.Storage.DatabasePath(DataDirectoryPath);
 
     /// <summary>The last second closed.</summary>
     public long LastSecond => Interlocked.Read(ref _lastSecond);

@@ -1,4 +1,3 @@
-using FlowCollector.Decoders;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Rates;
 
@@ -168,6 +167,4 @@ public sealed class MitigationPlanner
 internal static class PrefixExtensions
 {
     public static bool IsHost(this IpPrefix prefix) => prefix.Length == (prefix.IsIPv4 ? 32 : 128);
-
-    public static NetworkAddress Address(this IpPrefix prefix) => prefix.Network;
 }

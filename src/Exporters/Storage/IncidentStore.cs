@@ -73,9 +73,6 @@ public sealed class IncidentStore : IIncidentObserver, IDisposable
         return true;
     }
 
-    /// <summary>Opens an existing database for reading only (the <c>incidents</c> command); null when there is none.</summary>
-    public static IncidentStore? OpenExisting(string path) => File.Exists(path) && TryOpen(path, out var store, out _) ? store : null;
-
     public void Opened(IncidentRecord incident) => Enqueue(new Write(incident, null, null, null));
 
     public void Updated(IncidentRecord incident, in IncidentSecond second) => Enqueue(new Write(incident, second, null, null));
