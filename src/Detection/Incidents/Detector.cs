@@ -38,8 +38,9 @@ public sealed class Detector
     private readonly Dictionary<string, IncidentRecord> _resumable = new(StringComparer.Ordinal);
     private readonly bool[] _prefixHasIncident;
     private readonly bool[] _sourceHasInterfaceBreach = new bool[8];
-    private readonly MetricValues _learningFloorsDestination, _learningFloorsPrefix, _learningFloorsInterface, _learningFloorsNode;
-    private readonly MetricValues _floorsDestination, _floorsPrefix, _floorsInterface, _floorsNode;
+    // Per kind of key, indexed by KeyKind.
+    private readonly MetricValues[] _learningFloors = new MetricValues[4];
+    private readonly MetricValues[] _floors = new MetricValues[4];
     private readonly long _resumeDeadline;
     private volatile IncidentRecord[] _openRecords = [];
     private long _lastIncidentId;
@@ -61,14 +62,11 @@ public sealed class Detector
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _observer = observer ?? throw new ArgumentNullException(nameof(observer));
         _prefixHasIncident = new bool[Math.Max(1, prefixes.Count)];
-        _learningFloorsDestination = options.LearningFloors.Destination.ToValues(double.PositiveInfinity);
-        _learningFloorsPrefix = options.LearningFloors.Prefix.ToValues(double.PositiveInfinity);
-        _learningFloorsInterface = options.LearningFloors.Interface.ToValues(double.PositiveInfinity);
-        _learningFloorsNode = options.LearningFloors.Node.ToValues(double.PositiveInfinity);
-        _floorsDestination = options.Floors.Destination.ToValues(0);
-        _floorsPrefix = options.Floors.Prefix.ToValues(0);
-        _floorsInterface = options.Floors.Interface.ToValues(0);
-        _floorsNode = options.Floors.Node.ToValues(0);
+        foreach (var kind in (ReadOnlySpan<KeyKind>)[KeyKind.Node, KeyKind.Interface, KeyKind.Destination, KeyKind.Prefix])
+        {
+            _learningFloors[(int)kind] = options.LearningFloors.For(kind).ToValues(double.PositiveInfinity);
+            _floors[(int)kind] = options.Floors.For(kind).ToValues(0);
+        }
         state ??= new DetectorState();
         foreach (var saved in state.Baselines)
         {
@@ -178,18 +176,7 @@ public sealed class Detector
             }
 
             var values = MetricValues.From(sample.Counts);
-            var breachingMetric = -1;
-            var ratio = 0.0;
-            for (var m = 0; m < MetricValues.Count; m++)
-            {
-                var over = values[m] / state.Thresholds[m];
-                if (values[m] > state.Thresholds[m] && over > ratio)
-                {
-                    ratio = over;
-                    breachingMetric = m;
-                }
-            }
-
+            var breachingMetric = MostExceeded(values, state.Thresholds, out var ratio);
             if (breachingMetric < 0 || IsBulkTransfer(sample, values, state.Thresholds))
             {
                 continue;
@@ -257,18 +244,7 @@ public sealed class Detector
         }
 
         Thresholds(state);
-        var breachingMetric = -1;
-        var ratio = 0.0;
-        for (var m = 0; m < MetricValues.Count; m++)
-        {
-            var over = state.Values[m] / state.Thresholds[m];
-            if (state.Values[m] > state.Thresholds[m] && over > ratio)
-            {
-                ratio = over;
-                breachingMetric = m;
-            }
-        }
-
+        var breachingMetric = MostExceeded(state.Values, state.Thresholds, out var ratio);
         state.Ratio = ratio;
         state.BreachingMetric = breachingMetric;
         state.Breaching = breachingMetric >= 0 && !(state.Override?.LearningOnly ?? false) && !IsBulkTransfer(sample, state.Values, state.Thresholds);
@@ -307,9 +283,7 @@ public sealed class Detector
     private void Thresholds(KeyState state)
     {
         var kind = state.Key.Kind;
-        ref readonly var floors = ref (state.Learned
-            ? ref (kind == KeyKind.Destination ? ref _floorsDestination : ref kind == KeyKind.Prefix ? ref _floorsPrefix : ref kind == KeyKind.Interface ? ref _floorsInterface : ref _floorsNode)
-            : ref (kind == KeyKind.Destination ? ref _learningFloorsDestination : ref kind == KeyKind.Prefix ? ref _learningFloorsPrefix : ref kind == KeyKind.Interface ? ref _learningFloorsInterface : ref _learningFloorsNode));
+        ref readonly var floors = ref (state.Learned ? ref _floors[(int)kind] : ref _learningFloors[(int)kind]);
         var overrides = state.Override;
         var multiplier = overrides?.Multiplier ?? 1;
         for (var m = 0; m < MetricValues.Count; m++)
@@ -442,6 +416,24 @@ public sealed class Detector
         incident.PeakBps = Math.Max(incident.PeakBps, incident.CurrentBps);
         var severity = SeverityOf(state.Ratio, incident.CurrentBps, state.Override?.CapacityBps is > 0 ? state.Override.CapacityBps : _options.DefaultCapacityBps);
         incident.Severity = (Severity)Math.Max((int)incident.Severity, (int)severity);
+    }
+
+    /// <summary>The metric furthest over its threshold (-1 when none is over), and by how much.</summary>
+    private static int MostExceeded(in MetricValues values, in MetricValues thresholds, out double ratio)
+    {
+        var metric = -1;
+        ratio = 0;
+        for (var m = 0; m < MetricValues.Count; m++)
+        {
+            var over = values[m] / thresholds[m];
+            if (values[m] > thresholds[m] && over > ratio)
+            {
+                ratio = over;
+                metric = m;
+            }
+        }
+
+        return metric;
     }
 
     /// <summary>Severity from how far over the threshold and how much of the link the traffic fills.</summary>
