@@ -55,13 +55,13 @@ public sealed class DetectionOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        Range(errors, nameof(LearningSeconds), LearningSeconds, 0, 86_400);
-        Range(errors, nameof(BaselineSeconds), BaselineSeconds, 10, 604_800);
-        Range(errors, nameof(ConsecutiveSeconds), ConsecutiveSeconds, 1, 60);
-        Range(errors, nameof(CooldownSeconds), CooldownSeconds, 1, 3600);
-        Range(errors, nameof(ReopenSeconds), ReopenSeconds, 0, 86_400);
-        Range(errors, nameof(ForgetSeconds), ForgetSeconds, 60, 31_536_000);
-        Range(errors, nameof(CarpetBombingDestinations), CarpetBombingDestinations, 2, 1_000_000);
+        OptionChecks.Range(errors, nameof(LearningSeconds), LearningSeconds, 0, 86_400);
+        OptionChecks.Range(errors, nameof(BaselineSeconds), BaselineSeconds, 10, 604_800);
+        OptionChecks.Range(errors, nameof(ConsecutiveSeconds), ConsecutiveSeconds, 1, 60);
+        OptionChecks.Range(errors, nameof(CooldownSeconds), CooldownSeconds, 1, 3600);
+        OptionChecks.Range(errors, nameof(ReopenSeconds), ReopenSeconds, 0, 86_400);
+        OptionChecks.Range(errors, nameof(ForgetSeconds), ForgetSeconds, 60, 31_536_000);
+        OptionChecks.Range(errors, nameof(CarpetBombingDestinations), CarpetBombingDestinations, 2, 1_000_000);
         if (!(Deviations is > 0 and <= 100))
         {
             errors.Add($"{nameof(Deviations)}: must be above 0 and at most 100, got {Deviations}");
@@ -90,14 +90,6 @@ public sealed class DetectionOptions
         }
 
         return errors;
-    }
-
-    private static void Range(List<string> errors, string key, int value, int minimum, int maximum)
-    {
-        if (value < minimum || value > maximum)
-        {
-            errors.Add($"{key}: must be between {minimum} and {maximum}, got {value}");
-        }
     }
 }
 

@@ -76,12 +76,12 @@ public sealed class MitigationOptions
             errors.Add($"RtbhCapacityShare: must be between 0 and 1, got {RtbhCapacityShare}");
         }
 
-        Range(errors, nameof(MaxRules), MaxRules, 0, 100_000);
-        Range(errors, nameof(MaxAnnouncements), MaxAnnouncements, 0, 100_000);
-        Range(errors, nameof(MaxLifetimeSeconds), MaxLifetimeSeconds, 10, 604_800);
-        Range(errors, nameof(WithdrawGraceSeconds), WithdrawGraceSeconds, 0, 86_400);
-        Range(errors, nameof(RetrySeconds), RetrySeconds, 1, 3_600);
-        Range(errors, nameof(MaxAttempts), MaxAttempts, 1, 1_000);
+        OptionChecks.Range(errors, nameof(MaxRules), MaxRules, 0, 100_000);
+        OptionChecks.Range(errors, nameof(MaxAnnouncements), MaxAnnouncements, 0, 100_000);
+        OptionChecks.Range(errors, nameof(MaxLifetimeSeconds), MaxLifetimeSeconds, 10, 604_800);
+        OptionChecks.Range(errors, nameof(WithdrawGraceSeconds), WithdrawGraceSeconds, 0, 86_400);
+        OptionChecks.Range(errors, nameof(RetrySeconds), RetrySeconds, 1, 3_600);
+        OptionChecks.Range(errors, nameof(MaxAttempts), MaxAttempts, 1, 1_000);
         if (Nftables.Backend is not ("auto" or "nft" or "iptables"))
         {
             errors.Add($"Nftables:Backend: must be auto, nft or iptables, got '{Nftables.Backend}'");
@@ -102,7 +102,7 @@ public sealed class MitigationOptions
             errors.Add($"ExaBgp:NextHop: '{ExaBgp.NextHop}' is not an IP address");
         }
 
-        if (Enabled && Policy.All().Concat(Overrides.SelectMany(o => o.Policy.All())).Contains("rtbh") && ExaBgp.NextHop.Length == 0)
+        if (Enabled && AllKinds().Contains("rtbh") && ExaBgp.NextHop.Length == 0)
         {
             errors.Add("ExaBgp:NextHop: RTBH is in a policy, so the next hop of its routes must be set (the discard next hop your routers know)");
         }
@@ -131,7 +131,10 @@ public sealed class MitigationOptions
         return errors;
     }
 
-    public bool UsesBgp => Policy.All().Concat(Overrides.SelectMany(o => o.Policy.All())).Any(a => a is "flowspec" or "rtbh");
+    public bool UsesBgp => AllKinds().Any(a => a is "flowspec" or "rtbh");
+
+    /// <summary>Every action kind any policy names.</summary>
+    private IEnumerable<string> AllKinds() => Policy.All().Concat(Overrides.SelectMany(o => o.Policy.All()));
 
     private static bool IsName(string text) => text.Length is > 0 and <= 64 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
 
@@ -144,14 +147,6 @@ public sealed class MitigationOptions
 
         var parts = text.Split(':');
         return parts.Length == 2 && ushort.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out _) && ushort.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out _);
-    }
-
-    private static void Range(List<string> errors, string key, int value, int minimum, int maximum)
-    {
-        if (value < minimum || value > maximum)
-        {
-            errors.Add($"{key}: must be between {minimum} and {maximum}, got {value}");
-        }
     }
 }
 
