@@ -348,7 +348,9 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
             }
         }
 
-        foreach (var request in _store.Actions(activeOnly: true).Where(a => a.WithdrawRequested))
+        // Only actions this engine tracks can be withdrawn by hand, so with none there is nothing to ask the store.
+        var requests = _incidents.Count == 0 ? [] : _store.Actions(activeOnly: true).Where(a => a.WithdrawRequested);
+        foreach (var request in requests)
         {
             var found = Entries().FirstOrDefault(e => e.Entry.Action.Id == request.Id);
             if (found.Tracked is not null)
@@ -432,11 +434,14 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
             }
         }
 
+        // Closed incidents are read once, and only when an action of one is still recorded as active.
+        Dictionary<long, IncidentRecord>? all = null;
         foreach (var action in active)
         {
             if (!open.TryGetValue(action.IncidentId, out var incident))
             {
-                incident = _store.Incidents(openOnly: false, limit: 100_000).FirstOrDefault(i => i.Id == action.IncidentId);
+                all ??= _store.Incidents(openOnly: false, limit: 100_000).ToDictionary(i => i.Id);
+                incident = all.GetValueOrDefault(action.IncidentId);
                 if (incident is null)
                 {
                     _store.UpdateAction(action with { WithdrawnAt = _time.GetUtcNow(), State = "withdrawn", Error = "incident not found at start-up" });
