@@ -57,13 +57,7 @@ public static class IncidentJson
     /// <summary>One incident as a single line of JSON.</summary>
     public static string Line(IncidentRecord incident)
     {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            Write(writer, incident);
-        }
-
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        return Text(writer => Write(writer, incident));
     }
 
     public static string Ports(IReadOnlyList<PortRate> ports) => Text(writer => WritePorts(writer, ports));
@@ -133,7 +127,7 @@ public static class IncidentJson
         writer.WriteEndArray();
     }
 
-    private static void WriteNullable(Utf8JsonWriter writer, string name, string? value)
+    internal static void WriteNullable(Utf8JsonWriter writer, string name, string? value)
     {
         if (value is null)
         {
@@ -145,7 +139,8 @@ public static class IncidentJson
         }
     }
 
-    private static string Text(Action<Utf8JsonWriter> write)
+    /// <summary>What <paramref name="write"/> writes, as a string (one line).</summary>
+    internal static string Text(Action<Utf8JsonWriter> write)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace FlowCollector.Exporters.Storage;
@@ -30,27 +29,14 @@ public static class MitigationJson
         writer.WriteString("state", action.State);
         writer.WriteBoolean("dryRun", action.DryRun);
         writer.WriteNumber("attempts", action.Attempts);
-        if (action.Error is null)
-        {
-            writer.WriteNull("error");
-        }
-        else
-        {
-            writer.WriteString("error", action.Error);
-        }
+        IncidentJson.WriteNullable(writer, "error", action.Error);
 
         writer.WriteEndObject();
     }
 
     public static string Line(MitigationAction action)
     {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            Write(writer, action);
-        }
-
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        return IncidentJson.Text(writer => Write(writer, action));
     }
 
     private static void Time(Utf8JsonWriter writer, string name, DateTimeOffset? value)
