@@ -92,9 +92,10 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
         {
             await Task.Delay(TimeSpan.FromSeconds(5));
             Flood("203.0.113.10", on: true);
-            var (flowSpec, announced) = await WaitForAsync(() => lab.FlowSpec().TryGetValue(FlowSpecKey, out var rate) ? rate : null, "the FlowSpec route");
-            Assert.Equal(0, flowSpec);
-            var rtbh = await WaitForAsync(() => lab.Unicast().TryGetValue("203.0.113.10/32", out var route) ? route.NextHop : null, "the RTBH route");
+            var flowSpec = await Eventually.Until(() => lab.FlowSpec() is var routes && routes.ContainsKey(FlowSpecKey) ? routes : null, "the FlowSpec route", pollMilliseconds: 20);
+            var announced = DateTimeOffset.UtcNow;
+            Assert.Equal(0, flowSpec[FlowSpecKey]);
+            await Eventually.Until(() => lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the RTBH route", pollMilliseconds: 20);
             var route = lab.Unicast()["203.0.113.10/32"];
             Assert.Equal("192.0.2.1", route.NextHop);
             Assert.Contains(Blackhole, route.Communities);
@@ -110,19 +111,19 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
 
             // The attack ends: cool-down and grace later, both routes are withdrawn.
             Flood("203.0.113.10", on: false);
-            await WaitForAsync(() => !lab.FlowSpec().ContainsKey(FlowSpecKey) && !lab.Unicast().ContainsKey("203.0.113.10/32") ? "gone" : null, "the withdrawals");
+            await Eventually.Until(() => !lab.FlowSpec().ContainsKey(FlowSpecKey) && !lab.Unicast().ContainsKey("203.0.113.10/32") ? "gone" : null, "the withdrawals", pollMilliseconds: 20);
             Assert.Empty(await Get(collector, "/api/mitigations?active=true"));
 
             // Again, and kill -9 while announced: ExaBGP keeps the routes; the restarted collector withdraws them.
             Flood("203.0.113.10", on: true);
-            await WaitForAsync(() => lab.FlowSpec().ContainsKey(FlowSpecKey) ? "announced" : null, "the second announcement");
+            await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) ? "announced" : null, "the second announcement", pollMilliseconds: 20);
             await collector.KillHardAsync();
             Flood("203.0.113.10", on: false);
             await Task.Delay(TimeSpan.FromSeconds(2));
             Assert.True(lab.FlowSpec().ContainsKey(FlowSpecKey), "ExaBGP keeps announcing while the collector is away");
 
             await using var restarted = await CollectorProcess.StartAsync(data, port, "--config", config);
-            await WaitForAsync(() => !lab.FlowSpec().ContainsKey(FlowSpecKey) && !lab.Unicast().ContainsKey("203.0.113.10/32") ? "gone" : null, "the withdrawals after the restart");
+            await Eventually.Until(() => !lab.FlowSpec().ContainsKey(FlowSpecKey) && !lab.Unicast().ContainsKey("203.0.113.10/32") ? "gone" : null, "the withdrawals after the restart", pollMilliseconds: 20);
             Assert.Empty(await Get(restarted, "/api/mitigations?active=true"));
         }
         finally
@@ -152,7 +153,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
             Flood("203.0.113.20", on: true);
             Flood("203.0.113.10", on: true);
             Flood("203.0.113.30", on: true);
-            await WaitForAsync(async () => (await Get(collector, "/api/incidents?open=true")).Count(i => i.GetProperty("keyKind").GetString() == "destination") == 3 ? "three" : null, "three incidents");
+            await Eventually.Until(async () => (await Get(collector, "/api/incidents?open=true")).Count(i => i.GetProperty("keyKind").GetString() == "destination") == 3 ? "three" : null, "three incidents");
             await Task.Delay(TimeSpan.FromSeconds(3));
 
             var incidents = await Get(collector, "/api/incidents?open=true");
@@ -171,7 +172,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
             var (exit, text, error) = Flowcollector.Run("mitigations", "withdraw", flowSpec.ToString(CultureInfo.InvariantCulture), "--data-dir", data.FullName);
             Assert.True(exit == 0, error);
             Assert.Contains("withdrawn", text, StringComparison.Ordinal);
-            await WaitForAsync(() => lab.FlowSpec().Count == 0 ? "gone" : null, "the FlowSpec route's withdrawal in GoBGP");
+            await Eventually.Until(() => lab.FlowSpec().Count == 0 ? "gone" : null, "the FlowSpec route's withdrawal in GoBGP", pollMilliseconds: 20);
             await Task.Delay(TimeSpan.FromSeconds(3));
             Assert.Empty(lab.FlowSpec());
             Assert.Single(lab.Unicast());
@@ -202,14 +203,14 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
             Flood("203.0.113.10", on: true);
 
             // No ExaBGP yet: the actions are pending, with the reason, and the detection goes on regardless.
-            var pending = await WaitForAsync(async () => await Get(collector, "/api/mitigations") is { Count: 2 } list && list.All(a => a.GetProperty("attempts").GetInt32() >= 1) ? list : null, "two attempted actions");
+            var pending = await Eventually.Until(async () => await Get(collector, "/api/mitigations") is { Count: 2 } list && list.All(a => a.GetProperty("attempts").GetInt32() >= 1) ? list : null, "two attempted actions");
             Assert.All(pending, a => Assert.Equal("pending", a.GetProperty("state").GetString()));
             Assert.All(pending, a => Assert.Contains("not connected", a.GetProperty("error").GetString(), StringComparison.Ordinal));
             Assert.Contains("failed (attempt 1)", collector.Output, StringComparison.Ordinal);
 
             // ExaBGP comes up and its relay connects: the next retry lands both routes.
             using var lab = BgpLab.Start(directory);
-            await WaitForAsync(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements after ExaBGP came up");
+            await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements after ExaBGP came up", pollMilliseconds: 20);
             var applied = await Get(collector, "/api/mitigations?active=true");
             Assert.All(applied, a => Assert.Equal("applied", a.GetProperty("state").GetString()));
             Assert.All(applied, a => Assert.True(a.GetProperty("attempts").GetInt32() >= 2));
@@ -249,7 +250,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
         {
             await Task.Delay(TimeSpan.FromSeconds(5));
             Flood("203.0.113.10", on: true);
-            var actions = await WaitForAsync(async () => await Get(collector, "/api/mitigations") is { Count: 2 } list ? list : null, "two planned actions");
+            var actions = await Eventually.Until(async () => await Get(collector, "/api/mitigations") is { Count: 2 } list ? list : null, "two planned actions");
 
             Assert.All(actions, a => Assert.Equal("dry-run", a.GetProperty("state").GetString()));
             Assert.All(actions, a => Assert.True(a.GetProperty("dryRun").GetBoolean()));
@@ -274,53 +275,5 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
     {
         using var document = JsonDocument.Parse(await collector.GetAsync(path));
         return document.RootElement.EnumerateArray().Select(e => e.Clone()).ToList();
-    }
-
-    private static async Task<(T Value, DateTimeOffset At)> WaitForAsync<T>(Func<T?> probe, string what)
-        where T : struct
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            if (probe() is { } value)
-            {
-                return (value, DateTimeOffset.UtcNow);
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"{what} did not happen within 30 s");
-            await Task.Delay(20);
-        }
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<T?> probe, string what)
-        where T : class
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            if (probe() is { } value)
-            {
-                return value;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"{what} did not happen within 30 s");
-            await Task.Delay(20);
-        }
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, string what)
-        where T : class
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            if (await probe() is { } value)
-            {
-                return value;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"{what} did not happen within 30 s");
-            await Task.Delay(100);
-        }
     }
 }

@@ -23,24 +23,9 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
         Flowcollector.Require(Directory.Exists("/usr/lib/python3/dist-packages/scapy"), "python3-scapy is not installed");
         using var namespaces = NetworkNamespaces.Create();
         var space = namespaces.First;
-        NetworkNamespaces.Run(space, "ip", "link", "set", NetworkNamespaces.FirstInterface, "address", "02:00:00:00:00:01");
-        NetworkNamespaces.Run(space, "ip", "addr", "add", Victim + "/32", "dev", NetworkNamespaces.FirstInterface);
+        HoldVictim(space);
         var work = Directory.CreateTempSubdirectory("flowcollector-nft-");
-        var config = Path.Combine(work.FullName, "flowcollector.json");
-        await File.WriteAllTextAsync(config, $$"""
-            {
-              "Monitor": { "Prefixes": [ "203.0.113.0/24" ] },
-              "Capture": { "Interfaces": [ "{{NetworkNamespaces.FirstInterface}}" ] },
-              "ProcNetDev": { "Mode": "off" },
-              "Detection": { "LearningSeconds": 3, "CooldownSeconds": 3 },
-              "Mitigation": {
-                "Enabled": true,
-                "AllowlistLocalAddresses": false,
-                "WithdrawGraceSeconds": 1,
-                "Policy": { "Low": [ "nftables" ], "Medium": [ "nftables" ], "High": [ "nftables" ], "Critical": [ "nftables" ] }
-              }
-            }
-            """);
+        var config = await WriteConfig(work.FullName, """ "WithdrawGraceSeconds": 1 """);
         var data = Path.Combine(work.FullName, "data");
         Process? collector = null;
         Process? receiver = null;
@@ -72,7 +57,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
             receiver.BeginOutputReadLine();
 
             var traffic = Task.Run(() => SendScenario(namespaces.Second, work.FullName, "first", floodSeconds: 10));
-            var rule = await WaitForAsync(() => Rules(space).FirstOrDefault(), TimeSpan.FromSeconds(30), "the drop rule");
+            var rule = await Eventually.Until(() => Rules(space).FirstOrDefault(), "the drop rule", 30);
             Assert.Contains($"ip daddr {Victim} udp sport 53", rule.Text, StringComparison.Ordinal);
             var ruleSeen = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
             await Task.Delay(TimeSpan.FromSeconds(4));
@@ -88,7 +73,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
             await traffic;
 
             // The flood is over: cool-down (3 s) and grace (1 s) later the rule is gone.
-            await WaitForAsync(() => Rules(space).Count == 0 ? "gone" : null, TimeSpan.FromSeconds(20), "the rule's removal");
+            await Eventually.Until(() => Rules(space).Count == 0 ? "gone" : null, "the rule's removal", 20);
             var actions = Mitigations(data);
             var first = Assert.Single(actions);
             Assert.Equal("nftables", first.GetProperty("kind").GetString());
@@ -101,7 +86,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
 
             // Second flood; kill -9 while its rule is in place, and leave a rule of an action nobody knows behind too.
             var second = Task.Run(() => SendScenario(namespaces.Second, work.FullName, "second", floodSeconds: 6));
-            await WaitForAsync(() => Rules(space).FirstOrDefault(), TimeSpan.FromSeconds(30), "the second drop rule");
+            await Eventually.Until(() => Rules(space).FirstOrDefault(), "the second drop rule", 30);
             collector.Kill(entireProcessTree: true);
             await collector.WaitForExitAsync();
             NetworkNamespaces.Run(space, "nft", "add", "rule", "inet", "flowcollector", "mitigation", "ip", "daddr", "203.0.113.99", "counter", "drop", "comment", "\"flowcollector action 999 incident 999\"");
@@ -109,8 +94,8 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
             await second;
 
             collector = StartCollector(space, config, data);
-            await WaitForAsync(() => Rules(space).All(r => !r.Text.Contains("203.0.113.99", StringComparison.Ordinal)) ? "gone" : null, TimeSpan.FromSeconds(15), "the unknown rule's removal at start-up");
-            await WaitForAsync(() => Rules(space).Count == 0 ? "gone" : null, TimeSpan.FromSeconds(20), "the killed run's rule's removal");
+            await Eventually.Until(() => Rules(space).All(r => !r.Text.Contains("203.0.113.99", StringComparison.Ordinal)) ? "gone" : null, "the unknown rule's removal at start-up", 15);
+            await Eventually.Until(() => Rules(space).Count == 0 ? "gone" : null, "the killed run's rule's removal", 20);
             Assert.All(Mitigations(data), a => Assert.NotEqual(JsonValueKind.Null, a.GetProperty("withdrawnAt").ValueKind));
         }
         finally
@@ -136,29 +121,15 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
         Flowcollector.Require(Directory.Exists("/usr/lib/python3/dist-packages/scapy"), "python3-scapy is not installed");
         using var namespaces = NetworkNamespaces.Create();
         var space = namespaces.First;
-        NetworkNamespaces.Run(space, "ip", "link", "set", NetworkNamespaces.FirstInterface, "address", "02:00:00:00:00:01");
-        NetworkNamespaces.Run(space, "ip", "addr", "add", Victim + "/32", "dev", NetworkNamespaces.FirstInterface);
+        HoldVictim(space);
         var work = Directory.CreateTempSubdirectory("flowcollector-iptables-");
-        var config = Path.Combine(work.FullName, "flowcollector.json");
-        await File.WriteAllTextAsync(config, $$"""
-            {
-              "Monitor": { "Prefixes": [ "203.0.113.0/24" ] },
-              "Capture": { "Interfaces": [ "{{NetworkNamespaces.FirstInterface}}" ] },
-              "ProcNetDev": { "Mode": "off" },
-              "Detection": { "LearningSeconds": 3, "CooldownSeconds": 3 },
-              "Mitigation": {
-                "Enabled": true, "AllowlistLocalAddresses": false, "MaxLifetimeSeconds": 10,
-                "Nftables": { "Backend": "iptables" },
-                "Policy": { "Low": [ "nftables" ], "Medium": [ "nftables" ], "High": [ "nftables" ], "Critical": [ "nftables" ] }
-              }
-            }
-            """);
+        var config = await WriteConfig(work.FullName, """ "MaxLifetimeSeconds": 10, "Nftables": { "Backend": "iptables" } """);
         var data = Path.Combine(work.FullName, "data");
         var collector = StartCollector(space, config, data);
         try
         {
             var traffic = Task.Run(() => SendScenario(namespaces.Second, work.FullName, "flood", floodSeconds: 20));
-            var rule = await WaitForAsync(() => IptablesRules(space).FirstOrDefault(), TimeSpan.FromSeconds(30), "the iptables rule");
+            var rule = await Eventually.Until(() => IptablesRules(space).FirstOrDefault(), "the iptables rule", 30);
             Assert.Contains("/* flowcollector action 1 incident 1 */", rule.Text, StringComparison.Ordinal);
             Assert.Contains("udp spt:53", rule.Text, StringComparison.Ordinal);
             var applied = DateTime.UtcNow;
@@ -166,7 +137,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
             Assert.True(IptablesRules(space).Single().Packets > 1_000);
 
             // The flood goes on, but ten seconds is all a rule may live.
-            await WaitForAsync(() => IptablesRules(space).Count == 0 ? "gone" : null, TimeSpan.FromSeconds(20), "the rule's removal at its maximum lifetime");
+            await Eventually.Until(() => IptablesRules(space).Count == 0 ? "gone" : null, "the rule's removal at its maximum lifetime", 20);
             Assert.InRange((DateTime.UtcNow - applied).TotalSeconds, 8, 15);
             var action = Assert.Single(Mitigations(data));
             Assert.Equal("iptables", action.GetProperty("kind").GetString());
@@ -192,6 +163,35 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
             .Where(l => l.Contains("flowcollector action", StringComparison.Ordinal))
             .Select(l => new Rule(l.Trim(), long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], CultureInfo.InvariantCulture)))
             .ToList();
+    }
+
+    /// <summary>The victim lives in the collector's namespace, on the veth whose MAC address the scenario frames carry.</summary>
+    private static void HoldVictim(string space)
+    {
+        NetworkNamespaces.Run(space, "ip", "link", "set", NetworkNamespaces.FirstInterface, "address", "02:00:00:00:00:01");
+        NetworkNamespaces.Run(space, "ip", "addr", "add", Victim + "/32", "dev", NetworkNamespaces.FirstInterface);
+    }
+
+    /// <summary>
+    /// Capture on the veth, quick learning and cool-down, local drops for every severity; the victim is this
+    /// namespace's own address, so local addresses are not allowlisted here. <paramref name="mitigation"/> adds settings.
+    /// </summary>
+    private static async Task<string> WriteConfig(string directory, string mitigation)
+    {
+        var config = Path.Combine(directory, "flowcollector.json");
+        await File.WriteAllTextAsync(config, $$"""
+            {
+              "Monitor": { "Prefixes": [ "203.0.113.0/24" ] },
+              "Capture": { "Interfaces": [ "{{NetworkNamespaces.FirstInterface}}" ] },
+              "ProcNetDev": { "Mode": "off" },
+              "Detection": { "LearningSeconds": 3, "CooldownSeconds": 3 },
+              "Mitigation": {
+                "Enabled": true, "AllowlistLocalAddresses": false, {{mitigation}},
+                "Policy": { "Low": [ "nftables" ], "Medium": [ "nftables" ], "High": [ "nftables" ], "Critical": [ "nftables" ] }
+              }
+            }
+            """);
+        return config;
     }
 
     private static Process StartCollector(string space, string config, string data)
@@ -243,20 +243,5 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
     {
         Assert.True(result.ExitCode == 0, result.Error);
         return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<T?> probe, TimeSpan timeout, string what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            if (probe() is { } value)
-            {
-                return value;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"{what} did not happen within {timeout.TotalSeconds} s");
-            await Task.Delay(100);
-        }
     }
 }
