@@ -44,6 +44,15 @@ internal sealed class ConfigurationArguments
         command.Options.Add(Set);
     }
 
+    /// <summary>Prints each configuration error (key and reason) to stderr.</summary>
+    public static void Report(IReadOnlyList<string> errors)
+    {
+        foreach (var error in errors)
+        {
+            Console.Error.WriteLine($"configuration: {error}");
+        }
+    }
+
     public CommandLineOverrides Read(ParseResult parse) => new()
     {
         ConfigPath = parse.GetValue(Config),
@@ -82,10 +91,7 @@ internal static class RunCommand
         var loaded = ConfigurationLoader.Load(overrides);
         if (loaded.Errors.Count > 0)
         {
-            foreach (var error in loaded.Errors)
-            {
-                Console.Error.WriteLine($"configuration: {error}");
-            }
+            ConfigurationArguments.Report(loaded.Errors);
 
             return ConfigurationError;
         }
@@ -137,10 +143,7 @@ internal static class CheckConfigCommand
             var loaded = ConfigurationLoader.Load(arguments.Read(parse));
             if (loaded.Errors.Count > 0)
             {
-                foreach (var error in loaded.Errors)
-                {
-                    Console.Error.WriteLine($"configuration: {error}");
-                }
+                ConfigurationArguments.Report(loaded.Errors);
 
                 return RunCommand.ConfigurationError;
             }

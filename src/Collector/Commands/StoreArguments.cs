@@ -18,10 +18,7 @@ internal static class StoreArguments
         var loaded = ConfigurationLoader.Load(overrides);
         if (loaded.Errors.Count > 0)
         {
-            foreach (var error in loaded.Errors)
-            {
-                Console.Error.WriteLine($"configuration: {error}");
-            }
+            ConfigurationArguments.Report(loaded.Errors);
 
             exit = RunCommand.ConfigurationError;
             return false;
