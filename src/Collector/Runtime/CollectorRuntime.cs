@@ -253,12 +253,32 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     }
 
     /// <summary>
-    /// Closes each second once its boundary has passed, until stopped. A timer may fire a little early, so the
-    /// boundary is checked again; after a stall the missed seconds are closed one by one. Three times during a second
-    /// that follows one with flow traffic, the detector probes the second so far (an attack over its threshold
-    /// already is opened then, not at the tick); a router-mode node with no flows never wakes for it.
+    /// Closes each second once its boundary has passed, until stopped, on a thread of its own. A timer may fire a
+    /// little early, so the boundary is checked again; after a stall the missed seconds are closed one by one. Three
+    /// times during a second that follows one with flow traffic, the detector probes the second so far (an attack over
+    /// its threshold already is opened then, not at the tick); a router-mode node with no flows never wakes for it.
     /// </summary>
-    public async Task RunAsync(CancellationToken stopping)
+    public Task RunAsync(CancellationToken stopping)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                RunTicks(stopping);
+                done.SetResult();
+            }
+            catch (Exception exception)
+            {
+                done.SetException(exception);
+            }
+        })
+        { IsBackground = true, Name = "tick" };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void RunTicks(CancellationToken stopping)
     {
         var toClose = Aggregator.CurrentSecond;
         var probes = 0;
@@ -283,17 +303,35 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
                 continue;
             }
 
-            var next = probeDue ? probeAt : boundary;
-            try
-            {
-                // Timers have millisecond resolution and may fire early: a wait under a millisecond would
-                // become no wait at all and spin until the boundary, so round it up to whole milliseconds.
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling((next - now).TotalMilliseconds)), _time, stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
+            // Timers have millisecond resolution and may fire early: a wait under a millisecond would become no wait
+            // at all and spin until the boundary, so round it up to whole milliseconds.
+            var wait = TimeSpan.FromMilliseconds(Math.Ceiling(((probeDue ? probeAt : boundary) - now).TotalMilliseconds));
+            if (!Sleep(wait, stopping))
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits on the tick's own thread; false once stopped. On the system clock the thread simply blocks, so an idle
+    /// collector wakes once a second and no timer or thread-pool thread with it; another clock's timers are awaited.
+    /// </summary>
+    private bool Sleep(TimeSpan wait, CancellationToken stopping)
+    {
+        if (ReferenceEquals(_time, TimeProvider.System))
+        {
+            return !stopping.WaitHandle.WaitOne(wait);
+        }
+
+        try
+        {
+            Task.Delay(wait, _time, stopping).GetAwaiter().GetResult();
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 

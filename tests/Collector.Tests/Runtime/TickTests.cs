@@ -2,6 +2,7 @@ using FlowCollector.Collector.Configuration;
 using FlowCollector.Collector.Runtime;
 using FlowCollector.Decoders;
 using Microsoft.Extensions.Logging.Abstractions;
+using FlowCollector.Collector.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 
 namespace FlowCollector.Collector.Tests.Runtime;
@@ -36,15 +37,25 @@ public sealed class TickTests
         for (var second = 0; second < 15; second++)
         {
             // Real timers fire a little early at times: these fire 2 ms early, always, and the clock creeps up to
-            // each boundary a millisecond at a time.
-            fake.Advance(TimeSpan.FromMilliseconds(990));
-            for (var millisecond = 0; millisecond < 10; millisecond++)
+            // each boundary a millisecond at a time. The clock jumps only once the tick's thread waits on a timer set
+            // after the last boundary: a jump between its reading the clock and setting the timer would delay the
+            // timer by the jump, which no real clock does.
+            var closing = 1_700_000_000 + second;
+            await Eventually.Until(() => time.ArmedSince(DateTimeOffset.FromUnixTimeSeconds(closing)) ? "armed" : null, "the tick's timer");
+            var nearBoundary = DateTimeOffset.FromUnixTimeSeconds(closing + 1).AddMilliseconds(-10);
+            if (fake.GetUtcNow() < nearBoundary)
+            {
+                fake.SetUtcNow(nearBoundary);
+            }
+
+            for (var millisecond = 0; millisecond < 500 && runtime.LastSecond < closing; millisecond++)
             {
                 fake.Advance(TimeSpan.FromMilliseconds(1));
                 await Task.Delay(2);
             }
 
-            await WaitForSecond(runtime, 1_700_000_000 + second);
+            Assert.Equal(closing + 1, runtime.Aggregator.CurrentSecond);
+            Assert.Equal(closing, runtime.LastSecond);
         }
 
         await stop.CancelAsync();
@@ -58,25 +69,46 @@ public sealed class TickTests
         Assert.Equal(1000.0, double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture), 6);
     }
 
+    [Fact]
+    public async Task RunAsync_SystemClock_ClosesSecondsInOrderOnItsOwnThreadAndStopsWhenCancelled()
+    {
+        var options = new CollectorOptions { ProcNetDev = { Mode = "off" } };
+        await using var runtime = new CollectorRuntime(options, Path.GetTempPath(), TimeProvider.System, NullLoggerFactory.Instance);
+        var first = runtime.Aggregator.CurrentSecond;
+
+        using var stop = new CancellationTokenSource();
+        var running = runtime.RunAsync(stop.Token);
+        while (runtime.LastSecond < first + 2)
+        {
+            Assert.False(running.IsCompleted, running.Exception?.ToString());
+            await Task.Delay(50);
+        }
+
+        // Each second closed once its boundary had passed, never before.
+        Assert.True(DateTimeOffset.UtcNow >= DateTimeOffset.FromUnixTimeSeconds(first + 3));
+        Assert.Equal(first + 3, runtime.Aggregator.CurrentSecond);
+        await stop.CancelAsync();
+        await running.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(running.IsCompletedSuccessfully);
+    }
+
     /// <summary>A clock whose longer timers fire 2 ms before they are due, as real ones sometimes do.</summary>
     private sealed class EarlyTimers(FakeTimeProvider fake) : TimeProvider
     {
         private static readonly TimeSpan Early = TimeSpan.FromMilliseconds(2);
+        private long _lastArmedTicks = long.MinValue;
 
         public override DateTimeOffset GetUtcNow() => fake.GetUtcNow();
 
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
-            fake.CreateTimer(callback, state, dueTime > Early * 2 ? dueTime - Early : dueTime, period);
-    }
+        /// <summary>Whether a timer was set at or after <paramref name="time"/> (on the fake clock).</summary>
+        public bool ArmedSince(DateTimeOffset time) => Interlocked.Read(ref _lastArmedTicks) >= time.UtcTicks;
 
-    private static async Task WaitForSecond(CollectorRuntime runtime, long second)
-    {
-        for (var i = 0; i < 200 && runtime.Aggregator.CurrentSecond <= second; i++)
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
         {
-            await Task.Delay(5);
+            var armedAt = fake.GetUtcNow();
+            var timer = fake.CreateTimer(callback, state, dueTime > Early * 2 ? dueTime - Early : dueTime, period);
+            Interlocked.Exchange(ref _lastArmedTicks, armedAt.UtcTicks);
+            return timer;
         }
-
-        Assert.Equal(second + 1, runtime.Aggregator.CurrentSecond);
-        Assert.Equal(second, runtime.LastSecond);
     }
 }
