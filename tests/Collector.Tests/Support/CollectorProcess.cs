@@ -58,22 +58,34 @@ internal sealed class CollectorProcess : IAsyncDisposable
     /// <summary>
     /// Starts on a given data directory (kept when disposed) and NetFlow port, as a restart of an earlier process would.
     /// </summary>
-    public static async Task<CollectorProcess> StartAsync(DirectoryInfo? dataDirectory, int? netflowPort, params string[] arguments)
+    public static Task<CollectorProcess> StartAsync(DirectoryInfo? dataDirectory, int? netflowPort, params string[] arguments) =>
+        StartAsync(null, dataDirectory, netflowPort, arguments);
+
+    /// <summary>Starts a published executable (the Native AOT binary) instead of the build under test.</summary>
+    public static Task<CollectorProcess> StartExecutableAsync(string executable, params string[] arguments) =>
+        StartAsync(executable, null, null, arguments);
+
+    private static async Task<CollectorProcess> StartAsync(string? executable, DirectoryInfo? dataDirectory, int? netflowPort, string[] arguments)
     {
         var netflow = netflowPort ?? FreeUdpPort();
         var ipfix = FreeUdpPort();
         var sflow = FreeUdpPort();
         var http = FreeTcpPort();
         var data = dataDirectory ?? Directory.CreateTempSubdirectory("flowcollector-data-");
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(executable ?? "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (executable is null)
+        {
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "flowcollector.dll"));
+        }
+
         foreach (var argument in new[]
         {
-            Path.Combine(AppContext.BaseDirectory, "flowcollector.dll"), "run",
+            "run",
             "--netflow-port", Invariant(netflow), "--ipfix-port", Invariant(ipfix), "--sflow-port", Invariant(sflow),
             "--http", $"127.0.0.1:{http}", "--data-dir", data.FullName, "--set", "Listeners:Address=127.0.0.1",
         }.Concat(arguments))
