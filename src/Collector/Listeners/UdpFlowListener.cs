@@ -47,8 +47,6 @@ internal sealed partial class UdpFlowListener : IDisposable
 
     public long Rejected => Interlocked.Read(ref _rejected);
 
-    public long KernelDrops => Port == 0 ? 0 : Listeners.KernelDrops.Read(Port);
-
     /// <summary>Binds the sockets and starts their threads.</summary>
     public void Start(IPAddress address, int port, int sockets, int receiveBuffer)
     {

@@ -440,9 +440,11 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     private void RecordCounters()
     {
         Metrics.RecordExporters(Decoder.Exporters);
-        foreach (var listener in _listeners)
+        var kernelDrops = KernelDrops.Read(_listeners.ConvertAll(listener => listener.Port));
+        for (var i = 0; i < _listeners.Count; i++)
         {
-            Metrics.RecordListener(new ListenerCounters(listener.Name, listener.Datagrams, listener.Rejected, listener.KernelDrops));
+            var listener = _listeners[i];
+            Metrics.RecordListener(new ListenerCounters(listener.Name, listener.Datagrams, listener.Rejected, kernelDrops[i]));
         }
 
         foreach (var mirror in _mirrors)
