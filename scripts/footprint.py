@@ -6,7 +6,11 @@ scrapes /metrics every 15 seconds as Prometheus would, and after a short settlin
   - the largest resident set seen (VmRSS sampled every second) and the kernel's high-water mark (VmHWM);
   - CPU time (user + system, /proc/PID/stat) divided by wall time, as a percentage of one core.
 
+With --peer fastnetmon, the same measurement of FastNetMon community instead (NetFlow and sFlow listeners idle,
+its Prometheus endpoint scraped every 15 s), started as the load harness starts it.
+
 usage: footprint.py BINARY [--seconds 600] [--settle 10] [--http 127.0.0.1:19751]
+       footprint.py --peer fastnetmon [--seconds 600]
 """
 import argparse
 import os
@@ -36,16 +40,27 @@ def cpu_seconds(pid):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("binary")
+    parser.add_argument("binary", nargs="?", help="the flowcollector executable (Native AOT)")
     parser.add_argument("--seconds", type=int, default=600)
     parser.add_argument("--settle", type=int, default=10)
     parser.add_argument("--http", default="127.0.0.1:19751")
+    parser.add_argument("--peer", choices=["fastnetmon"], help="measure this peer instead of BINARY")
     arguments = parser.parse_args()
+    if arguments.binary is None and arguments.peer is None:
+        parser.error("BINARY or --peer is needed")
 
     data = tempfile.mkdtemp(prefix="flowcollector-footprint-")
-    process = subprocess.Popen([arguments.binary, "run", "--http", arguments.http, "--data-dir", data],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://{arguments.http}/metrics"
+    if arguments.peer == "fastnetmon":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "load"))
+        from harness import FastNetMon
+        peer = FastNetMon(data)
+        peer.start("netflow5")
+        process = peer.process
+        url = "http://127.0.0.1:19209/metrics"
+    else:
+        process = subprocess.Popen([arguments.binary, "run", "--http", arguments.http, "--data-dir", data],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        url = f"http://{arguments.http}/metrics"
     try:
         deadline = time.monotonic() + 15
         while True:
