@@ -132,7 +132,7 @@ internal static partial class ResidentSet
         }
     }
 
-    [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
+    [LibraryImport("libc", EntryPoint = "madvise")]
     private static partial int Advise(nint address, nuint length, int advice);
 
     [LibraryImport("libc", EntryPoint = "malloc_trim")]
