@@ -154,10 +154,6 @@ public sealed class AggregationShard : IFlowSink
     public void OnCounters(in InterfaceCounters counters) => _owner.AddCounters(counters);
 
     /// <summary>
-    /// Closes the current second: adds every key's counts (arrived now, and spread from earlier records) to the
-    /// merged samples, and advances the wheel. Called by the tick with no other thread inside the shard.
-    /// </summary>
-    /// <summary>
     /// Adds what the current second holds so far (arrived plus spread) to <paramref name="samples"/> without closing
     /// it: counts only grow within a second, so a key over its threshold now will be over it at the tick.
     /// </summary>
@@ -180,23 +176,15 @@ public sealed class AggregationShard : IFlowSink
                     continue;
                 }
 
-                ref var target = ref CollectionsMarshal.GetValueRefOrAddDefault(merged, slot.Key, out var exists);
-                if (!exists)
-                {
-                    target = samples.Count;
-                    samples.Add(new TrafficSample { Key = slot.Key, Second = second, Counts = total, SourcePorts = slot.SourcePorts, Sources = slot.Sources });
-                }
-                else
-                {
-                    ref var sample = ref CollectionsMarshal.AsSpan(samples)[target];
-                    sample.Counts.Add(total);
-                    sample.SourcePorts.Merge(slot.SourcePorts);
-                    sample.Sources.Merge(slot.Sources);
-                }
+                Merge(second, merged, samples, in slot, in total);
             }
         }
     }
 
+    /// <summary>
+    /// Closes the current second: adds every key's counts (arrived now, and spread from earlier records) to the
+    /// merged samples, and advances the wheel. Called by the tick with no other thread inside the shard.
+    /// </summary>
     internal void Drain(long second, Dictionary<TrafficKey, int> merged, List<TrafficSample> samples, int idleSeconds)
     {
         lock (_gate)
@@ -213,22 +201,7 @@ public sealed class AggregationShard : IFlowSink
                 total.Add(slot.Ongoing);
                 if (!total.IsEmpty || slot.SourcePorts.Count > 0)
                 {
-                    ref var target = ref CollectionsMarshal.GetValueRefOrAddDefault(merged, slot.Key, out var exists);
-                    if (!exists)
-                    {
-                        // The first shard with this key hands its summaries over whole; merging into an empty sample
-                        // item by item was most of the tick's cost with ten thousand destinations.
-                        target = samples.Count;
-                        samples.Add(new TrafficSample { Key = slot.Key, Second = second, Counts = total, SourcePorts = slot.SourcePorts, Sources = slot.Sources });
-                    }
-                    else
-                    {
-                        ref var sample = ref CollectionsMarshal.AsSpan(samples)[target];
-                        sample.Counts.Add(total);
-                        sample.SourcePorts.Merge(slot.SourcePorts);
-                        sample.Sources.Merge(slot.Sources);
-                    }
-
+                    Merge(second, merged, samples, in slot, in total);
                     slot.LastActive = second;
                 }
 
@@ -250,6 +223,26 @@ public sealed class AggregationShard : IFlowSink
             _wheel[next].Clear();
             _second = second + 1;
             Evict(second, idleSeconds);
+        }
+    }
+
+    /// <summary>Adds one slot's counts and summaries to the key's merged sample, creating it for the first shard.</summary>
+    private static void Merge(long second, Dictionary<TrafficKey, int> merged, List<TrafficSample> samples, in Slot slot, in TrafficCounts total)
+    {
+        ref var target = ref CollectionsMarshal.GetValueRefOrAddDefault(merged, slot.Key, out var exists);
+        if (!exists)
+        {
+            // The first shard with this key hands its summaries over whole (they are values, copied); merging into an
+            // empty sample item by item was most of the tick's cost with ten thousand destinations.
+            target = samples.Count;
+            samples.Add(new TrafficSample { Key = slot.Key, Second = second, Counts = total, SourcePorts = slot.SourcePorts, Sources = slot.Sources });
+        }
+        else
+        {
+            ref var sample = ref CollectionsMarshal.AsSpan(samples)[target];
+            sample.Counts.Add(total);
+            sample.SourcePorts.Merge(slot.SourcePorts);
+            sample.Sources.Merge(slot.Sources);
         }
     }
 
