@@ -51,72 +51,59 @@ public sealed class IncidentRecoveryTests
     [Fact]
     public async Task Incidents_survive_kill_9_the_continuing_one_resumes_and_the_ended_one_is_closed()
     {
-        using var stop = new CancellationTokenSource();
-        var data = Directory.CreateTempSubdirectory("flowcollector-recovery-");
-        var port = CollectorProcess.FreeUdpPort();
-        var first = await CollectorProcess.StartAsync(data, port, Settings);
-        using var sender = new NetFlowV5Sender(port);
-        var sending = sender.RunAsync(Traffic, stop.Token);
-        try
+        await using var exporter = new ExporterRun("flowcollector-recovery-", Traffic);
+        var (data, port) = (exporter.Data, exporter.Port);
+        await using var first = await CollectorProcess.StartAsync(data, port, Settings);
+        // Learn the normal mix, then both hosts come under DNS amplification (6,400 pps each).
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        _floodContinuing = _floodEnding = true;
+        var open = await WaitForAsync(first, "/api/incidents?open=true", incidents => incidents.Count(i => i.GetProperty("keyKind").GetString() == "destination") == 2);
+
+        var continuing = open.Single(i => i.GetProperty("address").GetString() == Continuing);
+        Assert.Equal("dns_amplification", continuing.GetProperty("attackType").GetString());
+        Assert.Equal(JsonValueKind.Null, continuing.GetProperty("closedAt").ValueKind);
+        foreach (var field in new[] { "id", "keyKind", "node", "interface", "direction", "address", "attackType", "confidence", "severity", "openedAt", "closedAt", "peakPps", "peakBps", "threshold", "topSourcePorts" })
         {
-            // Learn the normal mix, then both hosts come under DNS amplification (6,400 pps each).
-            await Task.Delay(TimeSpan.FromSeconds(8));
-            _floodContinuing = _floodEnding = true;
-            var open = await WaitForAsync(first, "/api/incidents?open=true", incidents => incidents.Count(i => i.GetProperty("keyKind").GetString() == "destination") == 2);
-
-            var continuing = open.Single(i => i.GetProperty("address").GetString() == Continuing);
-            Assert.Equal("dns_amplification", continuing.GetProperty("attackType").GetString());
-            Assert.Equal(JsonValueKind.Null, continuing.GetProperty("closedAt").ValueKind);
-            foreach (var field in new[] { "id", "keyKind", "node", "interface", "direction", "address", "attackType", "confidence", "severity", "openedAt", "closedAt", "peakPps", "peakBps", "threshold", "topSourcePorts" })
-            {
-                Assert.True(continuing.TryGetProperty(field, out _), $"/api/incidents lacks {field}: {continuing}");
-            }
-
-
-            // The first second was only partly under attack; a full one follows.
-            await Task.Delay(TimeSpan.FromSeconds(3));
-            continuing = (await Get(first, "/api/incidents?open=true")).Single(i => i.GetProperty("address").GetString() == Continuing);
-            Assert.InRange(continuing.GetProperty("peakPps").GetDouble(), 6_000, 7_500);
-            var metrics = await first.GetAsync("/metrics");
-            Assert.True(OpenGauge(metrics, "dns_amplification") >= 2, metrics);
-            Assert.DoesNotContain("flowcollector_incidents_open{type=\"syn_flood\"}", metrics, StringComparison.Ordinal);
-
-            // Let a baseline save happen, then kill -9 while both are open; one attack goes on, the other ends with it.
-            await Task.Delay(TimeSpan.FromSeconds(3));
-            await first.KillHardAsync();
-            _floodEnding = false;
-            var stored = Incidents(data.FullName, "--open");
-            var continuingId = stored.Single(i => i.GetProperty("address").GetString() == Continuing).GetProperty("id").GetInt64();
-            var endingId = stored.Single(i => i.GetProperty("address").GetString() == Ending).GetProperty("id").GetInt64();
-
-            await using var second = await CollectorProcess.StartAsync(data, port, Settings);
-            await WaitForAsync(second, "/api/incidents", incidents => incidents.Any(i => i.GetProperty("id").GetInt64() == endingId && i.GetProperty("closedAt").ValueKind != JsonValueKind.Null));
-            Assert.Contains("detector resumed", second.Output, StringComparison.Ordinal);
-            Assert.DoesNotContain("resumed 0 saved baselines", second.Output, StringComparison.Ordinal);
-
-            var afterRestart = await Get(second, "/api/incidents");
-            var ended = afterRestart.Single(i => i.GetProperty("id").GetInt64() == endingId);
-            Assert.Equal("restart", ended.GetProperty("closeReason").GetString());
-            var resumed = afterRestart.Single(i => i.GetProperty("id").GetInt64() == continuingId);
-            Assert.Equal(JsonValueKind.Null, resumed.GetProperty("closedAt").ValueKind);
-
-            // No second incident for the same attack on the same host.
-            Assert.Single(afterRestart, i => i.GetProperty("address").GetString() == Continuing);
-
-            // When the flood stops, the resumed incident closes after its cool-down, and its type's gauge reads 0.
-            _floodContinuing = false;
-            await WaitForAsync(second, "/api/incidents", incidents => incidents.Any(i => i.GetProperty("id").GetInt64() == continuingId && i.GetProperty("closeReason").GetString() == "calm"));
-            await Task.Delay(TimeSpan.FromSeconds(1.5));
-            Assert.Equal(0, OpenGauge(await second.GetAsync("/metrics"), "dns_amplification"));
-            Assert.DoesNotContain(Incidents(data.FullName, "--open"), i => i.GetProperty("keyKind").GetString() == "destination");
+            Assert.True(continuing.TryGetProperty(field, out _), $"/api/incidents lacks {field}: {continuing}");
         }
-        finally
-        {
-            await stop.CancelAsync();
-            await sending;
-            await first.DisposeAsync();
-            data.Delete(recursive: true);
-        }
+
+
+        // The first second was only partly under attack; a full one follows.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        continuing = (await Get(first, "/api/incidents?open=true")).Single(i => i.GetProperty("address").GetString() == Continuing);
+        Assert.InRange(continuing.GetProperty("peakPps").GetDouble(), 6_000, 7_500);
+        var metrics = await first.GetAsync("/metrics");
+        Assert.True(OpenGauge(metrics, "dns_amplification") >= 2, metrics);
+        Assert.DoesNotContain("flowcollector_incidents_open{type=\"syn_flood\"}", metrics, StringComparison.Ordinal);
+
+        // Let a baseline save happen, then kill -9 while both are open; one attack goes on, the other ends with it.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await first.KillHardAsync();
+        _floodEnding = false;
+        var stored = Incidents(data.FullName, "--open");
+        var continuingId = stored.Single(i => i.GetProperty("address").GetString() == Continuing).GetProperty("id").GetInt64();
+        var endingId = stored.Single(i => i.GetProperty("address").GetString() == Ending).GetProperty("id").GetInt64();
+
+        await using var second = await CollectorProcess.StartAsync(data, port, Settings);
+        await WaitForAsync(second, "/api/incidents", incidents => incidents.Any(i => i.GetProperty("id").GetInt64() == endingId && i.GetProperty("closedAt").ValueKind != JsonValueKind.Null));
+        Assert.Contains("detector resumed", second.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("resumed 0 saved baselines", second.Output, StringComparison.Ordinal);
+
+        var afterRestart = await Get(second, "/api/incidents");
+        var ended = afterRestart.Single(i => i.GetProperty("id").GetInt64() == endingId);
+        Assert.Equal("restart", ended.GetProperty("closeReason").GetString());
+        var resumed = afterRestart.Single(i => i.GetProperty("id").GetInt64() == continuingId);
+        Assert.Equal(JsonValueKind.Null, resumed.GetProperty("closedAt").ValueKind);
+
+        // No second incident for the same attack on the same host.
+        Assert.Single(afterRestart, i => i.GetProperty("address").GetString() == Continuing);
+
+        // When the flood stops, the resumed incident closes after its cool-down, and its type's gauge reads 0.
+        _floodContinuing = false;
+        await WaitForAsync(second, "/api/incidents", incidents => incidents.Any(i => i.GetProperty("id").GetInt64() == continuingId && i.GetProperty("closeReason").GetString() == "calm"));
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(0, OpenGauge(await second.GetAsync("/metrics"), "dns_amplification"));
+        Assert.DoesNotContain(Incidents(data.FullName, "--open"), i => i.GetProperty("keyKind").GetString() == "destination");
     }
 
     private static double OpenGauge(string metrics, string type)

@@ -81,58 +81,44 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
     {
         BgpLab.RequireAvailable();
         using var lab = BgpLab.Start();
-        var data = Directory.CreateTempSubdirectory("flowcollector-exabgp-");
-        var port = CollectorProcess.FreeUdpPort();
-        var config = Config(data.FullName, lab);
-        using var stop = new CancellationTokenSource();
-        using var sender = new NetFlowV5Sender(port);
-        var sending = sender.RunAsync(Traffic, stop.Token);
-        var collector = await CollectorProcess.StartAsync(data, port, "--config", config);
-        try
-        {
-            await Task.Delay(TimeSpan.FromSeconds(5));
-            Flood("203.0.113.10", on: true);
-            var flowSpec = await Eventually.Until(() => lab.FlowSpec() is var routes && routes.ContainsKey(FlowSpecKey) ? routes : null, "the FlowSpec route", pollMilliseconds: 20);
-            var announced = DateTimeOffset.UtcNow;
-            Assert.Equal(0, flowSpec[FlowSpecKey]);
-            await Eventually.Until(() => lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the RTBH route", pollMilliseconds: 20);
-            var route = lab.Unicast()["203.0.113.10/32"];
-            Assert.Equal("192.0.2.1", route.NextHop);
-            Assert.Contains(Blackhole, route.Communities);
-            Assert.Contains(NoExport, route.Communities);
+        await using var exporter = new ExporterRun("flowcollector-exabgp-", Traffic);
+        var config = Config(exporter.Data.FullName, lab);
+        await using var collector = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", config);
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Flood("203.0.113.10", on: true);
+        var flowSpec = await Eventually.Until(() => lab.FlowSpec() is var routes && routes.ContainsKey(FlowSpecKey) ? routes : null, "the FlowSpec route", pollMilliseconds: 20);
+        var announced = DateTimeOffset.UtcNow;
+        Assert.Equal(0, flowSpec[FlowSpecKey]);
+        await Eventually.Until(() => lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the RTBH route", pollMilliseconds: 20);
+        var route = lab.Unicast()["203.0.113.10/32"];
+        Assert.Equal("192.0.2.1", route.NextHop);
+        Assert.Contains(Blackhole, route.Communities);
+        Assert.Contains(NoExport, route.Communities);
 
-            var incident = (await Get(collector, "/api/incidents?open=true")).Single(i => i.GetProperty("keyKind").GetString() == "destination");
-            var toRib = announced - incident.GetProperty("openedAt").GetDateTimeOffset();
-            output.WriteLine($"incident opened to FlowSpec route in GoBGP's RIB: {toRib.TotalMilliseconds:F0} ms");
-            Assert.InRange(toRib.TotalMilliseconds, 0, 1_000);
-            var actions = await Get(collector, "/api/mitigations?active=true");
-            Assert.Equal(["flowspec", "rtbh"], actions.Select(a => a.GetProperty("kind").GetString()).Order());
-            Assert.All(actions, a => Assert.Equal(incident.GetProperty("id").GetInt64(), a.GetProperty("incidentId").GetInt64()));
+        var incident = (await Get(collector, "/api/incidents?open=true")).Single(i => i.GetProperty("keyKind").GetString() == "destination");
+        var toRib = announced - incident.GetProperty("openedAt").GetDateTimeOffset();
+        output.WriteLine($"incident opened to FlowSpec route in GoBGP's RIB: {toRib.TotalMilliseconds:F0} ms");
+        Assert.InRange(toRib.TotalMilliseconds, 0, 1_000);
+        var actions = await Get(collector, "/api/mitigations?active=true");
+        Assert.Equal(["flowspec", "rtbh"], actions.Select(a => a.GetProperty("kind").GetString()).Order());
+        Assert.All(actions, a => Assert.Equal(incident.GetProperty("id").GetInt64(), a.GetProperty("incidentId").GetInt64()));
 
-            // The attack ends: cool-down and grace later, both routes are withdrawn.
-            Flood("203.0.113.10", on: false);
-            await Eventually.Until(() => !lab.FlowSpec().ContainsKey(FlowSpecKey) && !lab.Unicast().ContainsKey("203.0.113.10/32") ? "gone" : null, "the withdrawals", pollMilliseconds: 20);
-            Assert.Empty(await Get(collector, "/api/mitigations?active=true"));
+        // The attack ends: cool-down and grace later, both routes are withdrawn.
+        Flood("203.0.113.10", on: false);
+        await Eventually.Until(() => !lab.FlowSpec().ContainsKey(FlowSpecKey) && !lab.Unicast().ContainsKey("203.0.113.10/32") ? "gone" : null, "the withdrawals", pollMilliseconds: 20);
+        Assert.Empty(await Get(collector, "/api/mitigations?active=true"));
 
-            // Again, and kill -9 while announced: ExaBGP keeps the routes; the restarted collector withdraws them.
-            Flood("203.0.113.10", on: true);
-            await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) ? "announced" : null, "the second announcement", pollMilliseconds: 20);
-            await collector.KillHardAsync();
-            Flood("203.0.113.10", on: false);
-            await Task.Delay(TimeSpan.FromSeconds(2));
-            Assert.True(lab.FlowSpec().ContainsKey(FlowSpecKey), "ExaBGP keeps announcing while the collector is away");
+        // Again, and kill -9 while announced: ExaBGP keeps the routes; the restarted collector withdraws them.
+        Flood("203.0.113.10", on: true);
+        await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) ? "announced" : null, "the second announcement", pollMilliseconds: 20);
+        await collector.KillHardAsync();
+        Flood("203.0.113.10", on: false);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.True(lab.FlowSpec().ContainsKey(FlowSpecKey), "ExaBGP keeps announcing while the collector is away");
 
-            await using var restarted = await CollectorProcess.StartAsync(data, port, "--config", config);
-            await Eventually.Until(() => !lab.FlowSpec().ContainsKey(FlowSpecKey) && !lab.Unicast().ContainsKey("203.0.113.10/32") ? "gone" : null, "the withdrawals after the restart", pollMilliseconds: 20);
-            Assert.Empty(await Get(restarted, "/api/mitigations?active=true"));
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await sending;
-            await collector.DisposeAsync();
-            data.Delete(recursive: true);
-        }
+        await using var restarted = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", config);
+        await Eventually.Until(() => !lab.FlowSpec().ContainsKey(FlowSpecKey) && !lab.Unicast().ContainsKey("203.0.113.10/32") ? "gone" : null, "the withdrawals after the restart", pollMilliseconds: 20);
+        Assert.Empty(await Get(restarted, "/api/mitigations?active=true"));
     }
 
     [Fact]
@@ -140,49 +126,36 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
     {
         BgpLab.RequireAvailable();
         using var lab = BgpLab.Start();
-        var data = Directory.CreateTempSubdirectory("flowcollector-exabgp-");
-        var port = CollectorProcess.FreeUdpPort();
-        var config = Config(data.FullName, lab, """ "Allowlist": [ "203.0.113.20/32" ], "MaxAnnouncements": 2, """);
-        using var stop = new CancellationTokenSource();
-        using var sender = new NetFlowV5Sender(port);
-        var sending = sender.RunAsync(Traffic, stop.Token);
-        await using var collector = await CollectorProcess.StartAsync(data, port, "--config", config);
-        try
-        {
-            await Task.Delay(TimeSpan.FromSeconds(5));
-            Flood("203.0.113.20", on: true);
-            Flood("203.0.113.10", on: true);
-            Flood("203.0.113.30", on: true);
-            await Eventually.Until(async () => (await Get(collector, "/api/incidents?open=true")).Count(i => i.GetProperty("keyKind").GetString() == "destination") == 3 ? "three" : null, "three incidents");
-            await Task.Delay(TimeSpan.FromSeconds(3));
+        await using var exporter = new ExporterRun("flowcollector-exabgp-", Traffic);
+        var config = Config(exporter.Data.FullName, lab, """ "Allowlist": [ "203.0.113.20/32" ], "MaxAnnouncements": 2, """);
+        await using var collector = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", config);
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Flood("203.0.113.20", on: true);
+        Flood("203.0.113.10", on: true);
+        Flood("203.0.113.30", on: true);
+        await Eventually.Until(async () => (await Get(collector, "/api/incidents?open=true")).Count(i => i.GetProperty("keyKind").GetString() == "destination") == 3 ? "three" : null, "three incidents");
+        await Task.Delay(TimeSpan.FromSeconds(3));
 
-            var incidents = await Get(collector, "/api/incidents?open=true");
-            var allowlisted = incidents.Single(i => i.GetProperty("address").GetString() == "203.0.113.20").GetProperty("id").GetInt64();
-            var actions = await Get(collector, "/api/mitigations?active=true");
-            Assert.DoesNotContain(actions, a => a.GetProperty("incidentId").GetInt64() == allowlisted);
-            Assert.Equal(2, actions.Count);
-            Assert.Single(actions.Select(a => a.GetProperty("incidentId").GetInt64()).Distinct());
-            Assert.Contains("no mitigation for incident", collector.Output, StringComparison.Ordinal);
-            Assert.Contains("is reached", collector.Output, StringComparison.Ordinal);
-            Assert.DoesNotContain(lab.Unicast().Keys, k => k.StartsWith("203.0.113.20", StringComparison.Ordinal));
-            Assert.Single(lab.Unicast());
+        var incidents = await Get(collector, "/api/incidents?open=true");
+        var allowlisted = incidents.Single(i => i.GetProperty("address").GetString() == "203.0.113.20").GetProperty("id").GetInt64();
+        var actions = await Get(collector, "/api/mitigations?active=true");
+        Assert.DoesNotContain(actions, a => a.GetProperty("incidentId").GetInt64() == allowlisted);
+        Assert.Equal(2, actions.Count);
+        Assert.Single(actions.Select(a => a.GetProperty("incidentId").GetInt64()).Distinct());
+        Assert.Contains("no mitigation for incident", collector.Output, StringComparison.Ordinal);
+        Assert.Contains("is reached", collector.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(lab.Unicast().Keys, k => k.StartsWith("203.0.113.20", StringComparison.Ordinal));
+        Assert.Single(lab.Unicast());
 
-            // By hand: the FlowSpec route goes while the incident is still open, and is not put back.
-            var flowSpec = actions.Single(a => a.GetProperty("kind").GetString() == "flowspec").GetProperty("id").GetInt64();
-            var (exit, text, error) = Flowcollector.Run("mitigations", "withdraw", flowSpec.ToString(CultureInfo.InvariantCulture), "--data-dir", data.FullName);
-            Assert.True(exit == 0, error);
-            Assert.Contains("withdrawn", text, StringComparison.Ordinal);
-            await Eventually.Until(() => lab.FlowSpec().Count == 0 ? "gone" : null, "the FlowSpec route's withdrawal in GoBGP", pollMilliseconds: 20);
-            await Task.Delay(TimeSpan.FromSeconds(3));
-            Assert.Empty(lab.FlowSpec());
-            Assert.Single(lab.Unicast());
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await sending;
-            data.Delete(recursive: true);
-        }
+        // By hand: the FlowSpec route goes while the incident is still open, and is not put back.
+        var flowSpec = actions.Single(a => a.GetProperty("kind").GetString() == "flowspec").GetProperty("id").GetInt64();
+        var (exit, text, error) = Flowcollector.Run("mitigations", "withdraw", flowSpec.ToString(CultureInfo.InvariantCulture), "--data-dir", exporter.Data.FullName);
+        Assert.True(exit == 0, error);
+        Assert.Contains("withdrawn", text, StringComparison.Ordinal);
+        await Eventually.Until(() => lab.FlowSpec().Count == 0 ? "gone" : null, "the FlowSpec route's withdrawal in GoBGP", pollMilliseconds: 20);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Empty(lab.FlowSpec());
+        Assert.Single(lab.Unicast());
     }
 
     [Fact]
@@ -190,44 +163,31 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
     {
         BgpLab.RequireAvailable();
         var directory = BgpLab.NewDirectory();
-        var data = Directory.CreateTempSubdirectory("flowcollector-exabgp-");
-        var port = CollectorProcess.FreeUdpPort();
-        var config = Config(data.FullName, Path.Combine(directory, "exabgp.sock"), """ "RetrySeconds": 2, "MaxAttempts": 100, """);
-        using var stop = new CancellationTokenSource();
-        using var sender = new NetFlowV5Sender(port);
-        var sending = sender.RunAsync(Traffic, stop.Token);
-        await using var collector = await CollectorProcess.StartAsync(data, port, "--config", config);
-        try
-        {
-            await Task.Delay(TimeSpan.FromSeconds(5));
-            Flood("203.0.113.10", on: true);
+        await using var exporter = new ExporterRun("flowcollector-exabgp-", Traffic);
+        var config = Config(exporter.Data.FullName, Path.Combine(directory, "exabgp.sock"), """ "RetrySeconds": 2, "MaxAttempts": 100, """);
+        await using var collector = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", config);
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Flood("203.0.113.10", on: true);
 
-            // No ExaBGP yet: the actions are pending, with the reason, and the detection goes on regardless.
-            var pending = await Eventually.Until(async () => await Get(collector, "/api/mitigations") is { Count: 2 } list && list.All(a => a.GetProperty("attempts").GetInt32() >= 1) ? list : null, "two attempted actions");
-            Assert.All(pending, a => Assert.Equal("pending", a.GetProperty("state").GetString()));
-            Assert.All(pending, a => Assert.Contains("not connected", a.GetProperty("error").GetString(), StringComparison.Ordinal));
-            Assert.Contains("failed (attempt 1)", collector.Output, StringComparison.Ordinal);
+        // No ExaBGP yet: the actions are pending, with the reason, and the detection goes on regardless.
+        var pending = await Eventually.Until(async () => await Get(collector, "/api/mitigations") is { Count: 2 } list && list.All(a => a.GetProperty("attempts").GetInt32() >= 1) ? list : null, "two attempted actions");
+        Assert.All(pending, a => Assert.Equal("pending", a.GetProperty("state").GetString()));
+        Assert.All(pending, a => Assert.Contains("not connected", a.GetProperty("error").GetString(), StringComparison.Ordinal));
+        Assert.Contains("failed (attempt 1)", collector.Output, StringComparison.Ordinal);
 
-            // ExaBGP comes up and its relay connects: the next retry lands both routes.
-            using var lab = BgpLab.Start(directory);
-            await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements after ExaBGP came up", pollMilliseconds: 20);
-            var applied = await Get(collector, "/api/mitigations?active=true");
-            Assert.All(applied, a => Assert.Equal("applied", a.GetProperty("state").GetString()));
-            Assert.All(applied, a => Assert.True(a.GetProperty("attempts").GetInt32() >= 2));
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await sending;
-            data.Delete(recursive: true);
-        }
+        // ExaBGP comes up and its relay connects: the next retry lands both routes.
+        using var lab = BgpLab.Start(directory);
+        await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements after ExaBGP came up", pollMilliseconds: 20);
+        var applied = await Get(collector, "/api/mitigations?active=true");
+        Assert.All(applied, a => Assert.Equal("applied", a.GetProperty("state").GetString()));
+        Assert.All(applied, a => Assert.True(a.GetProperty("attempts").GetInt32() >= 2));
     }
 
     [Fact]
     public async Task Dry_run_records_what_it_would_do_and_does_nothing()
     {
-        var data = Directory.CreateTempSubdirectory("flowcollector-dry-");
-        var port = CollectorProcess.FreeUdpPort();
+        await using var exporter = new ExporterRun("flowcollector-dry-", Traffic);
+        var (data, port) = (exporter.Data, exporter.Port);
         var config = Path.Combine(data.FullName, "flowcollector.json");
         await File.WriteAllTextAsync(config, $$"""
             {
@@ -242,32 +202,20 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
               }
             }
             """);
-        using var stop = new CancellationTokenSource();
-        using var sender = new NetFlowV5Sender(port);
-        var sending = sender.RunAsync(Traffic, stop.Token);
         await using var collector = await CollectorProcess.StartAsync(data, port, "--config", config);
-        try
-        {
-            await Task.Delay(TimeSpan.FromSeconds(5));
-            Flood("203.0.113.10", on: true);
-            var actions = await Eventually.Until(async () => await Get(collector, "/api/mitigations") is { Count: 2 } list ? list : null, "two planned actions");
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Flood("203.0.113.10", on: true);
+        var actions = await Eventually.Until(async () => await Get(collector, "/api/mitigations") is { Count: 2 } list ? list : null, "two planned actions");
 
-            Assert.All(actions, a => Assert.Equal("dry-run", a.GetProperty("state").GetString()));
-            Assert.All(actions, a => Assert.True(a.GetProperty("dryRun").GetBoolean()));
-            Assert.Contains(actions, a => a.GetProperty("command").GetString()!.StartsWith("announce flow route { match { destination 203.0.113.10/32; protocol udp; source-port =53; }", StringComparison.Ordinal));
-            Assert.Contains("dry run: mitigation", collector.Output, StringComparison.Ordinal);
-            if (File.Exists("/usr/sbin/nft"))
-            {
-                using var nft = Process.Start(new ProcessStartInfo("nft", $"list table inet flowcollector_dry_{port}") { RedirectStandardError = true, RedirectStandardOutput = true })!;
-                await nft.WaitForExitAsync();
-                Assert.NotEqual(0, nft.ExitCode);
-            }
-        }
-        finally
+        Assert.All(actions, a => Assert.Equal("dry-run", a.GetProperty("state").GetString()));
+        Assert.All(actions, a => Assert.True(a.GetProperty("dryRun").GetBoolean()));
+        Assert.Contains(actions, a => a.GetProperty("command").GetString()!.StartsWith("announce flow route { match { destination 203.0.113.10/32; protocol udp; source-port =53; }", StringComparison.Ordinal));
+        Assert.Contains("dry run: mitigation", collector.Output, StringComparison.Ordinal);
+        if (File.Exists("/usr/sbin/nft"))
         {
-            await stop.CancelAsync();
-            await sending;
-            data.Delete(recursive: true);
+            using var nft = Process.Start(new ProcessStartInfo("nft", $"list table inet flowcollector_dry_{port}") { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            await nft.WaitForExitAsync();
+            Assert.NotEqual(0, nft.ExitCode);
         }
     }
 
