@@ -1,11 +1,12 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using FlowCollector.Exporters.Metrics;
 
 namespace FlowCollector.Collector.Runtime;
 
 /// <summary>What <see cref="ResidentSet.ReturnStartupMemory"/> gave back.</summary>
 /// <param name="ImagePages">Bytes of the executable's and its libraries' read-only pages unmapped.</param>
-/// <param name="ResidentBefore">The process's resident set before, in bytes.</param>
+/// <param name="ResidentBefore">The process's resident set before, in bytes (0 when /proc cannot tell).</param>
 /// <param name="ResidentAfter">The process's resident set after, in bytes.</param>
 internal readonly record struct StartupMemory(long ImagePages, long ResidentBefore, long ResidentAfter);
 
@@ -23,11 +24,12 @@ internal static partial class ResidentSet
     /// <summary>Returns start-up's memory; <paramref name="directory"/> holds the executable and its libraries.</summary>
     public static StartupMemory ReturnStartupMemory(string directory)
     {
-        var before = ResidentBytes();
+        _ = ProcessMetrics.TryReadMemory(out _, out var before);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         TrimNativeHeap();
         var imagePages = UnmapImagePages(directory);
-        return new StartupMemory(imagePages, before, ResidentBytes());
+        _ = ProcessMetrics.TryReadMemory(out _, out var after);
+        return new StartupMemory(imagePages, before, after);
     }
 
     /// <summary>
@@ -57,20 +59,6 @@ internal static partial class ResidentSet
         }
 
         return released + (current?.Release(directory) ?? 0);
-    }
-
-    /// <summary>VmRSS of /proc/self/status.</summary>
-    public static long ResidentBytes()
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-        {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-            {
-                return Kibibytes(line) * 1024;
-            }
-        }
-
-        throw new IOException("/proc/self/status has no VmRSS");
     }
 
     /// <summary>glibc keeps freed blocks; other C libraries have no malloc_trim, and lose nothing by skipping it.</summary>

@@ -6,11 +6,11 @@ namespace FlowCollector.Exporters.Metrics;
 /// The process metrics Prometheus conventions name (process_cpu_seconds_total, process_resident_memory_bytes,
 /// process_start_time_seconds, ...), read from /proc/self when scraped, plus the .NET heap size.
 /// </summary>
-internal static class ProcessMetrics
+public static class ProcessMetrics
 {
     private static readonly long PageSize = Environment.SystemPageSize;
 
-    public static void Register(CollectorRegistry registry, MetricFactory factory)
+    internal static void Register(CollectorRegistry registry, MetricFactory factory)
     {
         var cpu = factory.CreateCounter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
         var resident = factory.CreateGauge("process_resident_memory_bytes", "Resident memory size in bytes.");
@@ -27,10 +27,10 @@ internal static class ProcessMetrics
             cpu.IncTo(process.TotalProcessorTime.TotalSeconds);
             threads.Set(process.Threads.Count);
             heap.Set(GC.GetTotalMemory(forceFullCollection: false));
-            if (TryReadStatm(out var size, out var rss))
+            if (TryReadMemory(out var size, out var rss))
             {
-                virtualMemory.Set(size * PageSize);
-                resident.Set(rss * PageSize);
+                virtualMemory.Set(size);
+                resident.Set(rss);
             }
 
             if (Directory.Exists("/proc/self/fd"))
@@ -40,14 +40,20 @@ internal static class ProcessMetrics
         });
     }
 
-    /// <summary>/proc/self/statm: total program size and resident set, in pages.</summary>
-    private static bool TryReadStatm(out long size, out long resident)
+    /// <summary>This process's virtual size and resident set in bytes, from /proc/self/statm (false without it).</summary>
+    public static bool TryReadMemory(out long virtualBytes, out long residentBytes)
     {
-        size = resident = 0;
+        virtualBytes = residentBytes = 0;
         try
         {
             var fields = File.ReadAllText("/proc/self/statm").Split(' ');
-            return fields.Length >= 2 && long.TryParse(fields[0], out size) && long.TryParse(fields[1], out resident);
+            if (fields.Length < 2 || !long.TryParse(fields[0], out var size) || !long.TryParse(fields[1], out var resident))
+            {
+                return false;
+            }
+
+            (virtualBytes, residentBytes) = (size * PageSize, resident * PageSize);
+            return true;
         }
         catch (IOException)
         {
