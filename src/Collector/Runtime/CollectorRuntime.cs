@@ -358,6 +358,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         if (_detector is not null)
         {
             Metrics.RecordIncidents(_detector.OpenIncidents);
+            Metrics.RecordIncidentOverflow(_detector);
         }
 
         var interfaces = new List<InterfaceRate>();

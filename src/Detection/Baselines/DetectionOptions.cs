@@ -40,6 +40,12 @@ public sealed class DetectionOptions
     /// <summary>Destinations a prefix must spread over before a prefix-wide breach is named carpet bombing.</summary>
     public int CarpetBombingDestinations { get; set; } = 8;
 
+    /// <summary>
+    /// Incidents open at once. A carpet bombing of a large prefix, or forged exports naming thousands of interfaces,
+    /// must not make each second's work grow without bound; breaches beyond it are counted, not opened.
+    /// </summary>
+    public int MaxOpenIncidents { get; set; } = 10_000;
+
     /// <summary>Capacity of every interface in bits per second when nothing better is known (0: unknown).</summary>
     public double DefaultCapacityBps { get; set; }
 
@@ -62,6 +68,7 @@ public sealed class DetectionOptions
         OptionChecks.Range(errors, nameof(ReopenSeconds), ReopenSeconds, 0, 86_400);
         OptionChecks.Range(errors, nameof(ForgetSeconds), ForgetSeconds, 60, 31_536_000);
         OptionChecks.Range(errors, nameof(CarpetBombingDestinations), CarpetBombingDestinations, 2, 1_000_000);
+        OptionChecks.Range(errors, nameof(MaxOpenIncidents), MaxOpenIncidents, 1, 1_000_000);
         if (!(Deviations is > 0 and <= 100))
         {
             errors.Add($"{nameof(Deviations)}: must be above 0 and at most 100, got {Deviations}");

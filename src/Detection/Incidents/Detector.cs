@@ -42,7 +42,9 @@ public sealed class Detector
     private readonly MetricValues[] _learningFloors = new MetricValues[4];
     private readonly MetricValues[] _floors = new MetricValues[4];
     private readonly long _resumeDeadline;
+    private readonly long[] _overflow = new long[4];
     private volatile IncidentRecord[] _openRecords = [];
+    private bool _openChanged;
     private long _lastIncidentId;
     private long _lastEviction;
 
@@ -87,6 +89,12 @@ public sealed class Detector
 
     /// <summary>Keys with state (baselines) held.</summary>
     public int KeyCount => _states.Count;
+
+    /// <summary>
+    /// Breaching seconds of keys that got no incident because <see cref="DetectionOptions.MaxOpenIncidents"/> were
+    /// open already, per kind of key (indexed by <see cref="KeyKind"/>).
+    /// </summary>
+    public long Overflow(KeyKind kind) => Interlocked.Read(ref _overflow[(int)kind]);
 
     /// <summary>The thresholds a key was judged by in the last second it had traffic.</summary>
     public bool TryGetThresholds(in TrafficKey key, out MetricValues thresholds)
@@ -151,6 +159,8 @@ public sealed class Detector
             Evict(now);
             _lastEviction = now;
         }
+
+        PublishOpen();
     }
 
     /// <summary>
@@ -190,6 +200,8 @@ public sealed class Detector
             state.Values = default;
             state.Breaching = false;
         }
+
+        PublishOpen();
     }
 
     /// <summary>Every learned baseline, for saving.</summary>
@@ -218,9 +230,11 @@ public sealed class Detector
             incident.CloseReason = reason;
             _observer.Closed(incident.ToRecord(now));
             state.Incident = null;
+            state.Record = null;
         }
 
         _open.Clear();
+        _openChanged = true;
         PublishOpen();
     }
 
@@ -342,6 +356,14 @@ public sealed class Detector
 
     private void Open(KeyState state, in TrafficSample sample, long now, bool carpet)
     {
+        if (_open.Count >= _options.MaxOpenIncidents)
+        {
+            // A flood of breaching keys (thousands of hosts, or forged interfaces) must not make every second's
+            // work grow without bound: what finds no room is counted, and the key is judged again next second.
+            Interlocked.Increment(ref _overflow[(int)state.Key.Kind]);
+            return;
+        }
+
         var wallClock = _time.GetUtcNow();
         var metric = (DetectionMetric)Math.Max(0, state.BreachingMetric);
         Incident incident;
@@ -363,11 +385,14 @@ public sealed class Detector
 
         state.Closed = null;
         state.Incident = incident;
+        state.OpenIndex = _open.Count;
         _open.Add(state);
+        _openChanged = true;
         Accumulate(state, incident, sample, carpet);
-        PublishOpen();
-        _observer.Opened(incident.ToRecord(wallClock));
-        _observer.Updated(incident.ToRecord(wallClock), Second(incident, state, now));
+        var record = incident.ToRecord(wallClock);
+        state.Record = record;
+        _observer.Opened(record);
+        _observer.Updated(record, Second(incident, state, now));
     }
 
     private static Incident Resume(IncidentRecord previous, KeyState state)
@@ -385,9 +410,9 @@ public sealed class Detector
     {
         var incident = state.Incident!;
         Accumulate(state, incident, sample, carpet);
-        var wallClock = _time.GetUtcNow();
-        var record = incident.ToRecord(wallClock);
-        PublishOpen();
+        var record = incident.ToRecord(_time.GetUtcNow());
+        state.Record = record;
+        _openChanged = true;
         _observer.Updated(record, Second(incident, state, now));
     }
 
@@ -471,7 +496,10 @@ public sealed class Detector
         var cooldown = _options.CooldownSeconds << Math.Min(incident.Reopened, 3);
         if (incident.CalmSeconds < cooldown)
         {
-            _observer.Updated(incident.ToRecord(wallClock), Second(incident, state, now));
+            var record = incident.ToRecord(wallClock);
+            state.Record = record;
+            _openChanged = true;
+            _observer.Updated(record, Second(incident, state, now));
             return;
         }
 
@@ -481,8 +509,9 @@ public sealed class Detector
         state.Closed = incident;
         state.ClosedSecond = now;
         state.Consecutive = 0;
-        _open.Remove(state);
-        PublishOpen();
+        state.Record = null;
+        RemoveOpen(state);
+        _openChanged = true;
         _observer.Closed(incident.ToRecord(wallClock));
     }
 
@@ -587,13 +616,32 @@ public sealed class Detector
         }
     }
 
+    /// <summary>Takes a key off the open list in constant time: the last entry moves into its place.</summary>
+    private void RemoveOpen(KeyState state)
+    {
+        var last = _open[^1];
+        _open[state.OpenIndex] = last;
+        last.OpenIndex = state.OpenIndex;
+        _open.RemoveAt(_open.Count - 1);
+        state.OpenIndex = -1;
+    }
+
+    /// <summary>
+    /// Publishes the open incidents as they stand after this second, once: the records are the ones observers were
+    /// given, so a second costs one record per open incident however many change.
+    /// </summary>
     private void PublishOpen()
     {
-        var now = _time.GetUtcNow();
+        if (!_openChanged)
+        {
+            return;
+        }
+
+        _openChanged = false;
         var records = new IncidentRecord[_open.Count];
         for (var i = 0; i < _open.Count; i++)
         {
-            records[i] = _open[i].Incident!.ToRecord(now);
+            records[i] = _open[i].Record!;
         }
 
         Array.Sort(records, static (a, b) => b.Id.CompareTo(a.Id));
@@ -629,6 +677,12 @@ public sealed class Detector
         public int Consecutive { get; set; }
 
         public Incident? Incident { get; set; }
+
+        /// <summary>Where the key is in the open list, while its incident is open.</summary>
+        public int OpenIndex { get; set; } = -1;
+
+        /// <summary>The open incident's record as last handed to observers.</summary>
+        public IncidentRecord? Record { get; set; }
 
         public Incident? Closed { get; set; }
 

@@ -74,6 +74,15 @@ public readonly record struct TrafficKey(
         get => ((ulong)Kind << 48) | ((ulong)Source << 40) | ((ulong)Direction << 32) | Interface;
     }
 
+    /// <summary>interface, destination, prefix or node, as incidents and metrics name the kind of key.</summary>
+    public static string KindName(KeyKind kind) => kind switch
+    {
+        KeyKind.Interface => "interface",
+        KeyKind.Destination => "destination",
+        KeyKind.Prefix => "prefix",
+        _ => "node",
+    };
+
     public static string SourceName(TrafficSource source) => source switch
     {
         TrafficSource.NetFlow => "netflow",

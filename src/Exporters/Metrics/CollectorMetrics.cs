@@ -52,6 +52,8 @@ public sealed class CollectorMetrics
     private readonly Gauge _openIncidents;
     private readonly Gauge.Child?[] _openIncidentSeries = new Gauge.Child?[AttackNames.All.Count];
     private readonly int[] _openByType = new int[AttackNames.All.Count];
+    private readonly Dictionary<string, int> _typeIndex = AttackNames.All.Select((type, index) => (AttackNames.Name(type), index)).ToDictionary(p => p.Item1, p => p.index, StringComparer.Ordinal);
+    private readonly Counter _incidentOverflow;
     private readonly Counter _storeRows;
     private readonly Counter _storeDropped;
     private readonly Counter _storeFailed;
@@ -96,6 +98,7 @@ public sealed class CollectorMetrics
         _interfaceThresholdPackets = factory.CreateGauge("flowcollector_interface_threshold_packets_per_second", "The packet rate above which an interface is under attack, as learned (or configured) now.", InterfaceLabels);
         _interfaceThresholdBytes = factory.CreateGauge("flowcollector_interface_threshold_bytes_per_second", "The IP byte rate above which an interface is under attack, as learned (or configured) now.", InterfaceLabels);
         _openIncidents = factory.CreateGauge("flowcollector_incidents_open", "Incidents open now, by attack type (a type appears once it has been seen, then stays).", "type");
+        _incidentOverflow = factory.CreateCounter("flowcollector_incidents_overflow_total", "Breaching seconds of keys that got no incident because Detection:MaxOpenIncidents were open, by kind of key.", "kind");
         _storeRows = factory.CreateCounter("flowcollector_store_rows_written_total", "Rows (incidents, incident seconds, baselines) committed to the database.");
         _storeDropped = factory.CreateCounter("flowcollector_store_writes_dropped_total", "Writes dropped because the database writer fell too far behind.");
         _mitigationEvents = factory.CreateCounter("flowcollector_mitigation_events_total", "Mitigation outcomes: applied.KIND, withdrawn.KIND, failed.KIND, refused, stale_removed, failed_withdrawals.", "event");
@@ -188,13 +191,9 @@ public sealed class CollectorMetrics
         Array.Clear(_openByType);
         foreach (var incident in open)
         {
-            for (var i = 0; i < _openByType.Length; i++)
+            if (_typeIndex.TryGetValue(incident.AttackType, out var index))
             {
-                if (AttackNames.Name(AttackNames.All[i]) == incident.AttackType)
-                {
-                    _openByType[i]++;
-                    break;
-                }
+                _openByType[index]++;
             }
         }
 
@@ -207,6 +206,20 @@ public sealed class CollectorMetrics
             }
 
             _openIncidentSeries[i]?.Set(_openByType[i]);
+        }
+    }
+
+    /// <summary>Breaches that found no room under the open-incident cap, per kind of key.</summary>
+    public void RecordIncidentOverflow(Detector detector)
+    {
+        ArgumentNullException.ThrowIfNull(detector);
+        foreach (var kind in (ReadOnlySpan<KeyKind>)[KeyKind.Node, KeyKind.Interface, KeyKind.Destination, KeyKind.Prefix])
+        {
+            var count = detector.Overflow(kind);
+            if (count > 0)
+            {
+                _incidentOverflow.WithLabels(TrafficKey.KindName(kind)).IncTo(count);
+            }
         }
     }
 
