@@ -54,11 +54,13 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         DataDirectoryPath = dataDirectory;
         Node = options.Node.Name.Length > 0 ? options.Node.Name : Environment.MachineName;
         Decoder = new FlowDecoder(options.Decoder);
+        var names = new InterfaceNames();
         Aggregator = new RateAggregator(
             options.Aggregation,
             new MonitoredPrefixes(options.Monitor.Prefixes.Select(IpPrefix.Parse)),
-            new InterfaceNames(),
-            _started.ToUnixTimeSeconds());
+            names,
+            _started.ToUnixTimeSeconds(),
+            InterfaceCapacities.Configured(options.Detection, names, options.Aggregation.MaxInterfaces));
         Metrics = new CollectorMetrics(Node);
         Metrics.Registry.AddBeforeCollectCallback(RecordCounters);
     }
@@ -109,7 +111,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             observer = new IncidentFanOut(_store, _mitigation!);
         }
 
-        _detector = new Detector(_options.Detection, Node, Aggregator.Names, Aggregator.Prefixes, _time, new IncidentLog(_loggers.CreateLogger("FlowCollector.Incidents"), observer), state);
+        _detector = new Detector(_options.Detection, Node, Aggregator.Names, Aggregator.Prefixes, _time, new IncidentLog(_loggers.CreateLogger("FlowCollector.Incidents"), observer), state, Aggregator.Capacities);
         _lastBaselineSave = _time.GetUtcNow().ToUnixTimeSeconds();
         LogResumed(_logger, state.Baselines.Count, state.OpenIncidents.Count, DatabasePath);
 

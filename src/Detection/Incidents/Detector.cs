@@ -31,6 +31,7 @@ public sealed class Detector
     private readonly string _node;
     private readonly InterfaceNames _names;
     private readonly MonitoredPrefixes _prefixes;
+    private readonly InterfaceCapacities _capacities;
     private readonly Dictionary<TrafficKey, KeyState> _states = [];
     private readonly List<KeyState> _touched = [];
     private readonly List<KeyState> _open = [];
@@ -48,7 +49,7 @@ public sealed class Detector
     private long _lastIncidentId;
     private long _lastEviction;
 
-    public Detector(DetectionOptions options, string node, InterfaceNames names, MonitoredPrefixes prefixes, TimeProvider time, IIncidentObserver observer, DetectorState? state = null)
+    public Detector(DetectionOptions options, string node, InterfaceNames names, MonitoredPrefixes prefixes, TimeProvider time, IIncidentObserver observer, DetectorState? state = null, InterfaceCapacities? capacities = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = options.Validate();
@@ -63,6 +64,7 @@ public sealed class Detector
         _prefixes = prefixes ?? throw new ArgumentNullException(nameof(prefixes));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _observer = observer ?? throw new ArgumentNullException(nameof(observer));
+        _capacities = capacities ?? InterfaceCapacities.Configured(options, names, 0);
         _prefixHasIncident = new bool[Math.Max(1, prefixes.Count)];
         foreach (var kind in (ReadOnlySpan<KeyKind>)[KeyKind.Node, KeyKind.Interface, KeyKind.Destination, KeyKind.Prefix])
         {
@@ -402,6 +404,7 @@ public sealed class Detector
         {
             PeakPps = previous.PeakPps,
             PeakBps = previous.PeakBps,
+            CapacityBps = previous.CapacityBps,
             Reopened = previous.Reopened,
         };
     }
@@ -439,8 +442,24 @@ public sealed class Detector
         incident.CurrentBps = sample.Counts.BitsPerSecond;
         incident.PeakPps = Math.Max(incident.PeakPps, incident.CurrentPps);
         incident.PeakBps = Math.Max(incident.PeakBps, incident.CurrentBps);
-        var severity = SeverityOf(state.Ratio, incident.CurrentBps, state.Override?.CapacityBps is > 0 ? state.Override.CapacityBps : _options.DefaultCapacityBps);
+        incident.CapacityBps = CapacityOf(state);
+        var severity = SeverityOf(state.Ratio, incident.CurrentBps, incident.CapacityBps);
         incident.Severity = (Severity)Math.Max((int)incident.Severity, (int)severity);
+    }
+
+    /// <summary>
+    /// The capacity of the link a key's traffic crosses, 0 when unknown: an override's, else for an interface what
+    /// its agent reports or the configuration says. A destination or prefix names no link: the largest known one
+    /// stands for it, so that the share of the link (severity, RTBH) is never overstated.
+    /// </summary>
+    private double CapacityOf(KeyState state)
+    {
+        if (state.Override?.CapacityBps is > 0 and var configured)
+        {
+            return configured;
+        }
+
+        return state.Key.Kind == KeyKind.Interface ? _capacities.Of(state.Key.Device, state.Key.Interface) : _capacities.LargestBps;
     }
 
     /// <summary>The metric furthest over its threshold (-1 when none is over), and by how much.</summary>

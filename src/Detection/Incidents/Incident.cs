@@ -50,6 +50,9 @@ internal sealed class Incident
 
     public double CurrentBps { get; set; }
 
+    /// <summary>The capacity of the link the incident's traffic crosses, in bits per second; 0 when unknown.</summary>
+    public double CapacityBps { get; set; }
+
     public DateTimeOffset? ClosedAt { get; set; }
 
     public string? CloseReason { get; set; }
@@ -110,6 +113,7 @@ internal sealed class Incident
             PeakBps = Math.Round(PeakBps),
             CurrentPps = Math.Round(CurrentPps, 1),
             CurrentBps = Math.Round(CurrentBps),
+            CapacityBps = CapacityBps,
             Threshold = Math.Round(Threshold, 1),
             ThresholdMetric = MetricValues.Name(ThresholdMetric),
             TopSourcePorts = portRates,

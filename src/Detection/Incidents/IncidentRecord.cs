@@ -60,6 +60,12 @@ public sealed record IncidentRecord
 
     public required double CurrentBps { get; init; }
 
+    /// <summary>
+    /// The capacity of the link the traffic crosses (bits per second), as severity and the RTBH rule judged it; 0
+    /// when unknown. For a destination or prefix, the largest link known.
+    /// </summary>
+    public double CapacityBps { get; init; }
+
     /// <summary>The threshold of <see cref="ThresholdMetric"/> when the incident opened.</summary>
     public required double Threshold { get; init; }
 

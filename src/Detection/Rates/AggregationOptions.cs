@@ -15,6 +15,15 @@ public sealed class AggregationOptions
     /// <summary>A key without traffic for this long is forgotten.</summary>
     public int IdleSeconds { get; set; } = 300;
 
+    /// <summary>
+    /// The highest packet rate one record may claim (after sampling, over its duration): about what an 800 Gbit/s
+    /// link carries in minimum-size frames. Records beyond it are counted as implausible, not as traffic.
+    /// </summary>
+    public double MaxRecordPps { get; set; } = 1.5e9;
+
+    /// <summary>The highest bit rate one record may claim: faster than any single link.</summary>
+    public double MaxRecordBps { get; set; } = 1e12;
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
@@ -36,6 +45,16 @@ public sealed class AggregationOptions
         if (IdleSeconds is < 10 or > 86_400)
         {
             errors.Add($"{nameof(IdleSeconds)}: must be between 10 and 86400, got {IdleSeconds}");
+        }
+
+        if (!(MaxRecordPps is >= 1_000 and <= 1e12))
+        {
+            errors.Add($"{nameof(MaxRecordPps)}: must be between 1000 and 1e12, got {MaxRecordPps}");
+        }
+
+        if (!(MaxRecordBps is >= 1e6 and <= 1e15))
+        {
+            errors.Add($"{nameof(MaxRecordBps)}: must be between 1e6 and 1e15, got {MaxRecordBps}");
         }
 
         return errors;

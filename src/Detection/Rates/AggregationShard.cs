@@ -23,6 +23,18 @@ public sealed class AggregationShard : IFlowSink
     private const ushort TcpRst = 0x04;
     private const ushort TcpAck = 0x10;
 
+    /// <summary>The smallest IP packet (an IPv4 header alone): fewer bytes per packet than this is not IP traffic.</summary>
+    private const ulong MinPacketBytes = 20;
+
+    /// <summary>The largest IP packet, with room for link-layer headers that some exporters count.</summary>
+    private const ulong MaxPacketBytes = 65_535 + 64;
+
+    /// <summary>
+    /// A record may claim up to this multiple of its link's capacity: sampled estimates overshoot, twice the line
+    /// rate cannot be real.
+    /// </summary>
+    private const double CapacitySlack = 2;
+
     private readonly RateAggregator _owner;
     private readonly object _gate = new();
     private readonly Dictionary<TrafficKey, int> _index = [];
@@ -60,17 +72,64 @@ public sealed class AggregationShard : IFlowSink
     /// <summary>Keys this shard holds.</summary>
     public int KeyCount => _index.Count;
 
+    /// <summary>Records not counted because their bytes per packet cannot be IP (fewer than a header, more than the largest packet).</summary>
+    public long ImplausiblePacketSize { get; private set; }
+
+    /// <summary>Records not counted because their rate (after sampling) is beyond any link's (<see cref="AggregationOptions.MaxRecordPps"/>, <see cref="AggregationOptions.MaxRecordBps"/>).</summary>
+    public long ImplausibleRate { get; private set; }
+
+    /// <summary>Records not counted because they claim more than twice the capacity of the interface they name.</summary>
+    public long ImplausibleCapacity { get; private set; }
+
+    /// <summary>The exporter of the latest implausible record, for the log.</summary>
+    public NetworkAddress LastImplausibleExporter { get; private set; }
+
     /// <summary>Opens the shard for one datagram's records; dispose (or call <see cref="Exit"/>) when done.</summary>
     public void Enter() => Monitor.Enter(_gate);
 
     public void Exit() => Monitor.Exit(_gate);
 
-    /// <summary>Counts one record under every key it belongs to. Call between <see cref="Enter"/> and <see cref="Exit"/>.</summary>
+    /// <summary>
+    /// Counts one record under every key it belongs to, unless it is implausible: bytes per packet that no IP
+    /// packet has, or a rate (after sampling, over its duration) that no link or only a faster link than its own
+    /// could carry. Forged or garbled exports must not become floods. Call between <see cref="Enter"/> and
+    /// <see cref="Exit"/>.
+    /// </summary>
     public void OnFlow(in FlowRecord flow)
     {
         var rate = flow.SamplingRate == 0 ? 1.0 : flow.SamplingRate;
-        var counts = default(TrafficCounts);
+        var seconds = SpreadSeconds(flow);
+        if (flow.Packets > 0 && flow.Bytes > 0 && (flow.Bytes / MinPacketBytes < flow.Packets || flow.Bytes / flow.Packets > MaxPacketBytes))
+        {
+            ImplausiblePacketSize++;
+            LastImplausibleExporter = flow.Exporter;
+            return;
+        }
+
         var packets = flow.Packets * rate;
+        var bitsPerSecond = flow.Bytes * rate * 8 / seconds;
+        if (packets / seconds > _owner.MaxRecordPps || bitsPerSecond > _owner.MaxRecordBps)
+        {
+            ImplausibleRate++;
+            LastImplausibleExporter = flow.Exporter;
+            return;
+        }
+
+        var source = SourceOf(flow.Format);
+
+        // Interface 0 is the exporter's "unknown interface": exporters that fill no interfaces (softflowd, some
+        // firewalls) still get rates of their own under it.
+        var ingress = Locate(TrafficKey.ForInterface(source, flow.Exporter, flow.InputInterface, FlowDirection.Ingress), ref _recentIngress);
+        var hasEgress = (flow.Attributes & (FlowAttributes.Discarded | FlowAttributes.MultipleOutputs)) == 0;
+        var egress = hasEgress ? Locate(TrafficKey.ForInterface(source, flow.Exporter, flow.OutputInterface, FlowDirection.Egress), ref _recentEgress) : -1;
+        if (Exceeds(ingress, flow.Exporter, flow.InputInterface, bitsPerSecond) || Exceeds(egress, flow.Exporter, flow.OutputInterface, bitsPerSecond))
+        {
+            ImplausibleCapacity++;
+            LastImplausibleExporter = flow.Exporter;
+            return;
+        }
+
+        var counts = default(TrafficCounts);
         counts.Packets = packets;
         counts.Bytes = flow.Bytes * rate;
         counts.Flows = rate;
@@ -117,21 +176,22 @@ public sealed class AggregationShard : IFlowSink
             counts.FragmentPackets = packets;
         }
 
-        var seconds = SpreadSeconds(flow);
-        var source = SourceOf(flow.Format);
         var portKey = flow.IpProtocol is ProtocolTcp or ProtocolUdp ? TrafficSample.PortKey(flow.IpProtocol, flow.SourcePort) : uint.MaxValue;
-        // Interface 0 is the exporter's "unknown interface": exporters that fill no interfaces (softflowd, some
-        // firewalls) still get rates of their own under it.
+
         // The node total is the sum of the ingress interfaces, formed at the tick (one key less per record); a
         // record whose interface found no room under the cap is counted under the node key directly.
-        if (!Count(TrafficKey.ForInterface(source, flow.Exporter, flow.InputInterface, FlowDirection.Ingress), ref _recentIngress, counts, seconds, portKey, flow.SourceAddress, packets))
+        if (ingress >= 0)
+        {
+            Add(ingress, counts, seconds, portKey, flow.SourceAddress, packets);
+        }
+        else
         {
             Count(TrafficKey.ForNode(source), ref _recentNode, counts, seconds, portKey, flow.SourceAddress, packets);
         }
 
-        if ((flow.Attributes & (FlowAttributes.Discarded | FlowAttributes.MultipleOutputs)) == 0)
+        if (egress >= 0)
         {
-            Count(TrafficKey.ForInterface(source, flow.Exporter, flow.OutputInterface, FlowDirection.Egress), ref _recentEgress, counts, seconds, portKey, flow.SourceAddress, packets);
+            Add(egress, counts, seconds, portKey, flow.SourceAddress, packets);
         }
 
         if (!flow.HasAddresses)
@@ -148,6 +208,29 @@ public sealed class AggregationShard : IFlowSink
         Count(TrafficKey.ForPrefix(prefix), ref _recentPrefix, counts, seconds, portKey, flow.SourceAddress, packets);
         var noRecent = RecentSlot.None;
         Count(TrafficKey.ForDestination(flow.DestinationAddress, prefix), ref noRecent, counts, seconds, portKey, flow.SourceAddress, packets);
+    }
+
+    /// <summary>
+    /// True when a record's rate is beyond twice what the interface of <paramref name="index"/> can carry. The
+    /// capacity is looked up once per slot and again only when a capacity changes.
+    /// </summary>
+    private bool Exceeds(int index, NetworkAddress exporter, uint interfaceId, double bitsPerSecond)
+    {
+        if (index < 0)
+        {
+            return false;
+        }
+
+        ref var slot = ref _slots[index];
+        var capacities = _owner.Capacities;
+        var version = capacities.Version;
+        if (slot.CapacityVersion != version)
+        {
+            slot.CapacityBps = capacities.Of(exporter, interfaceId);
+            slot.CapacityVersion = version;
+        }
+
+        return slot.CapacityBps > 0 && bitsPerSecond > CapacitySlack * slot.CapacityBps;
     }
 
     /// <summary>Counter snapshots go to the aggregator, which turns consecutive snapshots into rates.</summary>
@@ -274,34 +357,49 @@ public sealed class AggregationShard : IFlowSink
     /// <summary>Counts under one key; false when the key had no room under its cap (counted as overflow).</summary>
     private bool Count(TrafficKey key, ref RecentSlot recent, in TrafficCounts counts, int seconds, uint portKey, NetworkAddress source, double packets)
     {
+        var index = Locate(key, ref recent);
+        if (index < 0)
+        {
+            return false;
+        }
+
+        Add(index, counts, seconds, portKey, source, packets);
+        return true;
+    }
+
+    /// <summary>The slot of a key, made on first sight; -1 when the key had no room under its cap (counted as overflow).</summary>
+    private int Locate(TrafficKey key, ref RecentSlot recent)
+    {
         int index;
         if (recent.Index >= 0 && recent.Key.Equals(key))
         {
-            index = recent.Index;
+            return recent.Index;
         }
-        else if (!_index.TryGetValue(key, out index))
+
+        if (!_index.TryGetValue(key, out index))
         {
             // New keys are bounded over all shards: a random-destination flood cannot grow memory.
             if (key.Kind == KeyKind.Interface && !_owner.TryReserveInterface())
             {
                 InterfaceOverflow++;
-                return false;
+                return -1;
             }
 
             if (key.Kind == KeyKind.Destination && !_owner.TryReserveDestination())
             {
                 DestinationOverflow++;
-                return false;
+                return -1;
             }
 
             index = Allocate(key);
-            recent = new RecentSlot(key, index);
-        }
-        else
-        {
-            recent = new RecentSlot(key, index);
         }
 
+        recent = new RecentSlot(key, index);
+        return index;
+    }
+
+    private void Add(int index, in TrafficCounts counts, int seconds, uint portKey, NetworkAddress source, double packets)
+    {
         ref var slot = ref _slots[index];
         if (seconds <= 1)
         {
@@ -317,7 +415,6 @@ public sealed class AggregationShard : IFlowSink
             {
                 slot.PendingSpreads++;
             }
-
         }
 
         if (portKey != uint.MaxValue)
@@ -326,7 +423,6 @@ public sealed class AggregationShard : IFlowSink
         }
 
         slot.Sources.Add(source, packets);
-        return true;
     }
 
     private int Allocate(TrafficKey key)
@@ -346,7 +442,7 @@ public sealed class AggregationShard : IFlowSink
             index = _used++;
         }
 
-        _slots[index] = new Slot { Key = key, InUse = true, LastActive = _second };
+        _slots[index] = new Slot { Key = key, InUse = true, LastActive = _second, CapacityVersion = -1 };
         _index.Add(key, index);
         return index;
     }
@@ -390,6 +486,8 @@ public sealed class AggregationShard : IFlowSink
         public bool InUse;
         public long LastActive;
         public int PendingSpreads;
+        public double CapacityBps;
+        public int CapacityVersion;
         public TrafficCounts Immediate;
         public TrafficCounts Ongoing;
         public TopItems<uint> SourcePorts;

@@ -13,7 +13,22 @@ public sealed class TrafficSecond
 }
 
 /// <summary>Counters of the aggregation itself.</summary>
-public readonly record struct AggregationStatistics(long DestinationOverflow, long InterfaceOverflow, long CounterResets, int Keys, int Destinations);
+public readonly record struct AggregationStatistics(long DestinationOverflow, long InterfaceOverflow, long CounterResets, int Keys, int Destinations)
+{
+    /// <summary>Records not counted because their bytes per packet cannot be IP.</summary>
+    public long ImplausiblePacketSize { get; init; }
+
+    /// <summary>Records not counted because their rate is beyond any link's.</summary>
+    public long ImplausibleRate { get; init; }
+
+    /// <summary>Records not counted because they claim more than twice their interface's capacity.</summary>
+    public long ImplausibleCapacity { get; init; }
+
+    /// <summary>The exporter of an implausible record seen lately, for the log.</summary>
+    public NetworkAddress LastImplausibleExporter { get; init; }
+
+    public long Implausible => ImplausiblePacketSize + ImplausibleRate + ImplausibleCapacity;
+}
 
 /// <summary>
 /// Turns flow records and interface counters into one <see cref="TrafficSample"/> per key per second. Each receive
@@ -37,7 +52,7 @@ public sealed class RateAggregator
     private long _second;
     private readonly int[] _prefixSamples;
 
-    public RateAggregator(AggregationOptions options, MonitoredPrefixes prefixes, InterfaceNames names, long firstSecond)
+    public RateAggregator(AggregationOptions options, MonitoredPrefixes prefixes, InterfaceNames names, long firstSecond, InterfaceCapacities? capacities = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = options.Validate();
@@ -52,11 +67,21 @@ public sealed class RateAggregator
         _names = names ?? throw new ArgumentNullException(nameof(names));
         _counters = new CounterRates(options.MaxInterfaces);
         _second = firstSecond;
+        Capacities = capacities ?? new InterfaceCapacities(maxReported: options.MaxInterfaces);
+        MaxRecordPps = options.MaxRecordPps;
+        MaxRecordBps = options.MaxRecordBps;
     }
 
     public MonitoredPrefixes Prefixes { get; }
 
     public InterfaceNames Names => _names;
+
+    /// <summary>What each link can carry, where known: records beyond it are not believed.</summary>
+    public InterfaceCapacities Capacities { get; }
+
+    internal double MaxRecordPps { get; }
+
+    internal double MaxRecordBps { get; }
 
     internal int MaxSpreadSeconds => _options.MaxSpreadSeconds;
 
@@ -78,6 +103,11 @@ public sealed class RateAggregator
     public void AddCounters(in InterfaceCounters counters)
     {
         var interfaceId = counters.Name is null ? counters.IfIndex : _names.Id(counters.Name);
+        if ((counters.Known & KnownCounters.Speed) != 0)
+        {
+            Capacities.Report(counters.Exporter, interfaceId, counters.IfSpeed);
+        }
+
         lock (_pendingCounters)
         {
             // Bounded: a flood of counter samples between two ticks keeps the newest thousands.
@@ -148,16 +178,30 @@ public sealed class RateAggregator
     {
         lock (_gate)
         {
-            long destinationOverflow = 0, interfaceOverflow = 0;
+            long destinationOverflow = 0, interfaceOverflow = 0, packetSize = 0, rate = 0, capacity = 0;
             var keys = 0;
+            var lastImplausible = NetworkAddress.None;
             foreach (var shard in _shards)
             {
                 destinationOverflow += shard.DestinationOverflow;
                 interfaceOverflow += shard.InterfaceOverflow;
                 keys += shard.KeyCount;
+                packetSize += shard.ImplausiblePacketSize;
+                rate += shard.ImplausibleRate;
+                capacity += shard.ImplausibleCapacity;
+                if (shard.LastImplausibleExporter != NetworkAddress.None)
+                {
+                    lastImplausible = shard.LastImplausibleExporter;
+                }
             }
 
-            return new AggregationStatistics(destinationOverflow, interfaceOverflow + _counters.Overflow, _counters.Resets, keys + _counters.Count, Volatile.Read(ref _destinations));
+            return new AggregationStatistics(destinationOverflow, interfaceOverflow + _counters.Overflow, _counters.Resets, keys + _counters.Count, Volatile.Read(ref _destinations))
+            {
+                ImplausiblePacketSize = packetSize,
+                ImplausibleRate = rate,
+                ImplausibleCapacity = capacity,
+                LastImplausibleExporter = lastImplausible,
+            };
         }
     }
 

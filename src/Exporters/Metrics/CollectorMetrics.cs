@@ -45,6 +45,7 @@ public sealed class CollectorMetrics
     private readonly Counter _destinationOverflow;
     private readonly Counter _interfaceOverflow;
     private readonly Counter _counterResets;
+    private readonly Counter _implausible;
     private readonly Gauge _keys;
     private readonly Gauge _tickSeconds;
     private readonly Gauge _interfaceThresholdPackets;
@@ -94,6 +95,7 @@ public sealed class CollectorMetrics
         _interfaceOverflow = factory.CreateCounter("flowcollector_aggregation_interface_overflow_total", "Records or counters whose interface got no key because the interface cap was reached.");
         _counterResets = factory.CreateCounter("flowcollector_aggregation_interface_resets_total", "Interface counters that went backwards (reset, not wrap).");
         _keys = factory.CreateGauge("flowcollector_aggregation_keys", "Keys the aggregation holds.");
+        _implausible = factory.CreateCounter("flowcollector_aggregation_implausible_records_total", "Records not counted because they cannot describe real traffic: packet_size (bytes per packet no IP packet has), rate (beyond any link), link_capacity (over twice the interface's capacity).", "reason");
         _tickSeconds = factory.CreateGauge("flowcollector_tick_duration_seconds", "How long the last one-second tick took.");
         _interfaceThresholdPackets = factory.CreateGauge("flowcollector_interface_threshold_packets_per_second", "The packet rate above which an interface is under attack, as learned (or configured) now.", InterfaceLabels);
         _interfaceThresholdBytes = factory.CreateGauge("flowcollector_interface_threshold_bytes_per_second", "The IP byte rate above which an interface is under attack, as learned (or configured) now.", InterfaceLabels);
@@ -284,6 +286,13 @@ public sealed class CollectorMetrics
         _destinationOverflow.IncTo(statistics.DestinationOverflow);
         _interfaceOverflow.IncTo(statistics.InterfaceOverflow);
         _counterResets.IncTo(statistics.CounterResets);
+        if (statistics.Implausible > 0)
+        {
+            _implausible.WithLabels("packet_size").IncTo(statistics.ImplausiblePacketSize);
+            _implausible.WithLabels("rate").IncTo(statistics.ImplausibleRate);
+            _implausible.WithLabels("link_capacity").IncTo(statistics.ImplausibleCapacity);
+        }
+
         _keys.Set(statistics.Keys);
         _tickSeconds.Set(tick.TotalSeconds);
     }

@@ -184,7 +184,7 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
 
         // Open, reopened or escalated: cancel a pending withdrawal and apply what the plan adds.
         tracked.WithdrawAfter = null;
-        var plan = _planner.Plan(incident);
+        var plan = _planner.Plan(incident, incident.CapacityBps);
         if (plan.Actions.Count == 0)
         {
             if (plan.Refusal is { } refusal && tracked.LastRefusal != refusal)

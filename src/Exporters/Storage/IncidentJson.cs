@@ -43,6 +43,7 @@ public static class IncidentJson
         writer.WriteNumber("peakBps", incident.PeakBps);
         writer.WriteNumber("currentPps", incident.CurrentPps);
         writer.WriteNumber("currentBps", incident.CurrentBps);
+        writer.WriteNumber("capacityBps", incident.CapacityBps);
         writer.WriteNumber("threshold", incident.Threshold);
         writer.WriteString("thresholdMetric", incident.ThresholdMetric);
         writer.WritePropertyName("topSourcePorts");

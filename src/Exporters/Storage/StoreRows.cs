@@ -46,6 +46,7 @@ internal sealed class IncidentRow
     public double PeakBps { get; set; }
     public double CurrentPps { get; set; }
     public double CurrentBps { get; set; }
+    public double CapacityBps { get; set; }
     public double Threshold { get; set; }
     public string ThresholdMetric { get; set; } = string.Empty;
     public string TopSourcePorts { get; set; } = "[]";
@@ -76,6 +77,7 @@ internal sealed class IncidentRow
         PeakBps = record.PeakBps,
         CurrentPps = record.CurrentPps,
         CurrentBps = record.CurrentBps,
+        CapacityBps = record.CapacityBps,
         Threshold = record.Threshold,
         ThresholdMetric = record.ThresholdMetric,
         TopSourcePorts = IncidentJson.Ports(record.TopSourcePorts),
@@ -107,6 +109,7 @@ internal sealed class IncidentRow
         PeakBps = PeakBps,
         CurrentPps = CurrentPps,
         CurrentBps = CurrentBps,
+        CapacityBps = CapacityBps,
         Threshold = Threshold,
         ThresholdMetric = ThresholdMetric,
         TopSourcePorts = IncidentJson.ParsePorts(TopSourcePorts),

@@ -89,6 +89,10 @@ internal static class StoreSchema
             "ALTER TABLE incident_actions ADD COLUMN command TEXT NOT NULL DEFAULT ''",
             "CREATE INDEX incident_actions_active ON incident_actions (id) WHERE withdrawn_at IS NULL",
         ],
+        [
+            // The link capacity an incident was judged against (severity, the RTBH rule); 0 when unknown.
+            "ALTER TABLE incidents ADD COLUMN capacity_bps REAL NOT NULL DEFAULT 0",
+        ],
     ];
 
     /// <summary>The schema version this build writes.</summary>

@@ -25,9 +25,10 @@ internal sealed class Scenario
         Time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(start));
         Options = options ?? new DetectionOptions();
         Second = start;
-        _aggregator = new RateAggregator(new AggregationOptions(), new MonitoredPrefixes([Monitored]), new InterfaceNames(), start);
+        var names = new InterfaceNames();
+        _aggregator = new RateAggregator(new AggregationOptions(), new MonitoredPrefixes([Monitored]), names, start, InterfaceCapacities.Configured(Options, names, 4096));
         _shard = _aggregator.CreateShard();
-        Detector = new Detector(Options, "test-node", _aggregator.Names, _aggregator.Prefixes, Time, Observer, state);
+        Detector = new Detector(Options, "test-node", _aggregator.Names, _aggregator.Prefixes, Time, Observer, state, _aggregator.Capacities);
     }
 
     public FakeTimeProvider Time { get; }
@@ -37,6 +38,9 @@ internal sealed class Scenario
     public Detector Detector { get; }
 
     public RecordingObserver Observer { get; } = new();
+
+    /// <summary>What each link can carry, as the aggregator and the detector know it.</summary>
+    public InterfaceCapacities Capacities => _aggregator.Capacities;
 
     /// <summary>The second the next call counts into.</summary>
     public long Second { get; private set; }

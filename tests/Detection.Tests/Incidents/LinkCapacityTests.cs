@@ -1,0 +1,37 @@
+using FlowCollector.Detection.Baselines;
+using static FlowCollector.Detection.Tests.Incidents.Traffic;
+
+namespace FlowCollector.Detection.Tests.Incidents;
+
+/// <summary>The capacity an incident is judged against: the link's where it is known, the largest known link for a victim.</summary>
+public sealed class LinkCapacityTests
+{
+    [Fact]
+    public void A_destination_incident_carries_the_largest_known_link_so_its_share_is_never_overstated()
+    {
+        var scenario = new Scenario(new DetectionOptions { DefaultCapacityBps = 10e9 });
+        scenario.Capacities.Report(Scenario.Router, 9, 100e9);
+
+        scenario.Run(3, s => Flood(s, "dns_amplification", Host(10), 100_000));
+
+        var incident = scenario.Observer.Latest[Assert.Single(scenario.Opened("destination")).Id];
+        Assert.Equal(100e9, incident.CapacityBps);
+        Assert.InRange(incident.PeakBps, 1.1e9, 1.2e9);
+    }
+
+    [Fact]
+    public void An_interface_filling_most_of_its_reported_speed_is_high_even_just_over_its_threshold()
+    {
+        var scenario = new Scenario(new DetectionOptions { LearningSeconds = 10 });
+
+        // Interface 3 is a 1 Gbit/s port, learned at 100 kpps of 512-byte packets (410 Mbit/s): its threshold is 150 kpps.
+        scenario.Capacities.Report(Scenario.Router, 3, 1e9);
+        scenario.Run(40, s => Flood(s, "udp_flood", Host(10), 100_000));
+        scenario.Run(3, s => Flood(s, "udp_flood", Host(10), 160_000));
+
+        // 7 % over the threshold alone would be low; 655 Mbit/s is two thirds of the port.
+        var incident = scenario.Observer.Latest[Assert.Single(scenario.Opened("interface"), i => i.Direction == "in").Id];
+        Assert.Equal(1e9, incident.CapacityBps);
+        Assert.Equal("high", incident.Severity);
+    }
+}
