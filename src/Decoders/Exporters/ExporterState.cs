@@ -17,6 +17,7 @@ public sealed class ExporterState
     private readonly Dictionary<ulong, Template> _templates = [];
     private readonly Dictionary<uint, long> _systemInitTimes = [];
     private SFlow.SFlowSources? _sflowSources;
+    private int _templateBytes;
 
     internal ExporterState(NetworkAddress address, ExporterTable table, FlowDecoderOptions options)
     {
@@ -24,7 +25,7 @@ public sealed class ExporterState
         _table = table;
         _options = options;
         _templateLifetimeMilliseconds = (long)options.TemplateLifetime.TotalMilliseconds;
-        Pending = new PendingDataSets(options.PendingSetsPerExporter, options.PendingBytesPerExporter, options.PendingDataLifetime);
+        Pending = new PendingDataSets(options.PendingSetsPerExporter, options.PendingBytesPerExporter, options.PendingDataLifetime, table);
     }
 
     public NetworkAddress Address { get; }
@@ -32,6 +33,15 @@ public sealed class ExporterState
     public ExporterStatistics Statistics { get; } = new();
 
     public int TemplateCount => _templates.Count;
+
+    /// <summary>Memory the exporter's templates hold.</summary>
+    public int TemplateBytes => Volatile.Read(ref _templateBytes);
+
+    /// <summary>
+    /// The exporter has delivered a flow record or an interface counter sample: it is a real exporter, not a sender
+    /// of junk, and is the last to make room in a full table.
+    /// </summary>
+    public bool IsProductive => Statistics.Records > 0 || Statistics.CounterRecords > 0;
 
     public int PendingDataSetCount => Pending.Count;
 
@@ -76,22 +86,33 @@ public sealed class ExporterState
     /// </summary>
     internal bool TryRefresh(ulong key, ReadOnlySpan<byte> definition, bool isOptions, long nowMilliseconds, out bool needsCompile)
     {
+        var cost = Template.EstimateBytes(definition.Length);
         if (_templates.TryGetValue(key, out var existing))
         {
             needsCompile = !existing.HasDefinition(definition, isOptions);
             if (!needsCompile)
             {
                 existing.RefreshedMilliseconds = nowMilliseconds;
+                return true;
+            }
+
+            // A redefinition replaces the old one: only what it adds must fit.
+            cost -= existing.MemoryBytes;
+            if (!FitsBytes(cost))
+            {
+                Statistics.TemplatesRejected++;
+                _table.CountRejectedTemplate();
+                return false;
             }
 
             return true;
         }
 
         needsCompile = true;
-        if (_templates.Count >= _options.MaxTemplatesPerExporter || _table.TemplateCount >= _options.MaxTemplates)
+        if (!FitsCount() || !FitsBytes(cost))
         {
             ExpireTemplates(nowMilliseconds);
-            if (_templates.Count >= _options.MaxTemplatesPerExporter || _table.TemplateCount >= _options.MaxTemplates)
+            if (!FitsCount() || !FitsBytes(cost))
             {
                 Statistics.TemplatesRejected++;
                 _table.CountRejectedTemplate();
@@ -102,11 +123,17 @@ public sealed class ExporterState
         return true;
     }
 
+    private bool FitsCount() => _templates.Count < _options.MaxTemplatesPerExporter && _table.TemplateCount < _options.MaxTemplates;
+
+    private bool FitsBytes(int cost) =>
+        cost <= 0 || (_templateBytes + cost <= _options.MaxTemplateBytesPerExporter && _table.TemplateBytes + cost <= _options.MaxTemplateBytes);
+
     internal void Store(ulong key, Template template)
     {
-        if (_templates.ContainsKey(key))
+        if (_templates.TryGetValue(key, out var replaced))
         {
             Statistics.TemplatesReplaced++;
+            AdjustBytes(-replaced.MemoryBytes);
         }
         else
         {
@@ -114,7 +141,14 @@ public sealed class ExporterState
             Statistics.TemplatesAdded++;
         }
 
+        AdjustBytes(template.MemoryBytes);
         _templates[key] = template;
+    }
+
+    private void AdjustBytes(int delta)
+    {
+        Interlocked.Add(ref _templateBytes, delta);
+        _table.AdjustTemplateBytes(delta);
     }
 
     internal void Withdraw(ulong key)
@@ -188,11 +222,26 @@ public sealed class ExporterState
         _systemInitTimes.TryGetValue(domain, out unixMilliseconds);
 
     /// <summary>Forgets all state; used when the exporter itself is evicted.</summary>
+    /// <summary>Forgotten by the table: a datagram that got hold of it just before is not decoded into it.</summary>
+    internal bool IsReleased { get; private set; }
+
     internal void Release()
     {
+        IsReleased = true;
         _table.AdjustTemplateCount(-_templates.Count);
+        AdjustBytes(-_templateBytes);
         _templates.Clear();
         Pending.Clear();
+    }
+
+    /// <summary>Drops early data sets past their time and, when due, templates past theirs (the tick's sweep).</summary>
+    internal void Expire(long nowMilliseconds, bool templates)
+    {
+        Pending.Expire(nowMilliseconds, Statistics);
+        if (templates)
+        {
+            ExpireTemplates(nowMilliseconds);
+        }
     }
 
     private bool IsExpired(Template template, long nowMilliseconds) =>
@@ -200,12 +249,13 @@ public sealed class ExporterState
 
     private bool Remove(ulong key)
     {
-        if (!_templates.Remove(key))
+        if (!_templates.Remove(key, out var template))
         {
             return false;
         }
 
         _table.AdjustTemplateCount(-1);
+        AdjustBytes(-template.MemoryBytes);
         return true;
     }
 }

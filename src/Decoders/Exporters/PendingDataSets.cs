@@ -4,22 +4,26 @@ namespace FlowCollector.Decoders.Exporters;
 
 /// <summary>
 /// Data sets that arrived before their template (RFC 3954 §9 asks collectors to keep them), held in pooled
-/// buffers for a short time and bounded in count and bytes. The oldest set makes room for a newer one.
+/// buffers for a short time and bounded in count and bytes, per exporter and (through the table) over all of them.
+/// The oldest set makes room for a newer one of the same exporter; when all exporters together hold their budget,
+/// a new set is dropped.
 /// </summary>
 internal sealed class PendingDataSets
 {
     private readonly int _maxSets;
     private readonly int _maxBytes;
     private readonly long _lifetimeMilliseconds;
+    private readonly ExporterTable _table;
     private PendingDataSet[] _sets = [];
     private int _count;
     private int _bytes;
 
-    public PendingDataSets(int maxSets, int maxBytes, TimeSpan lifetime)
+    public PendingDataSets(int maxSets, int maxBytes, TimeSpan lifetime, ExporterTable table)
     {
         _maxSets = maxSets;
         _maxBytes = maxBytes;
         _lifetimeMilliseconds = (long)lifetime.TotalMilliseconds;
+        _table = table;
     }
 
     public int Count => _count;
@@ -32,18 +36,26 @@ internal sealed class PendingDataSets
             return false;
         }
 
-        if (_sets.Length == 0)
-        {
-            _sets = new PendingDataSet[_maxSets];
-        }
-
         while (_count > 0 && (_count == _maxSets || _bytes + setBody.Length > _maxBytes))
         {
             RemoveAt(0);
             statistics.DataSetsDropped++;
         }
 
+        if (_count == _sets.Length)
+        {
+            // Grown as needed: thousands of exporters that each held one early set must not each keep room for 64.
+            Array.Resize(ref _sets, Math.Min(_maxSets, Math.Max(4, _sets.Length * 2)));
+        }
+
         var buffer = ArrayPool<byte>.Shared.Rent(setBody.Length);
+        if (!_table.TryReservePending(buffer.Length))
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            statistics.DataSetsDropped++;
+            return false;
+        }
+
         setBody.CopyTo(buffer);
         _sets[_count++] = new PendingDataSet(context, buffer, setBody.Length);
         _bytes += setBody.Length;
@@ -90,6 +102,7 @@ internal sealed class PendingDataSets
     public void RemoveAt(int index)
     {
         var set = _sets[index];
+        _table.ReleasePending(set.Buffer.Length);
         ArrayPool<byte>.Shared.Return(set.Buffer);
         _bytes -= set.Length;
         Array.Copy(_sets, index + 1, _sets, index, _count - index - 1);

@@ -78,6 +78,12 @@ public sealed class FlowDecoder
 
         lock (state)
         {
+            if (state.IsReleased)
+            {
+                Exporters.Unattributed.Count(DecodeStatus.ExporterRejected);
+                return DecodeStatus.ExporterRejected;
+            }
+
             state.LastSeenMilliseconds = receivedMilliseconds;
             var result = format switch
             {

@@ -18,6 +18,15 @@ public sealed class FlowDecoderOptions
     /// <summary>Fields in one template; longer definitions are rejected and counted.</summary>
     public int MaxFieldsPerTemplate { get; set; } = 512;
 
+    /// <summary>
+    /// Memory templates may take for one exporter. Counts alone let 40 forged exporters hold 150 MB of 512-field
+    /// templates; a real exporter's templates take tens of kilobytes.
+    /// </summary>
+    public int MaxTemplateBytesPerExporter { get; set; } = 1024 * 1024;
+
+    /// <summary>Memory templates may take over all exporters.</summary>
+    public int MaxTemplateBytes { get; set; } = 16 * 1024 * 1024;
+
     /// <summary>A template not refreshed for this long is forgotten (RFC 7011 §8.4). Zero keeps templates forever.</summary>
     public TimeSpan TemplateLifetime { get; set; } = TimeSpan.FromMinutes(30);
 
@@ -29,6 +38,9 @@ public sealed class FlowDecoderOptions
 
     /// <summary>Early data sets held per exporter.</summary>
     public int PendingSetsPerExporter { get; set; } = 64;
+
+    /// <summary>Bytes of early data sets held over all exporters: thousands of forged exporters must not each hold their share.</summary>
+    public int MaxPendingBytes { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>An exporter silent for this long may be forgotten to make room for a new one.</summary>
     public TimeSpan ExporterIdleLifetime { get; set; } = TimeSpan.FromHours(1);
@@ -43,6 +55,9 @@ public sealed class FlowDecoderOptions
         RequireRange(errors, nameof(MaxFieldsPerTemplate), MaxFieldsPerTemplate, 1, 16_383);
         RequireRange(errors, nameof(PendingBytesPerExporter), PendingBytesPerExporter, 0, 64 * 1024 * 1024);
         RequireRange(errors, nameof(PendingSetsPerExporter), PendingSetsPerExporter, 0, 65_535);
+        RequireRange(errors, nameof(MaxPendingBytes), MaxPendingBytes, 0, 1024 * 1024 * 1024);
+        RequireRange(errors, nameof(MaxTemplateBytesPerExporter), MaxTemplateBytesPerExporter, 4096, 1024 * 1024 * 1024);
+        RequireRange(errors, nameof(MaxTemplateBytes), MaxTemplateBytes, 4096, 1024 * 1024 * 1024);
         if (TemplateLifetime < TimeSpan.Zero)
         {
             errors.Add($"{nameof(TemplateLifetime)}: must be zero (never expire) or positive, got {TemplateLifetime}");

@@ -8,9 +8,13 @@ internal sealed class Template
 {
     private readonly byte[] _definition;
 
+    /// <summary>What a template costs beyond its definition and fields: the object and two array headers.</summary>
+    private const int Overhead = 128;
+
     public Template(ushort id, bool isOptions, TemplateField[] fields, ReadOnlySpan<byte> definition, long refreshedMilliseconds)
     {
         Id = id;
+        MemoryBytes = EstimateBytes(definition.Length, fields.Length);
         IsOptions = isOptions;
         Fields = fields;
         _definition = definition.ToArray();
@@ -43,6 +47,13 @@ internal sealed class Template
     public int MinimumRecordLength => FixedLength + VariableFieldCount;
 
     public long RefreshedMilliseconds { get; set; }
+
+    /// <summary>The memory this template holds, for the caches' byte budgets.</summary>
+    public int MemoryBytes { get; }
+
+    /// <summary>What a template of a definition this long holds (at most one field per 4 bytes of definition).</summary>
+    public static int EstimateBytes(int definitionLength, int fields = -1) =>
+        Overhead + definitionLength + ((fields < 0 ? (definitionLength / 4) + 1 : fields) * System.Runtime.CompilerServices.Unsafe.SizeOf<TemplateField>());
 
     /// <summary>True when the wire definition is byte-for-byte the one this template was compiled from.</summary>
     public bool HasDefinition(ReadOnlySpan<byte> definition, bool isOptions) =>

@@ -450,10 +450,10 @@ public sealed class NetFlowV9DecoderTests
     }
 
     [Fact]
-    public void Decode_ExporterTableFull_ForgetsIdleExportersButRejectsWhenAllAreActive()
+    public void Decode_ExporterTableFullOfProductiveExporters_ForgetsIdleOnesButRejectsWhenAllAreActive()
     {
         var harness = new DecoderHarness(new FlowDecoderOptions { MaxExporters = 2, ExporterIdleLifetime = TimeSpan.FromMinutes(5) });
-        var template = new NetFlowV9Builder().Template(256, Ipv4Flow).Build();
+        var template = new NetFlowV9Builder().Template(256, Ipv4Flow).Data(256, Ipv4Record()).Build();
         harness.Decode(template, NetworkAddress.Parse("192.0.2.1"));
         harness.Decode(template, NetworkAddress.Parse("192.0.2.2"));
 
