@@ -23,6 +23,13 @@ internal sealed class SinceRow
     public long Since { get; init; }
 }
 
+internal sealed class RetentionRow
+{
+    public long Before { get; init; }
+
+    public long Limit { get; init; }
+}
+
 internal sealed class IncidentRow
 {
     public long Id { get; set; }

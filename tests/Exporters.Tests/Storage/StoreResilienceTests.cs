@@ -1,0 +1,248 @@
+using Dapper;
+using FlowCollector.Detection.Baselines;
+using FlowCollector.Detection.Incidents;
+using FlowCollector.Exporters.Storage;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Time.Testing;
+
+namespace FlowCollector.Exporters.Tests.Storage;
+
+/// <summary>
+/// What the store does when the database will not take a write, holds rows it cannot read, is damaged, or grows: a
+/// real SQLite file, with failures caused inside SQLite itself (a trigger that aborts, bytes overwritten on disk).
+/// </summary>
+public sealed class StoreResilienceTests : IDisposable
+{
+    private static readonly DateTimeOffset Now = DateTimeOffset.FromUnixTimeSeconds(1_800_000_000);
+    private readonly string _directory = Directory.CreateTempSubdirectory("flowcollector-resilience-").FullName;
+
+    private string DatabasePath => Path.Combine(_directory, "flowcollector.db");
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static IncidentRecord Incident(long id, DateTimeOffset? closed = null) => new()
+    {
+        Id = id,
+        Key = $"destination/203.0.113.{id}",
+        KeyKind = "destination",
+        Node = "edge-1",
+        Address = $"203.0.113.{id}",
+        AttackType = "udp_flood",
+        Confidence = 1,
+        Severity = "high",
+        OpenedAt = Now.AddDays(-1),
+        ClosedAt = closed,
+        UpdatedAt = closed ?? Now,
+        FirstSecond = Now.AddDays(-1).ToUnixTimeSeconds(),
+        PeakPps = 20_000,
+        PeakBps = 1e8,
+        CurrentPps = 20_000,
+        CurrentBps = 1e8,
+        Threshold = 1_000,
+        ThresholdMetric = "pps",
+        TopSourcePorts = [new PortRate("udp", 53, 19_000)],
+    };
+
+    private IncidentStore Open(StoreRetention? retention = null, TimeProvider? time = null)
+    {
+        Assert.True(IncidentStore.TryOpen(DatabasePath, out var store, out var error, retention, time: time), error);
+        return store!;
+    }
+
+    private SqliteConnection Connect()
+    {
+        var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        connection.Open();
+        return connection;
+    }
+
+    [Fact]
+    public void A_batch_the_database_refuses_is_held_retried_and_lands_once_it_is_taken_again()
+    {
+        using var store = Open();
+        using (var connection = Connect())
+        {
+            // Every write of a second fails inside SQLite, as a full disk would make it fail.
+            connection.Execute("CREATE TRIGGER refuse BEFORE INSERT ON incident_samples BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+        }
+
+        for (var id = 1; id <= 18; id++)
+        {
+            store.Opened(Incident(id));
+            store.Updated(Incident(id), new IncidentSecond(id, Now.ToUnixTimeSeconds(), 20_000, 1e8, 10, 20_000, 0, 0, 0, true));
+        }
+
+        Assert.False(store.Flush(TimeSpan.FromSeconds(10)));
+        Assert.True(store.Failing);
+        Assert.Contains("database or disk is full", store.LastError, StringComparison.Ordinal);
+        Assert.Equal(36, store.HeldRows);
+        Assert.Empty(store.Incidents(openOnly: true));
+
+        using (var connection = Connect())
+        {
+            connection.Execute("DROP TRIGGER refuse");
+        }
+
+        Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
+        Assert.False(store.Failing);
+        Assert.Null(store.LastError);
+        Assert.Equal(18, store.Incidents(openOnly: true).Count);
+        Assert.Single(store.Seconds(7));
+        Assert.True(store.Failed >= 1);
+        Assert.Equal(0, store.Dropped);
+    }
+
+    [Fact]
+    public void Updates_of_one_incident_waiting_in_a_batch_become_one_row_with_its_latest_state()
+    {
+        using var store = Open();
+        for (var second = 0; second < 50; second++)
+        {
+            store.Updated(Incident(3) with { CurrentPps = second }, new IncidentSecond(3, Now.ToUnixTimeSeconds() + second, second, 0, 0, 0, 0, 0, 0, true));
+        }
+
+        Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
+        Assert.Equal(49, Assert.Single(store.Incidents(openOnly: false)).CurrentPps);
+        Assert.Equal(50, store.Seconds(3).Count);
+    }
+
+    [Fact]
+    public void Rows_that_cannot_be_read_back_are_skipped_and_counted_and_the_rest_is_served()
+    {
+        using (var store = Open())
+        {
+            store.Opened(Incident(1));
+            store.Opened(Incident(2));
+            store.SaveBaselines([new SavedBaseline("destination/203.0.113.1", new KeyBaseline { Samples = 10 }, 1, Now.ToUnixTimeSeconds(), true)]);
+            Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
+        }
+
+        using (var connection = Connect())
+        {
+            connection.Execute("UPDATE incidents SET top_source_ports = '[{\"protocol\": \"udp\", \"port\": ' WHERE id = 2");
+            connection.Execute("INSERT INTO baselines (key, learned, samples, first_second, last_second, mean, spread, saved_at) VALUES ('destination/203.0.113.9', 1, 5, 1, @Last, 'not json', '[]', 0)", new { Last = Now.ToUnixTimeSeconds() });
+        }
+
+        using var reopened = Open();
+        Assert.True(reopened.TryLoadDetectorState(Now, TimeSpan.FromDays(7), out var state, out var error), error);
+        Assert.Equal(1, Assert.Single(state.OpenIncidents).Id);
+        Assert.Equal("destination/203.0.113.1", Assert.Single(state.Baselines).Key);
+        Assert.Equal(2, reopened.SkippedRows);
+    }
+
+    [Fact]
+    public void A_damaged_file_is_refused_with_its_name_and_what_to_do_not_a_stack_trace()
+    {
+        using (var store = Open())
+        {
+            store.Opened(Incident(1));
+            Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
+        }
+
+        File.Delete(DatabasePath + "-wal");
+        File.Delete(DatabasePath + "-shm");
+        using (var file = new FileStream(DatabasePath, FileMode.Open, FileAccess.Write))
+        {
+            // The header's magic string: SQLite no longer recognises the file as a database.
+            file.Write("this is not sqlite"u8);
+        }
+
+        Assert.False(IncidentStore.TryOpen(DatabasePath, out var damaged, out var message));
+        Assert.Null(damaged);
+        Assert.Contains(DatabasePath, message, StringComparison.Ordinal);
+        Assert.Contains("is damaged", message, StringComparison.Ordinal);
+        Assert.Contains("move the file aside", message, StringComparison.Ordinal);
+        Assert.Contains(".recover", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_damaged_page_found_while_resuming_is_reported_the_same_way()
+    {
+        using (var store = Open())
+        {
+            for (var id = 1; id <= 400; id++)
+            {
+                store.Opened(Incident(id) with { Key = $"destination/203.0.113.{id % 250}/{new string('x', 200)}" });
+            }
+
+            Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
+        }
+
+        using (var connection = Connect())
+        {
+            connection.Execute("PRAGMA wal_checkpoint(TRUNCATE)");
+        }
+
+        // Overwrite the middle of the file: b-tree pages of the incidents table.
+        var length = new FileInfo(DatabasePath).Length;
+        using (var file = new FileStream(DatabasePath, FileMode.Open, FileAccess.Write))
+        {
+            file.Position = length / 2;
+            file.Write(Enumerable.Repeat((byte)0xA5, 8192).ToArray());
+        }
+
+        Assert.True(IncidentStore.TryOpen(DatabasePath, out var store2, out var openError), openError);
+        using (store2)
+        {
+            Assert.False(store2!.TryLoadDetectorState(Now, TimeSpan.FromDays(7), out _, out var error));
+            Assert.Contains("is damaged", error, StringComparison.Ordinal);
+            Assert.Contains(DatabasePath, error, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Retention_deletes_old_closed_incidents_old_seconds_and_old_baselines_and_keeps_what_is_in_force()
+    {
+        var time = new FakeTimeProvider(Now);
+        using (var store = Open(new StoreRetention(IncidentDays: 30, SecondsDays: 7, BaselineHours: 24), time))
+        {
+            store.Opened(Incident(1, closed: Now.AddDays(-40)));
+            store.Opened(Incident(2, closed: Now.AddDays(-40)));
+            store.Opened(Incident(3, closed: Now.AddDays(-2)));
+            store.Opened(Incident(4));
+            store.Updated(Incident(4), new IncidentSecond(4, Now.AddDays(-10).ToUnixTimeSeconds(), 1, 1, 1, 1, 0, 0, 0, true));
+            store.Updated(Incident(4), new IncidentSecond(4, Now.AddDays(-1).ToUnixTimeSeconds(), 1, 1, 1, 1, 0, 0, 0, true));
+            store.SaveBaselines([
+                new SavedBaseline("destination/203.0.113.1", new KeyBaseline { Samples = 1 }, 1, Now.AddDays(-3).ToUnixTimeSeconds(), true),
+                new SavedBaseline("destination/203.0.113.2", new KeyBaseline { Samples = 1 }, 1, Now.AddHours(-1).ToUnixTimeSeconds(), true),
+            ]);
+            Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
+
+            // Incident 2 still has a rule in force: it is kept until that is withdrawn.
+            store.AddAction(new MitigationAction { IncidentId = 2, Kind = "nftables", Rule = "ip daddr 203.0.113.2", State = "applied" }, Incident(2));
+        }
+
+        // The next start deletes what retention no longer keeps.
+        using var reopened = Open(new StoreRetention(IncidentDays: 30, SecondsDays: 7, BaselineHours: 24), time);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (reopened.Incidents(openOnly: false).Count > 3 && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(50);
+        }
+
+        Assert.Equal([4L, 3L, 2L], reopened.Incidents(openOnly: false).Select(i => i.Id));
+        Assert.Equal([Now.AddDays(-1).ToUnixTimeSeconds()], reopened.Seconds(4).Select(s => s.Second));
+        using var connection = Connect();
+        Assert.Equal(["destination/203.0.113.2"], connection.Query<string>("SELECT key FROM baselines"));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void The_database_and_its_journal_are_readable_by_their_owner_only()
+    {
+        using (var store = Open())
+        {
+            store.Opened(Incident(1));
+            Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(DatabasePath));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(DatabasePath + "-wal"));
+        }
+
+        // A file an earlier build left world-readable is tightened when opened.
+        File.SetUnixFileMode(DatabasePath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        using (Open())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(DatabasePath));
+        }
+    }
+}
