@@ -14,8 +14,9 @@ public readonly record struct ListenerCounters(string Listener, long Datagrams, 
 /// <summary>
 /// The collector's Prometheus metrics in a registry of its own (prometheus-net): per-interface counters and the last
 /// second's rates, per-exporter decoding counters, per-listener kernel drops, the aggregation's own counters and
-/// process metrics. Labels are bounded: interfaces and exporters are capped upstream, and no label names a
-/// destination address.
+/// process metrics. Labels are bounded: no label names a destination address; an interface's series go when the
+/// interface has been idle as long as the aggregation keeps it, an exporter's when the decoder forgets it; and both
+/// are capped (exporters that delivered records first), with what is left unlisted counted.
 /// </summary>
 public sealed class CollectorMetrics
 {
@@ -61,12 +62,30 @@ public sealed class CollectorMetrics
     private readonly Counter _mitigationEvents;
     private readonly Gauge _exabgpConnected;
     private readonly Dictionary<TrafficKey, InterfaceSeries> _interfaces = [];
+    private readonly List<TrafficKey> _idle = [];
+    private readonly Dictionary<NetworkAddress, ExporterSeries> _exporters = [];
+    private readonly int _maxInterfaceSeries;
+    private readonly int _maxExporterSeries;
+    private readonly int _idleSeconds;
+    private readonly Gauge _unlistedInterfaces;
+    private readonly Gauge _unlistedExporters;
+    private readonly Counter _exportersEvicted;
+    private readonly Counter _pendingRejected;
+    private readonly Gauge _templateBytes;
+    private readonly Gauge _pendingBytes;
     private readonly HashSet<TrafficKey> _seenThisSecond = [];
     private readonly Dictionary<TrafficSource, NodeSeries> _nodes = [];
 
-    public CollectorMetrics(string node)
+    /// <param name="node">This collector's name, the node label of local evidence.</param>
+    /// <param name="maxInterfaceSeries">Interfaces with series of their own at once.</param>
+    /// <param name="maxExporterSeries">Exporters with series of their own at once.</param>
+    /// <param name="idleSeconds">An interface without traffic for this long loses its series (as the aggregation forgets it).</param>
+    public CollectorMetrics(string node, int maxInterfaceSeries = 4096, int maxExporterSeries = 512, int idleSeconds = 300)
     {
         _node = node;
+        _maxInterfaceSeries = maxInterfaceSeries;
+        _maxExporterSeries = maxExporterSeries;
+        _idleSeconds = idleSeconds;
         Registry = Prometheus.Metrics.NewCustomRegistry();
         var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
         _interfacePackets = factory.CreateCounter("flowcollector_interface_packets_total", "Packets through an interface, multiplied by the sampling rate.", InterfaceLabels);
@@ -106,6 +125,12 @@ public sealed class CollectorMetrics
         _mitigationEvents = factory.CreateCounter("flowcollector_mitigation_events_total", "Mitigation outcomes: applied.KIND, withdrawn.KIND, failed.KIND, refused, stale_removed, failed_withdrawals.", "event");
         _exabgpConnected = factory.CreateGauge("flowcollector_exabgp_connected", "1 while ExaBGP's relay is connected to the collector.");
         _storeFailed = factory.CreateCounter("flowcollector_store_batch_failures_total", "Batches the database could not commit (disk full, file removed).");
+        _unlistedInterfaces = factory.CreateGauge("flowcollector_interfaces_unlisted", "Interfaces with traffic in the last second that have no series of their own (Metrics:MaxInterfaceSeries reached).");
+        _unlistedExporters = factory.CreateGauge("flowcollector_exporters_unlisted", "Exporters the decoder knows that have no series of their own (Metrics:MaxExporterSeries reached; exporters that delivered records come first).");
+        _exportersEvicted = factory.CreateCounter("flowcollector_exporters_evicted_total", "Exporters the decoder forgot: to make room for a new one, or silent past Decoder:ExporterIdleLifetime.");
+        _pendingRejected = factory.CreateCounter("flowcollector_pending_data_sets_rejected_total", "Data sets that arrived before their template and were dropped because Decoder:MaxPendingBytes was held.");
+        _templateBytes = factory.CreateGauge("flowcollector_decoder_template_bytes", "Memory held by templates over all exporters.");
+        _pendingBytes = factory.CreateGauge("flowcollector_decoder_pending_bytes", "Memory held by data sets waiting for their template, over all exporters.");
         ProcessMetrics.Register(Registry, factory);
     }
 
@@ -114,12 +139,16 @@ public sealed class CollectorMetrics
     /// <summary>The label a device gets: the exporter's address, or this node's name for local evidence.</summary>
     public string NodeLabel(NetworkAddress device) => device == NetworkAddress.None ? _node : device.ToString();
 
-    /// <summary>Updates interface and node series from one second's samples; interfaces without traffic read 0.</summary>
+    /// <summary>
+    /// Updates interface and node series from one second's samples; interfaces without traffic read 0, and lose their
+    /// series once idle as long as the aggregation keeps them.
+    /// </summary>
     public void RecordSecond(TrafficSecond second, InterfaceNames names, Detector? detector = null)
     {
         ArgumentNullException.ThrowIfNull(second);
         ArgumentNullException.ThrowIfNull(names);
         _seenThisSecond.Clear();
+        var unlisted = 0;
         foreach (ref readonly var sample in second.Samples)
         {
             if (sample.Key.Kind == KeyKind.Node)
@@ -145,6 +174,12 @@ public sealed class CollectorMetrics
 
             if (!_interfaces.TryGetValue(sample.Key, out var series))
             {
+                if (_interfaces.Count >= _maxInterfaceSeries)
+                {
+                    unlisted++;
+                    continue;
+                }
+
                 var labels = new[]
                 {
                     NodeLabel(sample.Key.Device),
@@ -162,6 +197,7 @@ public sealed class CollectorMetrics
                 _interfaces.Add(sample.Key, series);
             }
 
+            series.LastSecond = second.Second;
             series.Packets.Inc(sample.Counts.Packets);
             series.Bytes.Inc(sample.Counts.Bytes);
             series.PacketsPerSecond.Set(sample.Counts.Packets);
@@ -176,14 +212,27 @@ public sealed class CollectorMetrics
             _seenThisSecond.Add(sample.Key);
         }
 
+        _idle.Clear();
         foreach (var (key, series) in _interfaces)
         {
             if (!_seenThisSecond.Contains(key))
             {
                 series.PacketsPerSecond.Set(0);
                 series.BytesPerSecond.Set(0);
+                if (second.Second - series.LastSecond >= _idleSeconds)
+                {
+                    _idle.Add(key);
+                }
             }
         }
+
+        foreach (var key in _idle)
+        {
+            _interfaces.Remove(key, out var gone);
+            gone!.Remove();
+        }
+
+        _unlistedInterfaces.Set(unlisted);
     }
 
     /// <summary>Open incidents by type; types without any read 0, so alerts can use the series without absent().</summary>
@@ -246,32 +295,67 @@ public sealed class CollectorMetrics
         }
     }
 
+    /// <summary>
+    /// Per-exporter series for the exporters the decoder knows now: series of exporters it forgot are removed, and at
+    /// most <c>maxExporterSeries</c> exporters have series, those that delivered records before those that did not.
+    /// </summary>
     public void RecordExporters(ExporterTable exporters)
     {
         ArgumentNullException.ThrowIfNull(exporters);
-        foreach (var state in exporters.Snapshot())
+        var states = exporters.Snapshot();
+        var present = new HashSet<NetworkAddress>(states.Length);
+        foreach (var state in states)
         {
-            var exporter = state.Address.ToString();
-            var statistics = state.Statistics;
-            _exporterDatagrams.WithLabels(exporter).IncTo(statistics.Datagrams);
-            _exporterRecords.WithLabels(exporter).IncTo(statistics.Records);
-            _exporterCounterSamples.WithLabels(exporter).IncTo(statistics.CounterRecords);
-            _exporterSequenceLost.WithLabels(exporter).IncTo(statistics.SequenceLost);
-            _exporterSamplesDropped.WithLabels(exporter).IncTo(statistics.SamplesDropped);
-            _exporterDataSetsDropped.WithLabels(exporter).IncTo(statistics.DataSetsDropped);
-            _exporterTemplates.WithLabels(exporter).Set(state.TemplateCount);
-            foreach (var status in Enum.GetValues<DecodeStatus>())
+            present.Add(state.Address);
+        }
+
+        foreach (var address in _exporters.Keys.Where(a => !present.Contains(a)).ToList())
+        {
+            _exporters.Remove(address, out var gone);
+            gone!.Remove();
+        }
+
+        // Productive exporters first, then by traffic: a flood of forged senders cannot push real exporters out of view.
+        var unlisted = 0;
+        foreach (var state in states.OrderByDescending(s => s.IsProductive).ThenByDescending(s => s.Statistics.Datagrams))
+        {
+            if (!_exporters.TryGetValue(state.Address, out var series))
             {
-                var count = statistics.CountOf(status);
-                if (status != DecodeStatus.Ok && count > 0)
+                if (_exporters.Count >= _maxExporterSeries && !(state.IsProductive && DropUnproductiveSeries(states)))
                 {
-                    _exporterErrors.WithLabels(exporter, ReasonLabel(status)).IncTo(count);
+                    unlisted++;
+                    continue;
                 }
+
+                series = new ExporterSeries(state.Address.ToString(), this);
+                _exporters.Add(state.Address, series);
+            }
+
+            series.Record(state);
+        }
+
+        _unlistedExporters.Set(unlisted);
+        _exportersRejected.IncTo(exporters.ExportersRejected);
+        _templatesRejected.IncTo(exporters.TemplatesRejected);
+        _exportersEvicted.IncTo(exporters.ExportersEvicted);
+        _pendingRejected.IncTo(exporters.PendingRejected);
+        _templateBytes.Set(exporters.TemplateBytes);
+        _pendingBytes.Set(exporters.PendingBytes);
+    }
+
+    /// <summary>Frees a place held by an exporter that never delivered a record; false when every listed one has.</summary>
+    private bool DropUnproductiveSeries(ExporterState[] states)
+    {
+        foreach (var state in states)
+        {
+            if (!state.IsProductive && _exporters.Remove(state.Address, out var series))
+            {
+                series.Remove();
+                return true;
             }
         }
 
-        _exportersRejected.IncTo(exporters.ExportersRejected);
-        _templatesRejected.IncTo(exporters.TemplatesRejected);
+        return false;
     }
 
     public void RecordListener(in ListenerCounters counters)
@@ -318,5 +402,74 @@ public sealed class CollectorMetrics
 
     private sealed record NodeSeries(Counter.Child Packets, Counter.Child Bytes, Gauge.Child PacketsPerSecond, Gauge.Child BytesPerSecond);
 
-    private sealed record InterfaceSeries(Counter.Child Packets, Counter.Child Bytes, Gauge.Child PacketsPerSecond, Gauge.Child BytesPerSecond, Gauge.Child ThresholdPackets, Gauge.Child ThresholdBytes);
+    private sealed record InterfaceSeries(Counter.Child Packets, Counter.Child Bytes, Gauge.Child PacketsPerSecond, Gauge.Child BytesPerSecond, Gauge.Child ThresholdPackets, Gauge.Child ThresholdBytes)
+    {
+        public long LastSecond { get; set; }
+
+        public void Remove()
+        {
+            Packets.Remove();
+            Bytes.Remove();
+            PacketsPerSecond.Remove();
+            BytesPerSecond.Remove();
+            ThresholdPackets.Remove();
+            ThresholdBytes.Remove();
+        }
+    }
+
+    /// <summary>One exporter's series, made once and removed together.</summary>
+    private sealed class ExporterSeries(string exporter, CollectorMetrics metrics)
+    {
+        private readonly Counter.Child _datagrams = metrics._exporterDatagrams.WithLabels(exporter);
+        private readonly Counter.Child _records = metrics._exporterRecords.WithLabels(exporter);
+        private readonly Counter.Child _counterSamples = metrics._exporterCounterSamples.WithLabels(exporter);
+        private readonly Counter.Child _sequenceLost = metrics._exporterSequenceLost.WithLabels(exporter);
+        private readonly Counter.Child _samplesDropped = metrics._exporterSamplesDropped.WithLabels(exporter);
+        private readonly Counter.Child _dataSetsDropped = metrics._exporterDataSetsDropped.WithLabels(exporter);
+        private readonly Gauge.Child _templates = metrics._exporterTemplates.WithLabels(exporter);
+        private readonly Dictionary<DecodeStatus, Counter.Child> _errors = [];
+
+        public void Record(ExporterState state)
+        {
+            var statistics = state.Statistics;
+            _datagrams.IncTo(statistics.Datagrams);
+            _records.IncTo(statistics.Records);
+            _counterSamples.IncTo(statistics.CounterRecords);
+            _sequenceLost.IncTo(statistics.SequenceLost);
+            _samplesDropped.IncTo(statistics.SamplesDropped);
+            _dataSetsDropped.IncTo(statistics.DataSetsDropped);
+            _templates.Set(state.TemplateCount);
+            foreach (var status in Statuses)
+            {
+                var count = statistics.CountOf(status);
+                if (status != DecodeStatus.Ok && count > 0)
+                {
+                    if (!_errors.TryGetValue(status, out var errors))
+                    {
+                        errors = metrics._exporterErrors.WithLabels(exporter, ReasonLabel(status));
+                        _errors.Add(status, errors);
+                    }
+
+                    errors.IncTo(count);
+                }
+            }
+        }
+
+        public void Remove()
+        {
+            _datagrams.Remove();
+            _records.Remove();
+            _counterSamples.Remove();
+            _sequenceLost.Remove();
+            _samplesDropped.Remove();
+            _dataSetsDropped.Remove();
+            _templates.Remove();
+            foreach (var errors in _errors.Values)
+            {
+                errors.Remove();
+            }
+        }
+    }
+
+    private static readonly DecodeStatus[] Statuses = Enum.GetValues<DecodeStatus>();
 }
