@@ -22,6 +22,13 @@ public sealed class MitigationOptions
     /// <summary>Prefixes never acted on. The node's own addresses and the BGP next hop are added to it.</summary>
     public List<string> Allowlist { get; set; } = [];
 
+    /// <summary>
+    /// Let mitigation act on exports from any address. Off by default: UDP exports can be forged from anywhere, so
+    /// mitigation requires <c>Listeners:AllowedExporters</c> unless this is set, for networks where anti-spoofing on the
+    /// path guarantees that only the exporters can reach the collector's ports with their own addresses.
+    /// </summary>
+    public bool TrustAnyExporter { get; set; }
+
     /// <summary>Add every address of this machine's interfaces to the allowlist.</summary>
     public bool AllowlistLocalAddresses { get; set; } = true;
 
@@ -115,11 +122,12 @@ public sealed class MitigationOptions
             }
         }
 
-        if (ExaBgp.FlowSpecRateLimit < 0)
+        if (!(ExaBgp.FlowSpecRateLimit >= 0 && double.IsFinite(ExaBgp.FlowSpecRateLimit)))
         {
             errors.Add($"ExaBgp:FlowSpecRateLimit: bytes per second, 0 to discard, got {ExaBgp.FlowSpecRateLimit}");
         }
 
+        OptionChecks.Range(errors, "ExaBgp:AckTimeoutMilliseconds", ExaBgp.AckTimeoutMilliseconds, 100, 60_000);
         foreach (var community in ExaBgp.EffectiveCommunities)
         {
             if (!IsCommunity(community))

@@ -6,7 +6,7 @@ namespace FlowCollector.Detection.Mitigation;
 /// <summary>One action the policy asks for.</summary>
 public sealed record PlannedAction(string Kind, MitigationRule Rule);
 
-/// <summary>What the planner decided for an incident: actions, or why there are none.</summary>
+/// <summary>What the planner decided for an incident: actions, and why the policy's other kinds (or all) are left out.</summary>
 public sealed record MitigationPlan(IReadOnlyList<PlannedAction> Actions, string? Refusal);
 
 /// <summary>
@@ -109,7 +109,7 @@ public sealed class MitigationPlanner
             actions.Add(new PlannedAction(kind, rule));
         }
 
-        return new MitigationPlan(actions, actions.Count == 0 ? refusal : null);
+        return new MitigationPlan(actions, refusal);
     }
 
     /// <summary>The narrowest rule the attack type allows; null for a prefix without a signature.</summary>

@@ -26,12 +26,9 @@ public sealed class ExaBgpSpeaker : IDisposable
     {
         _path = path;
         _ackTimeoutMilliseconds = ackTimeoutMilliseconds;
+        // Whatever is at the path stays: the caller has removed a stale socket of an earlier run, and anything else
+        // makes the bind fail with the path named.
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        if (File.Exists(path))
-        {
-            File.Delete(path);
-        }
-
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(path));
 

@@ -6,6 +6,18 @@ using Microsoft.Extensions.Logging;
 
 namespace FlowCollector.Exporters.Mitigation;
 
+/// <summary>What the engine may do: act, plan without acting, or only clean up what an earlier run left.</summary>
+public enum MitigationMode
+{
+    /// <summary>Mitigation:Enabled is false: nothing is applied; what an earlier run left in force is withdrawn.</summary>
+    Off,
+
+    /// <summary>Mitigation:DryRun: actions are planned and recorded, none applied; real ones of an earlier run are withdrawn.</summary>
+    DryRun,
+
+    On,
+}
+
 /// <summary>
 /// Acts on incidents on a thread of its own, so that a slow nft or an absent ExaBGP never holds up detection:
 /// applies what the policy asks for when an incident opens or escalates, withdraws it a grace period after the
@@ -20,6 +32,7 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
     private readonly IncidentStore _store;
     private readonly IRuleBackend? _rules;
     private readonly ExaBgpSpeaker? _bgp;
+    private readonly MitigationMode _mode;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly BlockingCollection<(IncidentRecord Incident, bool Closed)> _events = new(new ConcurrentQueue<(IncidentRecord, bool)>(), 100_000);
@@ -31,10 +44,14 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
     private readonly Dictionary<long, string> _severities = [];
     private volatile bool _replayAnnouncements;
     private volatile bool _stopping;
+    private int _activeActions;
+    private int _bgpActions;
+    private bool _tableRemoved;
 
     public MitigationEngine(MitigationOptions options, MitigationPlanner planner, IncidentStore store, IRuleBackend? rules, ExaBgpSpeaker? bgp, TimeProvider time, ILogger logger)
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
+        _mode = !options.Enabled ? MitigationMode.Off : options.DryRun ? MitigationMode.DryRun : MitigationMode.On;
         _planner = planner ?? throw new ArgumentNullException(nameof(planner));
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _rules = rules;
@@ -51,15 +68,28 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
     /// <summary>Counts by outcome and kind (applied.nftables, failed.flowspec, refused, ...), for metrics.</summary>
     public IReadOnlyDictionary<string, long> Counters => _counters;
 
-    /// <summary>Prepares the backend, removes what an earlier run left that nothing wants, and starts acting.</summary>
+    public MitigationMode Mode => _mode;
+
+    /// <summary>Actions in force (applied, or being applied or withdrawn) that the engine tracks now.</summary>
+    public int ActiveActions => Volatile.Read(ref _activeActions);
+
+    /// <summary>BGP announcements in force or awaiting their withdrawal: they need ExaBGP's relay connected.</summary>
+    public bool NeedsExaBgp => Volatile.Read(ref _bgpActions) > 0 || (_mode == MitigationMode.On && _options.UsesBgp);
+
+    /// <summary>
+    /// Prepares the backend (when acting), then reconciles what the collector owns whatever the mode: rules in its
+    /// table and recorded announcements are kept only where an open incident still wants them under the current
+    /// configuration; the rest is withdrawn. Then starts the worker.
+    /// </summary>
     public void Start()
     {
-        if (_rules is not null && !_options.DryRun && !_rules.TryPrepare(out var failure))
+        if (_rules is not null && _mode == MitigationMode.On && !_rules.TryPrepare(out var failure))
         {
             LogBackendFailed(_logger, _rules.Kind, failure);
         }
 
         Reconcile();
+        CountActive();
         _worker.Start();
     }
 
@@ -111,7 +141,9 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
             }
         }
 
-        if (_rules is not null && !_options.DryRun && !_rules.TryRemoveAll(out var failure))
+        // The table goes with the collector when nothing in it is still owed a withdrawal (a failed one stays
+        // recorded, and the next start removes it).
+        if (_rules is not null && !_tableRemoved && !Entries().Any(e => IsLocal(e.Entry.Action.Kind)) && !_rules.TryRemoveAll(out var failure))
         {
             LogBackendFailed(_logger, _rules.Kind, failure);
         }
@@ -121,6 +153,11 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
 
     private void Enqueue(IncidentRecord incident, bool closed)
     {
+        if (_mode == MitigationMode.Off)
+        {
+            return;
+        }
+
         if (!_events.IsAddingCompleted && !_events.TryAdd((incident, closed)))
         {
             Count("dropped_events");
@@ -158,9 +195,29 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
                 }
 
                 nextHousekeeping = _time.GetUtcNow().AddSeconds(1);
+                CountActive();
             }
         }
     }
+
+    private void CountActive()
+    {
+        var active = 0;
+        var bgp = 0;
+        foreach (var (_, entry) in Entries())
+        {
+            active++;
+            if (!IsLocal(entry.Action.Kind) && entry.Action.State != "dry-run")
+            {
+                bgp++;
+            }
+        }
+
+        Volatile.Write(ref _activeActions, active);
+        Volatile.Write(ref _bgpActions, bgp);
+    }
+
+    private static bool IsLocal(string kind) => kind is "nftables" or "iptables";
 
     private void Handle(IncidentRecord incident, bool closed)
     {
@@ -185,16 +242,19 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
         // Open, reopened or escalated: cancel a pending withdrawal and apply what the plan adds.
         tracked.WithdrawAfter = null;
         var plan = _planner.Plan(incident, incident.CapacityBps);
-        if (plan.Actions.Count == 0)
+        if (plan.Refusal is { } refusal && tracked.LastRefusal != refusal)
         {
-            if (plan.Refusal is { } refusal && tracked.LastRefusal != refusal)
+            // Said once per reason: all of the policy refused, or a part of it (RTBH waiting for the link to fill).
+            tracked.LastRefusal = refusal;
+            Count("refused");
+            if (plan.Actions.Count == 0)
             {
-                tracked.LastRefusal = refusal;
-                Count("refused");
                 LogRefused(_logger, incident.Id, incident.Key, refusal);
             }
-
-            return;
+            else
+            {
+                LogPartlyRefused(_logger, incident.Id, incident.Key, refusal);
+            }
         }
 
         foreach (var planned in plan.Actions)
@@ -212,8 +272,8 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
 
     private void Apply(Tracked tracked, string kind, MitigationRule rule)
     {
-        var local = kind is "nftables" or "iptables";
-        var active = _incidents.Values.SelectMany(t => t.Actions).Count(a => a.Action.IsActive && (a.Action.Kind is "nftables" or "iptables") == local);
+        var local = IsLocal(kind);
+        var active = _incidents.Values.SelectMany(t => t.Actions).Count(a => a.Action.IsActive && IsLocal(a.Action.Kind) == local);
         var cap = local ? _options.MaxRules : _options.MaxAnnouncements;
         if (active >= cap)
         {
@@ -223,13 +283,13 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
             return;
         }
 
-        if (local && _rules is null && !_options.DryRun)
+        if (local && _rules is null && _mode == MitigationMode.On)
         {
             LogRefused(_logger, tracked.Incident.Id, tracked.Incident.Key, "neither nft nor iptables is installed");
             return;
         }
 
-        if (!local && _bgp is null && !_options.DryRun)
+        if (!local && _bgp is null && _mode == MitigationMode.On)
         {
             LogRefused(_logger, tracked.Incident.Id, tracked.Incident.Key, "ExaBGP is not configured");
             return;
@@ -246,13 +306,13 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
                 "rtbh" => ExaBgpCommands.AnnounceBlackhole(rule, _options.ExaBgp.NextHop, _options.ExaBgp.EffectiveCommunities),
                 _ => string.Empty,
             },
-            State = _options.DryRun ? "dry-run" : "pending",
-            DryRun = _options.DryRun,
+            State = _mode == MitigationMode.DryRun ? "dry-run" : "pending",
+            DryRun = _mode == MitigationMode.DryRun,
         };
         action = action with { Id = _store.AddAction(action, tracked.Incident) };
         var entry = new Entry(action, rule);
         tracked.Actions.Add(entry);
-        if (_options.DryRun)
+        if (_mode == MitigationMode.DryRun)
         {
             entry.Action = action with { AppliedAt = _time.GetUtcNow() };
             _store.UpdateAction(entry.Action);
@@ -276,6 +336,9 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
         {
             command = action.Command;
             applied = _bgp!.TrySend(command, out failure);
+
+            // Unless the relay was not there at all, ExaBGP may have taken it (an answer can time out).
+            entry.MayBeAnnounced |= applied || _bgp.IsConnected;
         }
 
         var now = _time.GetUtcNow();
@@ -310,13 +373,27 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
         }
 
         var failure = string.Empty;
-        var withdrawn = action.State is "dry-run" or "failed" || (action.State == "pending" && action.AppliedAt is null && action.Kind is "flowspec" or "rtbh" && !_bgp!.IsConnected)
-            ? true
-            : action.Kind switch
-            {
-                "nftables" or "iptables" => _rules?.TryRemove(action.Id, out failure) ?? true,
-                _ => _bgp?.TrySend(ExaBgpCommands.WithdrawalOf(action.Command), out failure) ?? true,
-            };
+        bool withdrawn;
+        if (action.State == "dry-run")
+        {
+            withdrawn = true;
+        }
+        else if (IsLocal(action.Kind))
+        {
+            // Removing looks first: a rule that is not there is gone, one that cannot be listed is not assumed gone.
+            withdrawn = _rules is not null ? _rules.TryRemove(action.Id, out failure) : Fail("neither nft nor iptables is installed to remove it", out failure);
+        }
+        else if (!entry.MayBeAnnounced)
+        {
+            // Never reached ExaBGP: there is nothing to take back.
+            withdrawn = true;
+        }
+        else
+        {
+            // ExaBGP answers done to a withdrawal of a route it does not have, so sending it is always safe.
+            withdrawn = _bgp is not null ? _bgp.TrySend(ExaBgpCommands.WithdrawalOf(action.Command), out failure) : Fail("Mitigation:ExaBgp:Socket is not set, so ExaBGP cannot be told", out failure);
+        }
+
         if (!withdrawn)
         {
             entry.WithdrawRetryAt = _time.GetUtcNow().AddSeconds(_options.RetrySeconds);
@@ -340,11 +417,19 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
         var now = _time.GetUtcNow();
         if (_replayAnnouncements && _bgp is not null)
         {
-            // A (re)connected ExaBGP may have restarted and forgotten its routes: announce again what stands.
+            // A (re)connected ExaBGP may have restarted and forgotten its routes: announce again what stands, and
+            // send at once the withdrawals that were waiting for it (never announce those again).
             _replayAnnouncements = false;
-            foreach (var (tracked, entry) in Entries().Where(e => e.Entry.Action.Kind is "flowspec" or "rtbh" && e.Entry.Action.WithdrawnAt is null && e.Entry.Action.State == "applied"))
+            foreach (var (tracked, entry) in Entries().Where(e => !IsLocal(e.Entry.Action.Kind)).ToList())
             {
-                _bgp.TrySend(entry.Action.Command, out _);
+                if (entry.WithdrawRetryAt is not null)
+                {
+                    Withdraw(tracked, entry, entry.WithdrawReason ?? "retry");
+                }
+                else if (entry.Action.WithdrawnAt is null && entry.Action.State == "applied")
+                {
+                    _bgp.TrySend(entry.Action.Command, out _);
+                }
             }
         }
 
@@ -381,17 +466,18 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
             }
         }
 
-        foreach (var id in _incidents.Where(p => p.Value.Actions.Count == 0 && p.Value.WithdrawAfter is not null).Select(p => p.Key).ToList())
+        foreach (var id in _incidents.Where(p => p.Value.Actions.Count == 0 && (p.Value.WithdrawAfter is not null || _mode != MitigationMode.On)).Select(p => p.Key).ToList())
         {
             _incidents.Remove(id);
         }
 
+        RemoveTableWhenDone();
         ReadCounters();
     }
 
     private void ReadCounters()
     {
-        if (_rules is null || _options.DryRun || !Entries().Any(e => e.Entry.Action.Kind == _rules.Kind))
+        if (_rules is null || _mode != MitigationMode.On || !Entries().Any(e => e.Entry.Action.Kind == _rules.Kind))
         {
             return;
         }
@@ -414,19 +500,64 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
     }
 
     /// <summary>
-    /// Start-up: rules in our table that no active action of an open incident explains are removed; recorded actions
-    /// of incidents no longer open are withdrawn; those of open incidents are adopted, to be withdrawn when the
-    /// incident closes (or resumes and keeps them).
+    /// Start-up, whatever the mode: the actions an earlier run recorded as in force are adopted and judged again under
+    /// the current configuration. Those of an incident that is still open, that the policy, the allowlist and the
+    /// caps still allow, and that are still in place, are kept (to be withdrawn when the incident closes, or kept if
+    /// it resumes); the rest are withdrawn. Rules in the collector's table that no kept action explains are removed.
     /// </summary>
     private void Reconcile()
     {
-        var open = _store.Incidents(openOnly: true).ToDictionary(i => i.Id);
-        var active = _store.Actions(activeOnly: true, limit: 100_000);
-        var installed = _rules is null || _options.DryRun ? [] : _rules.Installed(out _) ?? [];
-        foreach (var rule in installed)
+        var open = _store.Incidents(openOnly: true, limit: 100_000).ToDictionary(i => i.Id);
+        var recorded = _store.Actions(activeOnly: true, limit: 100_000).Where(a => !a.DryRun).OrderBy(a => a.Id).ToList();
+        var installed = InstalledRules();
+        var kept = new HashSet<long>();
+        var keptLocal = 0;
+        var keptAnnouncements = 0;
+
+        // Closed incidents are read once, and only when an action of one is still recorded as active.
+        Dictionary<long, IncidentRecord>? all = null;
+        foreach (var action in recorded)
         {
-            var action = active.FirstOrDefault(a => a.Id == rule.ActionId);
-            if (action is null || !open.ContainsKey(action.IncidentId))
+            if (!open.TryGetValue(action.IncidentId, out var incident))
+            {
+                all ??= _store.Incidents(openOnly: false, limit: 100_000).ToDictionary(i => i.Id);
+                incident = all.GetValueOrDefault(action.IncidentId);
+            }
+
+            var local = IsLocal(action.Kind);
+            if (local && installed is not null && !installed.Any(r => r.ActionId == action.Id))
+            {
+                // Looked, and the rule is gone (reboot, or removed by hand): nothing to withdraw.
+                _store.UpdateAction(action with { WithdrawnAt = _time.GetUtcNow(), State = "withdrawn", Error = "not installed at start-up" });
+                continue;
+            }
+
+            incident ??= OrphanOf(action);
+            if (!_incidents.TryGetValue(incident.Id, out var tracked))
+            {
+                tracked = new Tracked(incident);
+                _incidents[incident.Id] = tracked;
+            }
+
+            var entry = new Entry(action, new MitigationRule(default)) { MayBeAnnounced = action.AppliedAt is not null || action.Attempts > 0 };
+            tracked.Actions.Add(entry);
+            tracked.Done.Add(local ? "nftables" : action.Kind);
+            var refusal = RefusalOf(incident, action, local ? keptLocal : keptAnnouncements);
+            if (refusal is null)
+            {
+                kept.Add(action.Id);
+                _ = local ? keptLocal++ : keptAnnouncements++;
+                continue;
+            }
+
+            Count("withdrawn_at_start");
+            LogRefusedAtStart(_logger, action.Id, incident.Id, action.Kind, refusal);
+            Withdraw(tracked, entry, refusal);
+        }
+
+        foreach (var rule in installed ?? [])
+        {
+            if (!kept.Contains(rule.ActionId) && !Entries().Any(e => e.Entry.Action.Id == rule.ActionId))
             {
                 _rules!.TryRemove(rule.ActionId, out _);
                 Count("stale_removed");
@@ -434,43 +565,103 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
             }
         }
 
-        // Closed incidents are read once, and only when an action of one is still recorded as active.
-        Dictionary<long, IncidentRecord>? all = null;
-        foreach (var action in active)
+        foreach (var id in _incidents.Where(p => p.Value.Actions.Count == 0).Select(p => p.Key).ToList())
         {
-            if (!open.TryGetValue(action.IncidentId, out var incident))
-            {
-                all ??= _store.Incidents(openOnly: false, limit: 100_000).ToDictionary(i => i.Id);
-                incident = all.GetValueOrDefault(action.IncidentId);
-                if (incident is null)
-                {
-                    _store.UpdateAction(action with { WithdrawnAt = _time.GetUtcNow(), State = "withdrawn", Error = "incident not found at start-up" });
-                    continue;
-                }
-            }
-
-            if (!_incidents.TryGetValue(incident.Id, out var tracked))
-            {
-                tracked = new Tracked(incident);
-                _incidents[incident.Id] = tracked;
-            }
-
-            var local = action.Kind is "nftables" or "iptables";
-            if (local && !installed.Any(r => r.ActionId == action.Id))
-            {
-                // The rule is gone (reboot, or removed just above): nothing to withdraw; a resumed incident re-applies.
-                _store.UpdateAction(action with { WithdrawnAt = _time.GetUtcNow(), State = "withdrawn", Error = "not installed at start-up" });
-                continue;
-            }
-
-            var rule = new MitigationRule(default);
-            tracked.Actions.Add(new Entry(action, rule));
-            tracked.Done.Add(local ? "nftables" : action.Kind);
-            if (incident.ClosedAt is not null)
-            {
-                tracked.WithdrawAfter = _time.GetUtcNow();
-            }
+            _incidents.Remove(id);
         }
+
+        RemoveTableWhenDone();
+    }
+
+    /// <summary>Not acting, and no rule owed a withdrawal: the collector's table (or chain) goes, as at shutdown.</summary>
+    private void RemoveTableWhenDone()
+    {
+        if (_mode == MitigationMode.On || _rules is null || _tableRemoved || Entries().Any(e => IsLocal(e.Entry.Action.Kind)))
+        {
+            return;
+        }
+
+        // Tried once: a table that cannot be removed is reported, not retried every second.
+        _tableRemoved = true;
+        if (!_rules.TryRemoveAll(out var failure))
+        {
+            LogBackendFailed(_logger, _rules.Kind, failure);
+        }
+    }
+
+    /// <summary>Our rules as installed now; empty when the table is not there; null when they cannot be listed.</summary>
+    private IReadOnlyList<InstalledRule>? InstalledRules()
+    {
+        if (_rules is null)
+        {
+            return null;
+        }
+
+        var installed = _rules.Installed(out var failure);
+        if (installed is null)
+        {
+            LogBackendFailed(_logger, _rules.Kind, $"cannot list the rules at start-up: {failure}");
+        }
+
+        return installed;
+    }
+
+    /// <summary>Why an adopted action may not stay under the current configuration; null when it may.</summary>
+    private string? RefusalOf(IncidentRecord incident, MitigationAction action, int keptOfItsKind)
+    {
+        if (incident.ClosedAt is not null)
+        {
+            return $"its incident closed ({incident.CloseReason ?? "calm"})";
+        }
+
+        if (_mode == MitigationMode.Off)
+        {
+            return "mitigation is off (Mitigation:Enabled is false)";
+        }
+
+        if (_mode == MitigationMode.DryRun)
+        {
+            return "mitigation is a dry run now (Mitigation:DryRun)";
+        }
+
+        var kind = IsLocal(action.Kind) ? "nftables" : action.Kind;
+        var plan = _planner.Plan(incident, incident.CapacityBps);
+        if (!plan.Actions.Any(a => a.Kind == kind))
+        {
+            return $"the configuration no longer asks for it ({plan.Refusal ?? $"the policy for {incident.Severity} incidents has no {kind}"})";
+        }
+
+        var cap = IsLocal(action.Kind) ? _options.MaxRules : _options.MaxAnnouncements;
+        return keptOfItsKind >= cap ? $"the cap of {cap} {(IsLocal(action.Kind) ? "rules" : "announcements")} is reached" : null;
+    }
+
+    /// <summary>An incident the store no longer holds: closed, so its actions go.</summary>
+    private IncidentRecord OrphanOf(MitigationAction action) => new()
+    {
+        Id = action.IncidentId,
+        Key = "unknown",
+        KeyKind = "unknown",
+        Node = string.Empty,
+        AttackType = "unknown",
+        Confidence = 0,
+        Severity = "low",
+        OpenedAt = _time.GetUtcNow(),
+        ClosedAt = _time.GetUtcNow(),
+        UpdatedAt = _time.GetUtcNow(),
+        FirstSecond = 0,
+        PeakPps = 0,
+        PeakBps = 0,
+        CurrentPps = 0,
+        CurrentBps = 0,
+        Threshold = 0,
+        ThresholdMetric = "pps",
+        CloseReason = "not found at start-up",
+    };
+
+    private static bool Fail(string reason, out string failure)
+    {
+        failure = reason;
+        return false;
     }
 
     private IEnumerable<(Tracked Tracked, Entry Entry)> Entries() => _incidents.Values.SelectMany(t => t.Actions.Select(a => (t, a)));
@@ -494,6 +685,12 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "no mitigation for incident {IncidentId} on {Key}: {Reason}")]
     private static partial void LogRefused(ILogger logger, long incidentId, string key, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "incident {IncidentId} on {Key}: part of its policy is left out: {Reason}")]
+    private static partial void LogPartlyRefused(ILogger logger, long incidentId, string key, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "mitigation {ActionId} for incident {IncidentId} ({Kind}) of an earlier run is withdrawn: {Reason}")]
+    private static partial void LogRefusedAtStart(ILogger logger, long actionId, long incidentId, string kind, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "removed a stale {Kind} rule of action {ActionId} that no open incident wants")]
     private static partial void LogStale(ILogger logger, long actionId, string kind);
@@ -529,5 +726,8 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
         public DateTimeOffset? WithdrawRetryAt { get; set; }
 
         public string? WithdrawReason { get; set; }
+
+        /// <summary>ExaBGP may have the announcement (sent at least once, answered or not): its withdrawal must be sent.</summary>
+        public bool MayBeAnnounced { get; set; }
     }
 }
