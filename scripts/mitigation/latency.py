@@ -105,6 +105,7 @@ def inner(args):
     with open(f"{work}/flowcollector.json", "w") as out:
         json.dump({
             "Monitor": {"Prefixes": ["203.0.113.0/24"]}, "ProcNetDev": {"Mode": "off"},
+            "Listeners": {"AllowedExporters": ["127.0.0.1"]},
             "Detection": {"LearningSeconds": 3, "CooldownSeconds": 2},
             "Mitigation": {"Enabled": True, "AllowlistLocalAddresses": False, "WithdrawGraceSeconds": 0,
                            "Policy": {k: ["nftables", "flowspec", "rtbh"] for k in ("Low", "Medium", "High", "Critical")},

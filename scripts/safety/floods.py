@@ -215,12 +215,18 @@ def main():
             result["templates_held"] = metrics.get("flowcollector_exporter_templates", 0)
             result["templates_rejected"] = metrics.get("flowcollector_templates_rejected_total", 0)
             result["exporters_rejected"] = metrics.get("flowcollector_exporters_rejected_total", 0)
+            result["managed_heap_kib"] = int(metrics.get("dotnet_total_memory_bytes", 0) / 1024)
+            result["template_bytes"] = metrics.get("flowcollector_decoder_template_bytes", 0)
+            result["pending_bytes"] = metrics.get("flowcollector_decoder_pending_bytes", 0)
             result["metrics_series"] = metrics["__series"]
             result["metrics_bytes"] = metrics["__bytes"]
             if scenario == "pending":
                 time.sleep(60)
                 result["rss_minute_later_kib"] = collector.rss()
-                result["data_sets_dropped"] = collector.metrics().get("flowcollector_exporter_data_sets_dropped_total", 0)
+                later = collector.metrics()
+                result["data_sets_dropped"] = later.get("flowcollector_exporter_data_sets_dropped_total", 0)
+                result["pending_bytes_minute_later"] = later.get("flowcollector_decoder_pending_bytes", 0)
+                result["managed_heap_minute_later_kib"] = int(later.get("dotnet_total_memory_bytes", 0) / 1024)
             if scenario == "exporters":
                 send_from("127.9.9.9", collector.netflow, [v5(real_v5_record())])
                 collector.drain()

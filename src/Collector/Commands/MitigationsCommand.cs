@@ -11,6 +11,9 @@ namespace FlowCollector.Collector.Commands;
 /// </summary>
 internal static class MitigationsCommand
 {
+    /// <summary>Exit code when the withdrawal was requested but has not happened yet (sysexits EX_TEMPFAIL).</summary>
+    public const int NotWithdrawn = 75;
+
     public static Command Create()
     {
         var arguments = new ConfigurationArguments();
@@ -89,8 +92,8 @@ internal static class MitigationsCommand
                 Thread.Sleep(200);
             }
 
-            output.WriteLine($"action {id}: withdrawal requested; no running collector took it back within {waitSeconds} s (the next one to start will)");
-            return 0;
+            Console.Error.WriteLine($"action {id}: withdrawal requested, but no running collector took it back within {waitSeconds} s; it is still in force until a collector starts and withdraws it");
+            return NotWithdrawn;
         }
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FlowCollector.Collector.Configuration;
 using FlowCollector.Collector.Runtime;
+using FlowCollector.Detection.Rates;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -77,6 +78,12 @@ internal static partial class RunCommand
     /// <summary>Exit code when a listener, capture or the data directory cannot be opened (sysexits EX_UNAVAILABLE).</summary>
     public const int StartError = 69;
 
+    /// <summary>Exit code when the database is damaged (sysexits EX_DATAERR): a restart would fail the same way.</summary>
+    public const int DataError = 65;
+
+    /// <summary>Exit code when the collector failed while running (sysexits EX_SOFTWARE), so a service manager restarts it.</summary>
+    public const int RuntimeError = 70;
+
     public static Command Create()
     {
         var arguments = new ConfigurationArguments();
@@ -108,6 +115,16 @@ internal static partial class RunCommand
             return StartError;
         }
 
+        var database = Path.GetFullPath(loaded.Options.Storage.DatabasePath(dataDirectory));
+        string[] locks = [Path.Combine(dataDirectory, "flowcollector.lock"), database + ".lock"];
+        if (!InstanceLock.TryAcquire(Path.GetDirectoryName(database) == dataDirectory ? locks[..1] : locks, out var instance, out var lockError))
+        {
+            Console.Error.WriteLine($"flowcollector: {lockError}");
+            return StartError;
+        }
+
+        using var held = instance;
+
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "flowcollector" });
         builder.Logging.AddSimpleConsole(console =>
         {
@@ -128,7 +145,12 @@ internal static partial class RunCommand
         {
             Console.Error.WriteLine($"flowcollector: {startError}");
             runtime.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            return StartError;
+            return runtime.Failure switch
+            {
+                StartFailure.Configuration => ConfigurationError,
+                StartFailure.DamagedData => DataError,
+                _ => StartError,
+            };
         }
 
         var startupLogger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("FlowCollector");
@@ -145,8 +167,19 @@ internal static partial class RunCommand
                 LogStartupMemoryKept(startupLogger, exception.Message);
             }
         });
+        return Serve(host);
+    }
+
+    /// <summary>
+    /// Runs the host until it stops. The host also stops when the collector's service fails (a fault in the tick),
+    /// and returns as after SIGTERM: the exit code must then say it failed, or a service manager would not restart it.
+    /// </summary>
+    internal static int Serve(IHost host)
+    {
+        // Found before running: Run disposes the host, and its services with it, when it returns.
+        var service = host.Services.GetServices<IHostedService>().OfType<CollectorService>().Single();
         host.Run();
-        return 0;
+        return service.ExecuteTask is { IsFaulted: true } ? RuntimeError : 0;
     }
 }
 
@@ -172,8 +205,17 @@ internal static class CheckConfigCommand
             Console.WriteLine($"configuration OK ({loaded.ConfigPath ?? "no file: embedded defaults"})");
             Console.WriteLine($"  listeners: netflow {Port(options.Listeners.NetFlowPort)}, ipfix {Port(options.Listeners.IpfixPort)}, sflow {Port(options.Listeners.SFlowPort)} on {options.Listeners.Address}");
             Console.WriteLine($"  http: {(options.Http.Listen.Length > 0 ? options.Http.Listen : "off")}");
-            Console.WriteLine($"  monitored prefixes: {(options.Monitor.Prefixes.Count > 0 ? string.Join(", ", options.Monitor.Prefixes) : "none")}");
+            Console.WriteLine($"  exporters heard: {(options.Listeners.AllowedExporters.Count > 0 ? string.Join(", ", options.Listeners.AllowedExporters.Select(IpPrefix.Parse)) : "any address (Listeners:AllowedExporters is empty)")}");
+            Console.WriteLine($"  monitored prefixes: {(options.Monitor.Prefixes.Count > 0 ? string.Join(", ", options.Monitor.Prefixes.Select(IpPrefix.Parse)) : "none")}");
             Console.WriteLine($"  /proc/net/dev: {options.ProcNetDev.Mode}; capture: {(options.Capture.Interfaces.Count > 0 ? string.Join(", ", options.Capture.Interfaces) : "none")}");
+            var mitigation = options.Mitigation;
+            Console.WriteLine($"  mitigation: {(!mitigation.Enabled ? "off" : mitigation.DryRun ? "dry run" : "on")}{(mitigation.Enabled && mitigation.TrustAnyExporter ? ", acting on exports from any address (Mitigation:TrustAnyExporter)" : string.Empty)}");
+            Console.WriteLine("  never acted on (mitigation allowlist):");
+            foreach (var (prefix, source) in EffectiveLists.MitigationAllowlist(options))
+            {
+                Console.WriteLine($"    {prefix}  ({source})");
+            }
+
             return 0;
         });
         return command;

@@ -36,6 +36,8 @@ public sealed class CollectorOptions
 
     public StorageOptions Storage { get; set; } = new();
 
+    public MetricsOptions Metrics { get; set; } = new();
+
     public MitigationOptions Mitigation { get; set; } = new();
 }
 
@@ -47,11 +49,26 @@ public sealed class StorageOptions
     /// <summary>How often learned baselines are saved (and once more at shutdown).</summary>
     public int BaselineSaveSeconds { get; set; } = 60;
 
-    /// <summary>Saved baselines older than this are not restored: the network has changed since.</summary>
+    /// <summary>Saved baselines older than this are not restored (and are deleted): the network has changed since.</summary>
     public int BaselineMaxAgeHours { get; set; } = 168;
+
+    /// <summary>Closed incidents, with their seconds and actions, are deleted this many days after they closed; 0 keeps them.</summary>
+    public int IncidentRetentionDays { get; set; } = 180;
+
+    /// <summary>The per-second rows of incidents are deleted after this many days, also of incidents kept; 0 keeps them.</summary>
+    public int SecondsRetentionDays { get; set; } = 14;
 
     /// <summary>The database file: <see cref="Path"/>, or flowcollector.db in <paramref name="dataDirectory"/>.</summary>
     public string DatabasePath(string dataDirectory) => Path.Length > 0 ? Path : System.IO.Path.Combine(dataDirectory, "flowcollector.db");
+}
+
+public sealed class MetricsOptions
+{
+    /// <summary>Interfaces with series of their own in /metrics at once; idle ones lose theirs as the aggregation forgets them.</summary>
+    public int MaxInterfaceSeries { get; set; } = 4096;
+
+    /// <summary>Exporters with series of their own at once; those that delivered records come first.</summary>
+    public int MaxExporterSeries { get; set; } = 512;
 }
 
 public sealed class NodeOptions

@@ -48,6 +48,12 @@ public static class ConfigurationLoader
         string? usedPath = null;
         if (File.Exists(path))
         {
+            if (JsonSyntaxError(path) is { } syntax)
+            {
+                errors.Add(syntax);
+                return new LoadedConfiguration(new CollectorOptions(), errors, path);
+            }
+
             builder.AddJsonFile(Path.GetFullPath(path), optional: false, reloadOnChange: false);
             usedPath = path;
         }
@@ -91,9 +97,37 @@ public static class ConfigurationLoader
             return new LoadedConfiguration(options, errors, usedPath);
         }
 
+        errors.AddRange(OptionsShape.ScalarsWhereListsBelong(configuration));
         Apply(overrides, options);
         errors.AddRange(OptionsValidator.Validate(options));
         return new LoadedConfiguration(options, errors, usedPath);
+    }
+
+    /// <summary>
+    /// "FILE: not valid JSON at line L, column C: reason", read as the configuration's JSON provider reads (comments
+    /// and trailing commas allowed), which itself reports no position; null when the file parses.
+    /// </summary>
+    private static string? JsonSyntaxError(string path)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(path), new System.Text.Json.JsonDocumentOptions
+            {
+                CommentHandling = System.Text.Json.JsonCommentHandling.Skip,
+                AllowTrailingCommas = true,
+            });
+            return null;
+        }
+        catch (System.Text.Json.JsonException exception)
+        {
+            var reason = exception.Message;
+            var cut = reason.IndexOf(" Path:", StringComparison.Ordinal) is var p and > 0 ? p : reason.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{path}: not valid JSON at line {exception.LineNumber + 1}, column {exception.BytePositionInLine + 1}: {(cut > 0 ? reason[..cut] : reason)}");
+        }
+        catch (IOException exception)
+        {
+            return $"{path}: cannot be read ({exception.Message})";
+        }
     }
 
     /// <summary>"Listeners:NetFlowPrt: unknown setting" for each unknown name the binder reported, or null.</summary>

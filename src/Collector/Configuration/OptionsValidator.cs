@@ -83,6 +83,14 @@ public static class OptionsValidator
         {
             errors.Add("Mitigation:Enabled: mitigation acts only inside the monitored prefixes, and Monitor:Prefixes is empty");
         }
+
+        if (options.Mitigation.Enabled && !options.Mitigation.DryRun && !options.Mitigation.TrustAnyExporter && options.Listeners.AllowedExporters.Count == 0 && AcceptsExports(options.Listeners))
+        {
+            errors.Add("Mitigation:Enabled: any host can send exports to this collector, and a forged datagram could then drop or blackhole a victim; "
+                + "list your routers in Listeners:AllowedExporters (e.g. [ \"192.0.2.1\", \"198.51.100.0/28\" ]), "
+                + "or set Mitigation:TrustAnyExporter to true where anti-spoofing on the path guarantees exporters' addresses");
+        }
+
         if (options.Storage.BaselineSaveSeconds is < 5 or > 86_400)
         {
             errors.Add($"Storage:BaselineSaveSeconds: must be between 5 and 86400, got {options.Storage.BaselineSaveSeconds}");
@@ -92,7 +100,35 @@ public static class OptionsValidator
         {
             errors.Add($"Storage:BaselineMaxAgeHours: must be between 0 (never restore) and 87600, got {options.Storage.BaselineMaxAgeHours}");
         }
+
+        if (options.Metrics.MaxInterfaceSeries is < 1 or > 1_000_000)
+        {
+            errors.Add($"Metrics:MaxInterfaceSeries: must be between 1 and 1000000, got {options.Metrics.MaxInterfaceSeries}");
+        }
+
+        if (options.Metrics.MaxExporterSeries is < 1 or > 1_000_000)
+        {
+            errors.Add($"Metrics:MaxExporterSeries: must be between 1 and 1000000, got {options.Metrics.MaxExporterSeries}");
+        }
+
+        if (options.Storage.IncidentRetentionDays is < 0 or > 36_500)
+        {
+            errors.Add($"Storage:IncidentRetentionDays: must be between 0 (keep forever) and 36500, got {options.Storage.IncidentRetentionDays}");
+        }
+
+        if (options.Storage.SecondsRetentionDays is < 0 or > 36_500)
+        {
+            errors.Add($"Storage:SecondsRetentionDays: must be between 0 (keep forever) and 36500, got {options.Storage.SecondsRetentionDays}");
+        }
+
         return errors;
+    }
+
+    /// <summary>True when some UDP or raw listener takes exports or mirrored frames from the network.</summary>
+    public static bool AcceptsExports(ListenerOptions listeners)
+    {
+        ArgumentNullException.ThrowIfNull(listeners);
+        return listeners.NetFlowPort != 0 || listeners.IpfixPort != 0 || listeners.SFlowPort != 0 || listeners.MirrorPort != 0 || listeners.Gre;
     }
 
     /// <summary>Parses ADDRESS:PORT, with IPv6 addresses in brackets.</summary>

@@ -6,8 +6,8 @@ using Microsoft.Extensions.Logging;
 
 namespace FlowCollector.Collector.Http;
 
-/// <summary>Writes a response body; <paramref name="query"/> is the request's query string without the '?'.</summary>
-internal delegate Task EndpointHandler(Stream body, string query, CancellationToken cancellation);
+/// <summary>Writes a response body and returns its status; <paramref name="query"/> is the request's query string without the '?'.</summary>
+internal delegate Task<int> EndpointHandler(Stream body, string query, CancellationToken cancellation);
 
 /// <summary>One GET endpoint: path, content type, writer.</summary>
 internal sealed record Endpoint(string Path, string ContentType, EndpointHandler Write);
@@ -44,7 +44,7 @@ internal sealed partial class HttpEndpointServer : IAsyncDisposable
     public void Start(IPEndPoint endpoint)
     {
         _listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        Listeners.SocketOptions.ReuseAddressOnly(_listener);
         if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any))
         {
             _listener.DualMode = true;
@@ -180,11 +180,10 @@ internal sealed partial class HttpEndpointServer : IAsyncDisposable
         }
         else if (_endpoints.TryGetValue(request.Path, out var endpoint))
         {
-            status = 200;
             contentType = endpoint.ContentType;
             try
             {
-                await endpoint.Write(body, request.Query, cancellation).ConfigureAwait(false);
+                status = await endpoint.Write(body, request.Query, cancellation).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // A failing endpoint answers 500 and keeps the server serving the others.
             catch (Exception exception) when (exception is not OperationCanceledException)
@@ -204,7 +203,7 @@ internal sealed partial class HttpEndpointServer : IAsyncDisposable
             body.Write("not found\n"u8);
         }
 
-        var reason = status switch { 200 => "OK", 404 => "Not Found", 405 => "Method Not Allowed", _ => "Internal Server Error" };
+        var reason = status switch { 200 => "OK", 404 => "Not Found", 405 => "Method Not Allowed", 503 => "Service Unavailable", _ => "Internal Server Error" };
         var head = $"HTTP/1.1 {status} {reason}\r\nContent-Type: {contentType}\r\nContent-Length: {body.Length}\r\nCache-Control: no-store\r\n{(request.KeepAlive ? string.Empty : "Connection: close\r\n")}\r\n";
         await stream.WriteAsync(Encoding.ASCII.GetBytes(head), cancellation).ConfigureAwait(false);
         if (request.Method != "HEAD")

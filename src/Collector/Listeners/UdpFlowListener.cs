@@ -50,6 +50,7 @@ internal sealed partial class UdpFlowListener : IDisposable
     /// <summary>Binds the sockets and starts their threads.</summary>
     public void Start(IPAddress address, int port, int sockets, int receiveBuffer)
     {
+        SocketOptions.EnsurePortFree(address, port, SocketType.Dgram, ProtocolType.Udp);
         for (var i = 0; i < sockets; i++)
         {
             var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -73,6 +74,11 @@ internal sealed partial class UdpFlowListener : IDisposable
             }
 
             _sockets.Add(socket);
+        }
+
+        if (!SocketOptions.TrySteerBySender(_sockets[0], sockets))
+        {
+            LogNotSteered(_logger, _name, Port);
         }
 
         foreach (var socket in _sockets)
@@ -161,6 +167,9 @@ internal sealed partial class UdpFlowListener : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Listener}: asked for a {Asked}-byte receive buffer, the kernel granted {Granted}; raise net.core.rmem_max or run with CAP_NET_ADMIN to avoid drops under bursts")]
     private static partial void LogBufferCapped(ILogger logger, string listener, int asked, int granted);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Listener}: cannot steer datagrams by exporter on port {Port} (SO_ATTACH_REUSEPORT_CBPF refused): the kernel spreads them by address and port, and another process could join the port")]
+    private static partial void LogNotSteered(ILogger logger, string listener, int port);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Listener}: receive failed")]
     private static partial void LogReceiveFailed(ILogger logger, Exception exception, string listener);

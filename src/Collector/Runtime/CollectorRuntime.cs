@@ -16,6 +16,21 @@ using Microsoft.Extensions.Logging;
 
 namespace FlowCollector.Collector.Runtime;
 
+/// <summary>Why the collector could not start.</summary>
+internal enum StartFailure
+{
+    None,
+
+    /// <summary>A port, socket, capture or file could not be opened (sysexits EX_UNAVAILABLE).</summary>
+    Unavailable,
+
+    /// <summary>The configuration asks for something that cannot be (sysexits EX_CONFIG).</summary>
+    Configuration,
+
+    /// <summary>The database is damaged (sysexits EX_DATAERR): restarting will not mend it.</summary>
+    DamagedData,
+}
+
 /// <summary>
 /// The running appliance: UDP listeners, mirror listeners and captures feed the aggregator; once a second the tick
 /// reads /proc/net/dev, closes the second, runs the detector over it, and updates the metrics and the interface
@@ -37,6 +52,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     private Detector? _detector;
     private MitigationEngine? _mitigation;
     private ExaBgpSpeaker? _exabgp;
+    private readonly CapacityWarnings _warnings;
     private long _lastBaselineSave;
     private long _flowDatagrams;
     private bool _flowsLastSecond;
@@ -61,8 +77,10 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             names,
             _started.ToUnixTimeSeconds(),
             InterfaceCapacities.Configured(options.Detection, names, options.Aggregation.MaxInterfaces));
-        Metrics = new CollectorMetrics(Node);
+        _warnings = new CapacityWarnings(loggers.CreateLogger("FlowCollector.Limits"));
+        Metrics = new CollectorMetrics(Node, options.Metrics.MaxInterfaceSeries, options.Metrics.MaxExporterSeries, options.Aggregation.IdleSeconds);
         Metrics.Registry.AddBeforeCollectCallback(RecordCounters);
+        _lastSecond = Aggregator.CurrentSecond - 1;
     }
 
     public string Node { get; }
@@ -90,25 +108,42 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     /// <summary>The last second closed.</summary>
     public long LastSecond => Interlocked.Read(ref _lastSecond);
 
+    /// <summary>Why <see cref="TryStart"/> failed, which decides the exit code.</summary>
+    public StartFailure Failure { get; private set; }
+
     /// <summary>Opens every source and the HTTP endpoints; the error names what failed and why.</summary>
     public bool TryStart(out string error)
     {
-        if (!IncidentStore.TryOpen(DatabasePath, out _store, out error))
+        Failure = StartFailure.Unavailable;
+        var retention = new StoreRetention(_options.Storage.IncidentRetentionDays, _options.Storage.SecondsRetentionDays, _options.Storage.BaselineMaxAgeHours);
+        if (!IncidentStore.TryOpen(DatabasePath, out _store, out error, retention, _loggers.CreateLogger("FlowCollector.Storage"), _time))
         {
+            Failure = error.Contains(" is damaged ", StringComparison.Ordinal) ? StartFailure.DamagedData : StartFailure.Unavailable;
             error = $"Storage:Path: {error}";
             return false;
         }
 
-        var state = _store!.LoadDetectorState(_time.GetUtcNow(), TimeSpan.FromHours(_options.Storage.BaselineMaxAgeHours));
-        IIncidentObserver observer = _store;
-        if (_options.Mitigation.Enabled)
+        if (!_store!.TryLoadDetectorState(_time.GetUtcNow(), TimeSpan.FromHours(_options.Storage.BaselineMaxAgeHours), out var state, out error))
         {
-            if (!TryStartMitigation(out error))
-            {
-                return false;
-            }
+            Failure = StartFailure.DamagedData;
+            error = $"Storage:Path: {error}";
+            return false;
+        }
 
-            observer = new IncidentFanOut(_store, _mitigation!);
+        if (_store.SkippedRows > 0)
+        {
+            LogSkippedAtStart(_logger, _store.SkippedRows, DatabasePath);
+        }
+
+        IIncidentObserver observer = _store;
+        if (!TryStartMitigation(out error))
+        {
+            return false;
+        }
+
+        if (_mitigation is not null && _options.Mitigation.Enabled)
+        {
+            observer = new IncidentFanOut(_store, _mitigation);
         }
 
         _detector = new Detector(_options.Detection, Node, Aggregator.Names, Aggregator.Prefixes, _time, new IncidentLog(_loggers.CreateLogger("FlowCollector.Incidents"), observer), state, Aggregator.Capacities);
@@ -189,36 +224,69 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             }
         }
 
+        if (allowlist.AllowsAll && _listeners.Count + _mirrors.Count > 0)
+        {
+            LogAnyExporter(_logger, _options.Listeners.Address);
+        }
+
         LogStarted(_logger, Node, DataDirectoryPath);
+        Failure = StartFailure.None;
         error = string.Empty;
         return true;
     }
 
+    /// <summary>
+    /// Starts the mitigation engine when mitigation is on, in dry run, or when an earlier run left actions recorded as
+    /// in force (whatever the configuration says now, what the collector owns is reconciled: kept only where the
+    /// current configuration still wants it). Tools are touched only when needed: nft or iptables when acting or when
+    /// local rules are owed a withdrawal, ExaBGP's socket when announcing or when announcements are.
+    /// </summary>
     private bool TryStartMitigation(out string error)
     {
+        error = string.Empty;
         var options = _options.Mitigation;
-        var allowlist = new List<IpPrefix>();
-        if (options.AllowlistLocalAddresses)
+        var acting = options.Enabled && !options.DryRun;
+        var owed = _store!.Actions(activeOnly: true, limit: 100_000).Where(a => !a.DryRun).ToList();
+        if (!options.Enabled && owed.Count == 0)
         {
-            allowlist.AddRange(LocalAddresses());
+            return true;
         }
 
-        allowlist.AddRange(options.ExaBgp.Peers.Select(IpPrefix.Parse));
-        if (options.ExaBgp.NextHop.Length > 0)
+        // The planner adds Mitigation:Allowlist itself; the rest of what is never acted on comes from here.
+        var allowlist = EffectiveLists.MitigationAllowlist(_options).Where(entry => entry.Source != "Mitigation:Allowlist").Select(entry => entry.Prefix).ToList();
+
+        IRuleBackend? rules = null;
+        var owedLocal = owed.FirstOrDefault(a => a.Kind is "nftables" or "iptables")?.Kind;
+        if (acting || owedLocal is not null)
         {
-            allowlist.Add(IpPrefix.Parse(options.ExaBgp.NextHop));
+            // Rules owed a withdrawal are removed with the tool that installed them.
+            var backend = acting ? options.Nftables.Backend : owedLocal == "iptables" ? "iptables" : "nft";
+            rules = backend switch
+            {
+                "nft" => new NftablesBackend(options.Nftables.Table),
+                "iptables" => new IptablesBackend(),
+                _ when CommandRunner.Find("nft") is not null => new NftablesBackend(options.Nftables.Table),
+                _ when CommandRunner.Find("iptables") is not null => new IptablesBackend(),
+                _ => null,
+            };
         }
 
-        IRuleBackend? rules = options.Nftables.Backend switch
+        if (acting && rules is NftablesBackend nft && nft.Owner(out var foreign) == TableOwner.Foreign)
         {
-            "nft" => new NftablesBackend(options.Nftables.Table),
-            "iptables" => new IptablesBackend(),
-            _ when CommandRunner.Find("nft") is not null => new NftablesBackend(options.Nftables.Table),
-            _ when CommandRunner.Find("iptables") is not null => new IptablesBackend(),
-            _ => null,
-        };
-        if (options.UsesBgp && options.ExaBgp.Socket.Length > 0)
+            Failure = StartFailure.Configuration;
+            error = $"Mitigation:Nftables:Table: {foreign}";
+            return false;
+        }
+
+        var owedBgp = owed.Any(a => a.Kind is "flowspec" or "rtbh");
+        if (((acting && options.UsesBgp) || owedBgp) && options.ExaBgp.Socket.Length > 0)
         {
+            if (!SocketPath.TryClaim(options.ExaBgp.Socket, out var claim))
+            {
+                error = $"Mitigation:ExaBgp:Socket: {claim}";
+                return false;
+            }
+
             try
             {
                 _exabgp = new ExaBgpSpeaker(options.ExaBgp.Socket, options.ExaBgp.AckTimeoutMilliseconds);
@@ -233,25 +301,9 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         var planner = new MitigationPlanner(options, Aggregator.Prefixes, allowlist);
         _mitigation = new MitigationEngine(options, planner, _store!, rules, _exabgp, _time, _loggers.CreateLogger("FlowCollector.Mitigation"));
         _mitigation.Start();
-        LogMitigation(_logger, options.DryRun ? "dry run" : "on", rules?.Kind ?? "none", _exabgp is null ? "off" : options.ExaBgp.Socket, planner.Allowlist.Count);
-        error = string.Empty;
+        var mode = _mitigation.Mode switch { MitigationMode.On => "on", MitigationMode.DryRun => "dry run", _ => $"off, withdrawing {owed.Count} action(s) an earlier run left" };
+        LogMitigation(_logger, mode, rules?.Kind ?? "none", _exabgp is null ? "off" : options.ExaBgp.Socket, planner.Allowlist.Count);
         return true;
-    }
-
-    /// <summary>Every address of this machine's interfaces: the node never blocks itself.</summary>
-    private static IEnumerable<IpPrefix> LocalAddresses()
-    {
-        foreach (var networkInterface in System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces())
-        {
-            foreach (var unicast in networkInterface.GetIPProperties().UnicastAddresses)
-            {
-                var address = unicast.Address.IsIPv4MappedToIPv6 ? unicast.Address.MapToIPv4() : unicast.Address;
-                if (IpPrefix.TryParse(address.ToString().Split('%')[0], out var prefix, out _))
-                {
-                    yield return prefix;
-                }
-            }
-        }
     }
 
     /// <summary>
@@ -272,6 +324,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             }
             catch (Exception exception)
             {
+                LogTickFailed(_logger, exception);
                 done.SetException(exception);
             }
         })
@@ -392,7 +445,28 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
 
         _flowsLastSecond = flowDatagrams != _flowDatagrams;
         _flowDatagrams = flowDatagrams;
-        Metrics.RecordAggregation(Aggregator.Statistics(), Stopwatch.GetElapsedTime(started));
+        Decoder.Exporters.Expire(_time.GetUtcNow().ToUnixTimeMilliseconds());
+        var statistics = Aggregator.Statistics();
+        Metrics.RecordAggregation(statistics, Stopwatch.GetElapsedTime(started));
+        WarnOfLimits(second, statistics);
+    }
+
+    /// <summary>Full tables and discarded input, in the log at most once a minute each; the counters are in /metrics.</summary>
+    private void WarnOfLimits(long second, AggregationStatistics statistics)
+    {
+        var exporters = Decoder.Exporters;
+        var decoder = _options.Decoder;
+        _warnings.Check("exporters", exporters.ExportersRejected, second, lost => $"the exporter table is full ({decoder.MaxExporters} exporters that delivered records and spoke within {decoder.ExporterIdleLifetime}): {lost} datagrams from new senders were refused; Listeners:AllowedExporters keeps forged senders out, Decoder:MaxExporters raises the limit");
+        _warnings.Check("templates", exporters.TemplatesRejected, second, lost => $"template caches are full (Decoder:MaxTemplatesPerExporter, MaxTemplates, MaxTemplateBytesPerExporter {decoder.MaxTemplateBytesPerExporter}, MaxTemplateBytes {decoder.MaxTemplateBytes}): {lost} templates were not stored, and data that needs them is not decoded");
+        _warnings.Check("pending", exporters.PendingRejected, second, lost => $"data sets that arrived before their template fill Decoder:MaxPendingBytes ({decoder.MaxPendingBytes}): {lost} were dropped");
+        _warnings.Check("destinations", statistics.DestinationOverflow, second, lost => $"Aggregation:MaxDestinations ({_options.Aggregation.MaxDestinations}) destinations are tracked: {lost} records to others were counted under their interface and prefix only");
+        _warnings.Check("interfaces", statistics.InterfaceOverflow, second, lost => $"Aggregation:MaxInterfaces ({_options.Aggregation.MaxInterfaces}) interfaces are tracked: {lost} records or counters of others were counted under the node only");
+        _warnings.Check("implausible", statistics.Implausible, second, lost => $"{lost} records that cannot describe real traffic were not counted (the latest from exporter {statistics.LastImplausibleExporter}); flowcollector_aggregation_implausible_records_total has the reasons");
+        if (_detector is not null)
+        {
+            var overflow = _detector.Overflow(KeyKind.Node) + _detector.Overflow(KeyKind.Interface) + _detector.Overflow(KeyKind.Destination) + _detector.Overflow(KeyKind.Prefix);
+            _warnings.Check("incidents", overflow, second, lost => $"Detection:MaxOpenIncidents ({_options.Detection.MaxOpenIncidents}) incidents are open: {lost} breaching key-seconds opened none");
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -473,19 +547,29 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
 
     private IEnumerable<Endpoint> Endpoints()
     {
-        yield return new Endpoint("/metrics", "text/plain; version=0.0.4; charset=utf-8", (body, _, cancellation) => Metrics.ExportAsync(body, cancellation));
+        yield return new Endpoint("/metrics", "text/plain; version=0.0.4; charset=utf-8", async (body, _, cancellation) =>
+        {
+            await Metrics.ExportAsync(body, cancellation).ConfigureAwait(false);
+            return 200;
+        });
         yield return new Endpoint("/healthz", "application/json", (body, _, _) => WriteJson(body, WriteHealth));
         yield return new Endpoint("/api/interfaces", "application/json", (body, _, _) => WriteJson(body, WriteInterfaces));
         yield return new Endpoint("/api/mitigations", "application/json", (body, query, _) => WriteJson(body, writer => WriteMitigations(writer, query)));
         yield return new Endpoint("/api/incidents", "application/json", (body, query, _) => WriteJson(body, writer => WriteIncidents(writer, query)));
     }
 
-    private static Task WriteJson(Stream body, Action<Utf8JsonWriter> write)
+    private static Task<int> WriteJson(Stream body, Action<Utf8JsonWriter> write) => WriteJson(body, writer =>
+    {
+        write(writer);
+        return 200;
+    });
+
+    private static Task<int> WriteJson(Stream body, Func<Utf8JsonWriter, int> write)
     {
         using var writer = new Utf8JsonWriter(body);
-        write(writer);
+        var status = write(writer);
         writer.Flush();
-        return Task.CompletedTask;
+        return Task.FromResult(status);
     }
 
     private void WriteInterfaces(Utf8JsonWriter writer)
@@ -545,14 +629,60 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         writer.WriteEndArray();
     }
 
-    private void WriteHealth(Utf8JsonWriter writer)
+    /// <summary>Seconds behind the clock beyond which detection counts as lagging: the tick closes each second within one.</summary>
+    private const double LaggingSeconds = 3;
+
+    /// <summary>Why the collector is not doing its job fully now; empty when it is.</summary>
+    public IReadOnlyList<string> Degradations()
     {
+        var reasons = new List<string>();
+        var lag = TickLagSeconds;
+        if (lag > LaggingSeconds)
+        {
+            reasons.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"detection is {lag:F0} s behind: the one-second tick lags"));
+        }
+
+        if (_store is { Failing: true } store)
+        {
+            reasons.Add($"the database fails ({store.HeldRows} rows held for a retry): {store.LastError}");
+        }
+
+        if (_mitigation is { NeedsExaBgp: true })
+        {
+            if (_exabgp is null)
+            {
+                reasons.Add("announcements are owed a withdrawal, and Mitigation:ExaBgp:Socket is not set to reach ExaBGP");
+            }
+            else if (!_exabgp.IsConnected)
+            {
+                reasons.Add("mitigation needs ExaBGP, and its relay is not connected to " + _options.Mitigation.ExaBgp.Socket);
+            }
+        }
+
+        return reasons;
+    }
+
+    /// <summary>How far the last closed second is behind the clock, beyond the second it takes to close it.</summary>
+    public double TickLagSeconds => Math.Max(0, (_time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0) - (LastSecond + 1));
+
+    /// <summary>/healthz: 200 with status ok, or 503 with status degraded and the reasons.</summary>
+    private int WriteHealth(Utf8JsonWriter writer)
+    {
+        var reasons = Degradations();
         writer.WriteStartObject();
-        writer.WriteString("status", "ok");
+        writer.WriteString("status", reasons.Count == 0 ? "ok" : "degraded");
+        writer.WriteStartArray("reasons");
+        foreach (var reason in reasons)
+        {
+            writer.WriteStringValue(reason);
+        }
+
+        writer.WriteEndArray();
         writer.WriteString("node", Node);
         writer.WriteString("dataDirectory", DataDirectoryPath);
         writer.WriteNumber("uptimeSeconds", Math.Round((_time.GetUtcNow() - _started).TotalSeconds, 1));
         writer.WriteNumber("lastSecond", Interlocked.Read(ref _lastSecond));
+        writer.WriteNumber("tickLagSeconds", Math.Round(TickLagSeconds, 1));
         writer.WriteStartObject("listeners");
         foreach (var listener in _listeners)
         {
@@ -575,13 +705,36 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         writer.WriteEndArray();
         writer.WriteNumber("exporters", Decoder.Exporters.Count);
         writer.WriteString("database", DatabasePath);
+        writer.WriteStartObject("store");
+        writer.WriteString("status", _store is null ? "closed" : _store.Failing ? "failing" : "ok");
+        if (_store?.LastError is { } storeError)
+        {
+            writer.WriteString("error", storeError);
+        }
+
+        writer.WriteNumber("heldRows", _store?.HeldRows ?? 0);
+        writer.WriteNumber("failedBatches", _store?.Failed ?? 0);
+        writer.WriteNumber("skippedRows", _store?.SkippedRows ?? 0);
+        writer.WriteEndObject();
+        writer.WriteString("mitigation", _mitigation?.Mode switch { MitigationMode.On => "on", MitigationMode.DryRun => "dry-run", _ => "off" });
+        writer.WriteString("exabgp", _exabgp is null ? "off" : _exabgp.IsConnected ? "connected" : "disconnected");
         writer.WriteNumber("openIncidents", _detector?.OpenIncidents.Count ?? 0);
         writer.WriteNumber("detectionKeys", _detector?.KeyCount ?? 0);
         writer.WriteEndObject();
+        return reasons.Count == 0 ? 200 : 503;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "flowcollector running as node {Node}, data in {DataDirectory}")]
     private static partial void LogStarted(ILogger logger, string node, string dataDirectory);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "exports are accepted from any address that reaches {Address}: UDP senders can be forged; list the routers in Listeners:AllowedExporters")]
+    private static partial void LogAnyExporter(ILogger logger, string address);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "the one-second tick failed; the collector stops with exit code 70 so that its service manager restarts it")]
+    private static partial void LogTickFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Rows} rows of {Database} could not be read back (damaged JSON) and were skipped")]
+    private static partial void LogSkippedAtStart(ILogger logger, long rows, string database);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "detector resumed {Baselines} saved baselines and {OpenIncidents} open incidents from {Database}")]
     private static partial void LogResumed(ILogger logger, int baselines, int openIncidents, string database);

@@ -1,8 +1,10 @@
 namespace FlowCollector.Collector.Runtime;
 
-/// <summary>Where the collector keeps its state.</summary>
+/// <summary>Where the collector keeps its state: readable by its owner only, for it names victims and attackers.</summary>
 internal static class DataDirectory
 {
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
     public const string SystemDirectory = "/var/lib/flowcollector";
 
     /// <summary>
@@ -28,6 +30,10 @@ internal static class DataDirectory
         return TryWritable(directory, out error) || Fail($"DataDirectory: neither {SystemDirectory} nor {directory} is writable ({error})", out error);
     }
 
+    /// <summary>Only a directory of our own is tightened: one shared on purpose is not ours to change.</summary>
+    private static bool IsOwnedByUs(string directory) =>
+        FileFacts.TryStat(directory, out _, out var owner, out _) && owner == FileFacts.EffectiveUser();
+
     private static bool Fail(string message, out string error)
     {
         error = message;
@@ -38,7 +44,19 @@ internal static class DataDirectory
     {
         try
         {
-            Directory.CreateDirectory(directory);
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(directory);
+            }
+            else if (!Directory.Exists(directory))
+            {
+                Directory.CreateDirectory(directory, OwnerOnly);
+            }
+            else if ((File.GetUnixFileMode(directory) & ~OwnerOnly) != 0 && IsOwnedByUs(directory))
+            {
+                File.SetUnixFileMode(directory, OwnerOnly);
+            }
+
             var probe = Path.Combine(directory, $".write-probe-{Environment.ProcessId}");
             File.WriteAllText(probe, string.Empty);
             File.Delete(probe);

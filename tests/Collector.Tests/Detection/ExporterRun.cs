@@ -13,11 +13,11 @@ internal sealed class ExporterRun : IAsyncDisposable
     private readonly NetFlowV5Sender _sender;
     private readonly Task _sending;
 
-    public ExporterRun(string directoryPrefix, Func<IReadOnlyList<NetFlowV5Sender.Flow>> flows)
+    public ExporterRun(string directoryPrefix, Func<IReadOnlyList<NetFlowV5Sender.Flow>> flows, string source = "127.0.0.1")
     {
         Data = Directory.CreateTempSubdirectory(directoryPrefix);
         Port = CollectorProcess.FreeUdpPort();
-        _sender = new NetFlowV5Sender(Port);
+        _sender = new NetFlowV5Sender(Port, source);
         _sending = _sender.RunAsync(flows, _stop.Token);
     }
 

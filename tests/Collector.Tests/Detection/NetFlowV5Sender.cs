@@ -10,12 +10,18 @@ namespace FlowCollector.Collector.Tests.Detection;
 /// </summary>
 internal sealed class NetFlowV5Sender : IDisposable
 {
-    private readonly UdpClient _client = new(AddressFamily.InterNetwork);
+    private readonly UdpClient _client;
     private readonly IPEndPoint _target;
     private readonly long _bootMilliseconds = Environment.TickCount64 - 3_600_000;
     private uint _sequence;
 
-    public NetFlowV5Sender(int port) => _target = new IPEndPoint(IPAddress.Loopback, port);
+    /// <param name="port">The collector's NetFlow port on 127.0.0.1.</param>
+    /// <param name="source">The loopback address to send from (any 127.0.0.0/8 address is this machine's); 127.0.0.1 by default.</param>
+    public NetFlowV5Sender(int port, string source = "127.0.0.1")
+    {
+        _target = new IPEndPoint(IPAddress.Loopback, port);
+        _client = new UdpClient(new IPEndPoint(IPAddress.Parse(source), 0));
+    }
 
     /// <summary>One flow's rate: who, to whom, what, how many packets a second of which size.</summary>
     public readonly record struct Flow(string Source, string Destination, byte Protocol, ushort SourcePort, ushort DestinationPort, double PacketsPerSecond, int PacketBytes, byte TcpFlags = 0);
@@ -40,6 +46,9 @@ internal sealed class NetFlowV5Sender : IDisposable
         {
         }
     }
+
+    /// <summary>Sends one datagram of these flows now.</summary>
+    public void SendOnce(IReadOnlyList<Flow> flows) => _client.Send(Datagram([.. flows]), _target);
 
     public void Dispose() => _client.Dispose();
 

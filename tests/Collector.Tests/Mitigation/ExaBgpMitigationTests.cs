@@ -18,6 +18,9 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
     private const string FlowSpecKey = "[destination: 203.0.113.10/32][protocol: ==udp][source-port: ==53]";
     private readonly HashSet<string> _flooded = [];
 
+    /// <summary>Packets a second of each of the flood's eight reflectors.</summary>
+    private double _reflectorPps = 800;
+
     private List<Flow> Traffic()
     {
         var flows = new List<Flow>();
@@ -30,7 +33,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
                 {
                     for (var i = 0; i < 8; i++)
                     {
-                        flows.Add(new Flow($"192.0.2.{100 + i}", host, 17, 53, (ushort)(20_000 + i), 800, 1_200));
+                        flows.Add(new Flow($"192.0.2.{100 + i}", host, 17, 53, (ushort)(20_000 + i), _reflectorPps, 1_200));
                     }
                 }
             }
@@ -54,18 +57,20 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
         }
     }
 
-    private static string Config(string directory, BgpLab lab, string extra = "") => Config(directory, lab.Socket, extra);
+    private static string Config(string directory, BgpLab lab, string extra = "", string name = "flowcollector.json", string detection = "", bool enabled = true) =>
+        Config(directory, lab.Socket, extra, name, detection, enabled);
 
-    private static string Config(string directory, string socket, string extra = "")
+    private static string Config(string directory, string socket, string extra = "", string name = "flowcollector.json", string detection = "", bool enabled = true)
     {
-        var path = Path.Combine(directory, "flowcollector.json");
+        var path = Path.Combine(directory, name);
         File.WriteAllText(path, $$"""
             {
               "Monitor": { "Prefixes": [ "203.0.113.0/24" ] },
+              "Listeners": { "AllowedExporters": [ "127.0.0.1" ] },
               "ProcNetDev": { "Mode": "off" },
-              "Detection": { "LearningSeconds": 3, "CooldownSeconds": 3 },
+              "Detection": { {{detection}} "LearningSeconds": 3, "CooldownSeconds": 3 },
               "Mitigation": {
-                "Enabled": true,
+                "Enabled": {{(enabled ? "true" : "false")}},
                 "WithdrawGraceSeconds": 1,
                 {{extra}}
                 "Policy": { "Low": [ "flowspec", "rtbh" ], "Medium": [ "flowspec", "rtbh" ], "High": [ "flowspec", "rtbh" ], "Critical": [ "flowspec", "rtbh" ] },
@@ -175,12 +180,90 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
         Assert.All(pending, a => Assert.Contains("not connected", a.GetProperty("error").GetString(), StringComparison.Ordinal));
         Assert.Contains("failed (attempt 1)", collector.Output, StringComparison.Ordinal);
 
+        // /healthz says so: mitigation needs ExaBGP and it is not there.
+        using (var health = await collector.Client.GetAsync(new Uri("/healthz", UriKind.Relative)))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, health.StatusCode);
+            var body = await health.Content.ReadAsStringAsync();
+            Assert.Contains("\"status\":\"degraded\"", body, StringComparison.Ordinal);
+            Assert.Contains("\"exabgp\":\"disconnected\"", body, StringComparison.Ordinal);
+            Assert.Contains("mitigation needs ExaBGP", body, StringComparison.Ordinal);
+        }
+
         // ExaBGP comes up and its relay connects: the next retry lands both routes.
         using var lab = BgpLab.Start(directory);
         await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements after ExaBGP came up", pollMilliseconds: 20);
         var applied = await Get(collector, "/api/mitigations?active=true");
         Assert.All(applied, a => Assert.Equal("applied", a.GetProperty("state").GetString()));
         Assert.All(applied, a => Assert.True(a.GetProperty("attempts").GetInt32() >= 2));
+        Assert.Contains("\"status\":\"ok\"", await collector.GetAsync("/healthz"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RTBH_waits_until_the_flood_fills_its_share_of_a_link_of_known_capacity()
+    {
+        BgpLab.RequireAvailable();
+        using var lab = BgpLab.Start();
+        await using var exporter = new ExporterRun("flowcollector-exabgp-", Traffic);
+
+        // The links are 100 Gbit/s: a 60 Mbit/s flood is worth a FlowSpec rule, not a blackhole of the victim.
+        var config = Config(exporter.Data.FullName, lab, detection: "\"DefaultCapacityBps\": 100e9,");
+        await using var collector = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", config);
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Flood("203.0.113.10", on: true);
+        await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) ? "announced" : null, "the FlowSpec route", pollMilliseconds: 20);
+        await Eventually.Until(() => collector.Output.Contains("RTBH waits until the flood fills 50", StringComparison.Ordinal) ? "said" : null, "the refusal of RTBH in the log");
+
+        Assert.Empty(lab.Unicast());
+        var actions = await Get(collector, "/api/mitigations");
+        Assert.Equal(["flowspec"], actions.Select(a => a.GetProperty("kind").GetString()));
+        var incident = (await Get(collector, "/api/incidents?open=true")).Single(i => i.GetProperty("keyKind").GetString() == "destination");
+        Assert.Equal(100e9, incident.GetProperty("capacityBps").GetDouble());
+    }
+
+    [Fact]
+    public async Task After_kill_9_a_restart_with_mitigation_off_or_the_victim_allowlisted_withdraws_what_is_announced()
+    {
+        BgpLab.RequireAvailable();
+        using var lab = BgpLab.Start();
+        await using var exporter = new ExporterRun("flowcollector-exabgp-", Traffic);
+        var on = Config(exporter.Data.FullName, lab);
+        var off = Config(exporter.Data.FullName, lab, name: "off.json", enabled: false);
+        var allowlisted = Config(exporter.Data.FullName, lab, """ "Allowlist": [ "203.0.113.10/32" ], """, name: "allowlisted.json");
+
+        // 24,000 pps: over the floors a collector that has just started judges by, so each restart sees the attack.
+        _reflectorPps = 3_000;
+
+        // The flood is announced; the collector dies; an operator restarts it with mitigation off.
+        var first = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", on);
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Flood("203.0.113.10", on: true);
+        await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements", pollMilliseconds: 20);
+        await first.KillHardAsync();
+        await first.DisposeAsync();
+        await using (var withOff = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", off))
+        {
+            await Eventually.Until(() => lab.FlowSpec().Count == 0 && lab.Unicast().Count == 0 ? "gone" : null, "the withdrawals with mitigation off", pollMilliseconds: 20);
+            Assert.Empty(await Get(withOff, "/api/mitigations?active=true"));
+            Assert.All(await Get(withOff, "/api/mitigations"), a => Assert.Equal("mitigation is off (Mitigation:Enabled is false)", a.GetProperty("error").GetString()));
+            Assert.Equal(0, await withOff.TerminateAsync());
+        }
+
+        // Announced again by a collector with mitigation on, which dies too; the operator now allowlists the victim.
+        var second = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", on);
+        await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements again", pollMilliseconds: 20);
+        await second.KillHardAsync();
+        await second.DisposeAsync();
+        await using var restarted = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", allowlisted);
+        await Eventually.Until(() => lab.FlowSpec().Count == 0 && lab.Unicast().Count == 0 ? "gone" : null, "the withdrawals for the allowlisted victim", pollMilliseconds: 20);
+        Assert.Contains("overlaps the allowlisted 203.0.113.10/32", restarted.Output, StringComparison.Ordinal);
+
+        // The relay has reconnected and the attack goes on under the same incident: nothing is announced again.
+        await Eventually.Until(async () => (await Get(restarted, "/api/incidents?open=true")).Any(i => i.GetProperty("keyKind").GetString() == "destination") ? "open" : null, "the incident going on");
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        Assert.Empty(lab.FlowSpec());
+        Assert.Empty(lab.Unicast());
+        Assert.Empty(await Get(restarted, "/api/mitigations?active=true"));
     }
 
     [Fact]

@@ -153,6 +153,106 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_rule_left_by_a_killed_run_goes_when_it_restarts_in_dry_run_with_mitigation_off_or_with_the_victim_allowlisted()
+    {
+        NetworkNamespaces.RequireAvailable();
+        Flowcollector.Require(File.Exists("/usr/sbin/nft"), "nft is not installed (apt-get install nftables)");
+        Flowcollector.Require(Directory.Exists("/usr/lib/python3/dist-packages/scapy"), "python3-scapy is not installed");
+        using var namespaces = NetworkNamespaces.Create();
+        var space = namespaces.First;
+        HoldVictim(space);
+        var work = Directory.CreateTempSubdirectory("flowcollector-nft-restart-");
+        var on = await WriteConfig(work.FullName, """ "WithdrawGraceSeconds": 1 """);
+        var later = new[]
+        {
+            (Config: await WriteConfig(work.FullName, """ "DryRun": true """, "dry-run.json"), Reason: "mitigation is a dry run now (Mitigation:DryRun)"),
+            (Config: await WriteConfig(work.FullName, """ "WithdrawGraceSeconds": 1 """, "off.json", enabled: false), Reason: "mitigation is off (Mitigation:Enabled is false)"),
+            (Config: await WriteConfig(work.FullName, $$""" "Allowlist": [ "{{Victim}}/32" ] """, "allowlisted.json"), Reason: $"the configuration no longer asks for it ({Victim}/32 overlaps the allowlisted {Victim}/32)"),
+        };
+        var data = Path.Combine(work.FullName, "data");
+        Process? collector = null;
+        try
+        {
+            for (var round = 0; round < later.Length; round++)
+            {
+                // A flood, its rule, and kill -9 while the flood goes on.
+                collector = StartCollector(space, on, data);
+                var flood = Task.Run(() => SendScenario(namespaces.Second, work.FullName, $"round{round}", floodSeconds: 16));
+                await Eventually.Until(() => Rules(space).FirstOrDefault(), $"round {round}: the drop rule", 40);
+                collector.Kill(entireProcessTree: true);
+                await collector.WaitForExitAsync();
+
+                // The operator restarts it differently: the rule goes at once, and is recorded as withdrawn, and why.
+                collector = StartCollector(space, later[round].Config, data);
+                await Eventually.Until(() => Rules(space).Count == 0 ? "gone" : null, $"round {round}: the rule's removal", 20);
+                var withdrawn = Mitigations(data).Where(a => a.GetProperty("state").GetString() == "withdrawn").Select(a => a.GetProperty("error").GetString()).ToList();
+                Assert.Contains(later[round].Reason, withdrawn);
+                if (round < 2)
+                {
+                    // Not acting: the collector's table goes too.
+                    await Eventually.Until(() => TableExists(space) ? null : "gone", $"round {round}: the table's removal", 20);
+                }
+
+                // The flood goes on while the restarted collector runs: no rule comes back.
+                await flood;
+                Assert.Empty(Rules(space));
+                Assert.DoesNotContain(Mitigations(data), a => a.GetProperty("state").GetString() is "applied" or "pending");
+                collector.Kill(entireProcessTree: true);
+                await collector.WaitForExitAsync();
+            }
+        }
+        finally
+        {
+            if (collector is not null && !collector.HasExited)
+            {
+                collector.Kill(entireProcessTree: true);
+                await collector.WaitForExitAsync();
+            }
+
+            work.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_table_of_the_operator_s_with_the_configured_name_is_refused_and_left_as_it_was()
+    {
+        NetworkNamespaces.RequireAvailable();
+        Flowcollector.Require(File.Exists("/usr/sbin/nft"), "nft is not installed (apt-get install nftables)");
+        using var namespaces = NetworkNamespaces.Create();
+        var space = namespaces.First;
+        NetworkNamespaces.Run(space, "nft", "add table inet flowcollector; add chain inet flowcollector input { type filter hook input priority 0; policy accept; }; add rule inet flowcollector input tcp dport 22 accept");
+        var before = NetworkNamespaces.Run(space, "nft", "list", "table", "inet", "flowcollector");
+        var work = Directory.CreateTempSubdirectory("flowcollector-nft-foreign-");
+        try
+        {
+            var config = await WriteConfig(work.FullName, """ "WithdrawGraceSeconds": 1 """);
+            using var collector = NetworkNamespaces.Start(
+                space, "dotnet", Path.Combine(AppContext.BaseDirectory, "flowcollector.dll"), "run", "--config", config, "--data-dir", Path.Combine(work.FullName, "data"),
+                "--http", "127.0.0.1:9750", "--netflow-port", "0", "--ipfix-port", "0", "--sflow-port", "0");
+            var error = collector.StandardError.ReadToEndAsync();
+            collector.StandardOutput.ReadToEnd();
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await collector.WaitForExitAsync(deadline.Token);
+
+            Assert.Equal(78, collector.ExitCode);
+            Assert.Contains("Mitigation:Nftables:Table: table inet flowcollector exists and is not flowcollector's", await error, StringComparison.Ordinal);
+            Assert.Equal(before, NetworkNamespaces.Run(space, "nft", "list", "table", "inet", "flowcollector"));
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    private static bool TableExists(string space)
+    {
+        using var process = NetworkNamespaces.Start(space, "nft", "list", "table", "inet", "flowcollector");
+        process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return process.ExitCode == 0;
+    }
+
     /// <summary>Our rules in iptables' raw table: the listing line and its packet counter.</summary>
     private static List<Rule> IptablesRules(string space)
     {
@@ -176,9 +276,9 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
     /// Capture on the veth, quick learning and cool-down, local drops for every severity; the victim is this
     /// namespace's own address, so local addresses are not allowlisted here. <paramref name="mitigation"/> adds settings.
     /// </summary>
-    private static async Task<string> WriteConfig(string directory, string mitigation)
+    private static async Task<string> WriteConfig(string directory, string mitigation, string name = "flowcollector.json", bool enabled = true)
     {
-        var config = Path.Combine(directory, "flowcollector.json");
+        var config = Path.Combine(directory, name);
         await File.WriteAllTextAsync(config, $$"""
             {
               "Monitor": { "Prefixes": [ "203.0.113.0/24" ] },
@@ -186,7 +286,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
               "ProcNetDev": { "Mode": "off" },
               "Detection": { "LearningSeconds": 3, "CooldownSeconds": 3 },
               "Mitigation": {
-                "Enabled": true, "AllowlistLocalAddresses": false, {{mitigation}},
+                "Enabled": {{(enabled ? "true" : "false")}}, "AllowlistLocalAddresses": false, {{mitigation}},
                 "Policy": { "Low": [ "nftables" ], "Medium": [ "nftables" ], "High": [ "nftables" ], "Critical": [ "nftables" ] }
               }
             }

@@ -52,7 +52,7 @@ internal sealed class CollectorProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the collector and waits until /healthz answers. Extra arguments go after the ports.</summary>
+    /// <summary>Starts the collector and waits until /healthz answers (ok, or degraded: it runs). Extra arguments go after the ports.</summary>
     public static Task<CollectorProcess> StartAsync(params string[] arguments) => StartAsync(null, null, arguments);
 
     /// <summary>
@@ -110,7 +110,7 @@ internal sealed class CollectorProcess : IAsyncDisposable
             try
             {
                 using var response = await collector.Client.GetAsync(new Uri("/healthz", UriKind.Relative));
-                if (response.IsSuccessStatusCode)
+                if (response.IsSuccessStatusCode || response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
                 {
                     return collector;
                 }
@@ -166,6 +166,19 @@ internal sealed class CollectorProcess : IAsyncDisposable
         }
         while (DateTime.UtcNow < deadline);
         return value;
+    }
+
+    /// <summary>SIGTERM, as systemd stops a service; waits for the exit and returns its code.</summary>
+    public async Task<int> TerminateAsync()
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await _process.WaitForExitAsync(deadline.Token);
+        return _process.ExitCode;
     }
 
     /// <summary>kill -9: no shutdown code runs.</summary>
