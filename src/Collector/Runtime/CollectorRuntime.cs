@@ -76,7 +76,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             new MonitoredPrefixes(options.Monitor.Prefixes.Select(IpPrefix.Parse)),
             names,
             _started.ToUnixTimeSeconds(),
-            InterfaceCapacities.Configured(options.Detection, names, options.Aggregation.MaxInterfaces));
+            InterfaceCapacities.Configured(options.Detection, names, options.Aggregation.MaxInterfaces, options.Aggregation));
         _warnings = new CapacityWarnings(loggers.CreateLogger("FlowCollector.Limits"));
         Metrics = new CollectorMetrics(Node, options.Metrics.MaxInterfaceSeries, options.Metrics.MaxExporterSeries, options.Aggregation.IdleSeconds);
         Metrics.Registry.AddBeforeCollectCallback(RecordCounters);

@@ -44,6 +44,7 @@ public sealed class Detector
     private readonly MetricValues[] _floors = new MetricValues[4];
     private readonly long _resumeDeadline;
     private readonly long[] _overflow = new long[4];
+    private long _implausibleSeconds;
     private volatile IncidentRecord[] _openRecords = [];
     private bool _openChanged;
     private long _lastIncidentId;
@@ -91,6 +92,9 @@ public sealed class Detector
 
     /// <summary>Keys with state (baselines) held.</summary>
     public int KeyCount => _states.Count;
+
+    /// <summary>Seconds of interfaces not judged because more traffic than their link can carry was counted for them.</summary>
+    public long ImplausibleSeconds => Interlocked.Read(ref _implausibleSeconds);
 
     /// <summary>
     /// Breaching seconds of keys that got no incident because <see cref="DetectionOptions.MaxOpenIncidents"/> were
@@ -189,7 +193,8 @@ public sealed class Detector
 
             var values = MetricValues.From(sample.Counts);
             var breachingMetric = MostExceeded(values, state.Thresholds, out var ratio);
-            if (breachingMetric < 0 || IsBulkTransfer(sample, values, state.Thresholds))
+            if (breachingMetric < 0 || IsBulkTransfer(sample, values, state.Thresholds)
+                || (sample.Key.Kind == KeyKind.Interface && !_capacities.IsPlausible(sample.Key.Device, sample.Key.Interface, sample.Counts.Packets, sample.Counts.BitsPerSecond)))
             {
                 continue;
             }
@@ -260,6 +265,16 @@ public sealed class Detector
         }
 
         Thresholds(state);
+        if (sample.Key.Kind == KeyKind.Interface && !_capacities.IsPlausible(sample.Key.Device, sample.Key.Interface, sample.Counts.Packets, sample.Counts.BitsPerSecond))
+        {
+            // Plausible records that add up to an impossible link (forged or garbled exports): neither judged nor learned.
+            Interlocked.Increment(ref _implausibleSeconds);
+            state.Ratio = 0;
+            state.BreachingMetric = -1;
+            state.Breaching = false;
+            return state;
+        }
+
         var breachingMetric = MostExceeded(state.Values, state.Thresholds, out var ratio);
         state.Ratio = ratio;
         state.BreachingMetric = breachingMetric;

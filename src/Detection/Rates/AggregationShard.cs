@@ -29,11 +29,6 @@ public sealed class AggregationShard : IFlowSink
     /// <summary>The largest IP packet, with room for link-layer headers that some exporters count.</summary>
     private const ulong MaxPacketBytes = 65_535 + 64;
 
-    /// <summary>
-    /// A record may claim up to this multiple of its link's capacity: sampled estimates overshoot, twice the line
-    /// rate cannot be real.
-    /// </summary>
-    private const double CapacitySlack = 2;
 
     private readonly RateAggregator _owner;
     private readonly object _gate = new();
@@ -230,7 +225,7 @@ public sealed class AggregationShard : IFlowSink
             slot.CapacityVersion = version;
         }
 
-        return slot.CapacityBps > 0 && bitsPerSecond > CapacitySlack * slot.CapacityBps;
+        return slot.CapacityBps > 0 && bitsPerSecond > InterfaceCapacities.Slack * slot.CapacityBps;
     }
 
     /// <summary>Counter snapshots go to the aggregator, which turns consecutive snapshots into rates.</summary>

@@ -18,15 +18,44 @@ public sealed class InterfaceCapacities
     private int _version;
     private double _largestReported;
 
+    /// <summary>
+    /// An interface may carry up to this multiple of its capacity in a second before it is not believed: sampled
+    /// estimates overshoot, twice the line rate cannot be real.
+    /// </summary>
+    public const double Slack = 2;
+
     /// <param name="defaultBps">The capacity of every interface nothing else describes; 0 when unknown.</param>
     /// <param name="maxReported">Interfaces whose reported speed is remembered; more are not (a forged agent cannot grow it).</param>
-    public InterfaceCapacities(double defaultBps = 0, int maxReported = 4096)
+    /// <param name="fastestLinkPps">The most packets a second any one link carries (Aggregation:MaxRecordPps).</param>
+    /// <param name="fastestLinkBps">The most bits a second any one link carries (Aggregation:MaxRecordBps).</param>
+    public InterfaceCapacities(double defaultBps = 0, int maxReported = 4096, double fastestLinkPps = 1.5e9, double fastestLinkBps = 1e12)
     {
         DefaultBps = defaultBps;
         _maxReported = maxReported;
+        FastestLinkPps = fastestLinkPps;
+        FastestLinkBps = fastestLinkBps;
     }
 
     public double DefaultBps { get; }
+
+    public double FastestLinkPps { get; }
+
+    public double FastestLinkBps { get; }
+
+    /// <summary>
+    /// Whether one interface's second can be real: no faster than the fastest link, nor than twice its own capacity
+    /// where that is known. Many plausible records can still add up to an impossible interface.
+    /// </summary>
+    public bool IsPlausible(NetworkAddress exporter, uint interfaceId, double pps, double bps)
+    {
+        if (pps > FastestLinkPps || bps > FastestLinkBps)
+        {
+            return false;
+        }
+
+        var capacity = Of(exporter, interfaceId);
+        return capacity <= 0 || bps <= Slack * capacity;
+    }
 
     /// <summary>Changes whenever a capacity changes, so that callers caching one know to look again.</summary>
     public int Version => Volatile.Read(ref _version);
@@ -106,11 +135,12 @@ public sealed class InterfaceCapacities
     /// The capacities the detection options describe: <c>Detection:DefaultCapacityBps</c> for every
     /// interface, and each interface override's <c>CapacityBps</c> (by ifIndex, or by name for named interfaces).
     /// </summary>
-    public static InterfaceCapacities Configured(Baselines.DetectionOptions options, InterfaceNames names, int maxReported)
+    public static InterfaceCapacities Configured(Baselines.DetectionOptions options, InterfaceNames names, int maxReported, AggregationOptions? aggregation = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(names);
-        var capacities = new InterfaceCapacities(options.DefaultCapacityBps, maxReported);
+        aggregation ??= new AggregationOptions();
+        var capacities = new InterfaceCapacities(options.DefaultCapacityBps, maxReported, aggregation.MaxRecordPps, aggregation.MaxRecordBps);
         foreach (var entry in options.Overrides)
         {
             if (entry.Interface.Length == 0 || !(entry.CapacityBps > 0))

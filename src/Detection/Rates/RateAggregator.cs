@@ -67,7 +67,7 @@ public sealed class RateAggregator
         _names = names ?? throw new ArgumentNullException(nameof(names));
         _counters = new CounterRates(options.MaxInterfaces);
         _second = firstSecond;
-        Capacities = capacities ?? new InterfaceCapacities(maxReported: options.MaxInterfaces);
+        Capacities = capacities ?? new InterfaceCapacities(maxReported: options.MaxInterfaces, fastestLinkPps: options.MaxRecordPps, fastestLinkBps: options.MaxRecordBps);
         MaxRecordPps = options.MaxRecordPps;
         MaxRecordBps = options.MaxRecordBps;
     }

@@ -56,6 +56,7 @@ public sealed class CollectorMetrics
     private readonly int[] _openByType = new int[AttackNames.All.Count];
     private readonly Dictionary<string, int> _typeIndex = AttackNames.All.Select((type, index) => (AttackNames.Name(type), index)).ToDictionary(p => p.Item1, p => p.index, StringComparer.Ordinal);
     private readonly Counter _incidentOverflow;
+    private readonly Counter _implausibleSeconds;
     private readonly Counter _storeRows;
     private readonly Counter _storeDropped;
     private readonly Counter _storeFailed;
@@ -119,6 +120,7 @@ public sealed class CollectorMetrics
         _interfaceThresholdPackets = factory.CreateGauge("flowcollector_interface_threshold_packets_per_second", "The packet rate above which an interface is under attack, as learned (or configured) now.", InterfaceLabels);
         _interfaceThresholdBytes = factory.CreateGauge("flowcollector_interface_threshold_bytes_per_second", "The IP byte rate above which an interface is under attack, as learned (or configured) now.", InterfaceLabels);
         _openIncidents = factory.CreateGauge("flowcollector_incidents_open", "Incidents open now, by attack type (a type appears once it has been seen, then stays).", "type");
+        _implausibleSeconds = factory.CreateCounter("flowcollector_detection_implausible_seconds_total", "Seconds of interfaces not judged because more traffic was counted for them than the link can carry (the fastest link, or twice its known capacity).");
         _incidentOverflow = factory.CreateCounter("flowcollector_incidents_overflow_total", "Breaching seconds of keys that got no incident because Detection:MaxOpenIncidents were open, by kind of key.", "kind");
         _storeRows = factory.CreateCounter("flowcollector_store_rows_written_total", "Rows (incidents, incident seconds, baselines) committed to the database.");
         _storeDropped = factory.CreateCounter("flowcollector_store_writes_dropped_total", "Writes dropped because the database writer fell too far behind.");
@@ -264,6 +266,7 @@ public sealed class CollectorMetrics
     public void RecordIncidentOverflow(Detector detector)
     {
         ArgumentNullException.ThrowIfNull(detector);
+        _implausibleSeconds.IncTo(detector.ImplausibleSeconds);
         foreach (var kind in (ReadOnlySpan<KeyKind>)[KeyKind.Node, KeyKind.Interface, KeyKind.Destination, KeyKind.Prefix])
         {
             var count = detector.Overflow(kind);

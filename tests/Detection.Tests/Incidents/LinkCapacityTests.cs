@@ -34,4 +34,21 @@ public sealed class LinkCapacityTests
         Assert.Equal(1e9, incident.CapacityBps);
         Assert.Equal("high", incident.Severity);
     }
+
+    [Fact]
+    public void An_interface_second_beyond_what_its_link_can_carry_is_not_judged_even_when_each_record_is_plausible()
+    {
+        var scenario = new Scenario(new DetectionOptions { LearningSeconds = 10 });
+        scenario.Capacities.Report(Scenario.Router, 3, 1e9);
+        scenario.Run(20, s => Normal(s, Host(10), 300));
+
+        // Eight records of 400 Mbit/s each: each could be real on a 1 Gbit/s port, together they are 3.2 Gbit/s.
+        scenario.Run(5, s => Normal(s, Host(10), 300).Concat(Flood(s, "udp_flood", Host(10), 780_000)));
+
+        Assert.DoesNotContain(scenario.Observer.Opened, i => i.KeyKind == "interface" && i.Interface == "3");
+        Assert.Equal(5, scenario.Detector.ImplausibleSeconds);
+
+        // The destination is judged on its own: it names no link, and the flood is a flood.
+        Assert.Single(scenario.Opened("destination"));
+    }
 }
