@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FlowCollector.Decoders;
 
@@ -94,7 +95,10 @@ public sealed class AggregationShard : IFlowSink
     {
         var rate = flow.SamplingRate == 0 ? 1.0 : flow.SamplingRate;
         var seconds = SpreadSeconds(flow);
-        if (flow.Packets > 0 && flow.Bytes > 0 && (flow.Bytes / MinPacketBytes < flow.Packets || flow.Bytes / flow.Packets > MaxPacketBytes))
+
+        // Multiplications, not divisions, on the hot path (the packet count is bounded first so they cannot overflow).
+        if (flow.Packets > 0 && flow.Bytes > 0
+            && (flow.Bytes / MinPacketBytes < flow.Packets || (flow.Packets < ulong.MaxValue / MaxPacketBytes && flow.Bytes > flow.Packets * MaxPacketBytes)))
         {
             ImplausiblePacketSize++;
             LastImplausibleExporter = flow.Exporter;
@@ -102,8 +106,8 @@ public sealed class AggregationShard : IFlowSink
         }
 
         var packets = flow.Packets * rate;
-        var bitsPerSecond = flow.Bytes * rate * 8 / seconds;
-        if (packets / seconds > _owner.MaxRecordPps || bitsPerSecond > _owner.MaxRecordBps)
+        var bits = flow.Bytes * rate * 8;
+        if (packets > _owner.MaxRecordPps * seconds || bits > _owner.MaxRecordBps * seconds)
         {
             ImplausibleRate++;
             LastImplausibleExporter = flow.Exporter;
@@ -117,7 +121,8 @@ public sealed class AggregationShard : IFlowSink
         var ingress = Locate(TrafficKey.ForInterface(source, flow.Exporter, flow.InputInterface, FlowDirection.Ingress), ref _recentIngress);
         var hasEgress = (flow.Attributes & (FlowAttributes.Discarded | FlowAttributes.MultipleOutputs)) == 0;
         var egress = hasEgress ? Locate(TrafficKey.ForInterface(source, flow.Exporter, flow.OutputInterface, FlowDirection.Egress), ref _recentEgress) : -1;
-        if (Exceeds(ingress, flow.Exporter, flow.InputInterface, bitsPerSecond) || Exceeds(egress, flow.Exporter, flow.OutputInterface, bitsPerSecond))
+        // Capacities are looked at only once some link's is known: most collectors pay nothing for the check.
+        if (_owner.Capacities.AnyKnown && ExceedsEither(ingress, egress, flow, bits, seconds))
         {
             ImplausibleCapacity++;
             LastImplausibleExporter = flow.Exporter;
@@ -205,11 +210,16 @@ public sealed class AggregationShard : IFlowSink
         Count(TrafficKey.ForDestination(flow.DestinationAddress, prefix), ref noRecent, counts, seconds, portKey, flow.SourceAddress, packets);
     }
 
+    /// <summary>Either interface of the record is asked to carry more than it can; kept out of line, off the common path.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ExceedsEither(int ingress, int egress, in FlowRecord flow, double bits, int seconds) =>
+        Exceeds(ingress, flow.Exporter, flow.InputInterface, bits, seconds) || Exceeds(egress, flow.Exporter, flow.OutputInterface, bits, seconds);
+
     /// <summary>
-    /// True when a record's rate is beyond twice what the interface of <paramref name="index"/> can carry. The
+    /// True when a record's bits over its seconds are beyond twice what the interface of <paramref name="index"/> can carry. The
     /// capacity is looked up once per slot and again only when a capacity changes.
     /// </summary>
-    private bool Exceeds(int index, NetworkAddress exporter, uint interfaceId, double bitsPerSecond)
+    private bool Exceeds(int index, NetworkAddress exporter, uint interfaceId, double bits, int seconds)
     {
         if (index < 0)
         {
@@ -225,7 +235,7 @@ public sealed class AggregationShard : IFlowSink
             slot.CapacityVersion = version;
         }
 
-        return slot.CapacityBps > 0 && bitsPerSecond > InterfaceCapacities.Slack * slot.CapacityBps;
+        return slot.CapacityBps > 0 && bits > InterfaceCapacities.Slack * slot.CapacityBps * seconds;
     }
 
     /// <summary>Counter snapshots go to the aggregator, which turns consecutive snapshots into rates.</summary>

@@ -17,6 +17,7 @@ public sealed class InterfaceCapacities
     private readonly int _maxReported;
     private int _version;
     private double _largestReported;
+    private volatile bool _anyKnown;
 
     /// <summary>
     /// An interface may carry up to this multiple of its capacity in a second before it is not believed: sampled
@@ -31,12 +32,16 @@ public sealed class InterfaceCapacities
     public InterfaceCapacities(double defaultBps = 0, int maxReported = 4096, double fastestLinkPps = 1.5e9, double fastestLinkBps = 1e12)
     {
         DefaultBps = defaultBps;
+        _anyKnown = defaultBps > 0;
         _maxReported = maxReported;
         FastestLinkPps = fastestLinkPps;
         FastestLinkBps = fastestLinkBps;
     }
 
     public double DefaultBps { get; }
+
+    /// <summary>Whether any link's capacity is known (configured, reported, or a default).</summary>
+    public bool AnyKnown => _anyKnown;
 
     public double FastestLinkPps { get; }
 
@@ -100,6 +105,7 @@ public sealed class InterfaceCapacities
             _configuredAnyExporter.TryAdd(interfaceId, bps);
         }
 
+        _anyKnown = true;
         Interlocked.Increment(ref _version);
     }
 
@@ -128,6 +134,7 @@ public sealed class InterfaceCapacities
             _largestReported = Math.Max(_largestReported, bps);
         }
 
+        _anyKnown = true;
         Interlocked.Increment(ref _version);
     }
 
