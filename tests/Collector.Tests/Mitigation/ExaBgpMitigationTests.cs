@@ -235,12 +235,14 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
         _reflectorPps = 3_000;
 
         // The flood is announced; the collector dies; an operator restarts it with mitigation off.
-        var first = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", on);
-        await Task.Delay(TimeSpan.FromSeconds(5));
-        Flood("203.0.113.10", on: true);
-        await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements", pollMilliseconds: 20);
-        await first.KillHardAsync();
-        await first.DisposeAsync();
+        await using (var first = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", on))
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            Flood("203.0.113.10", on: true);
+            await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements", pollMilliseconds: 20);
+            await first.KillHardAsync();
+        }
+
         await using (var withOff = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", off))
         {
             await Eventually.Until(() => lab.FlowSpec().Count == 0 && lab.Unicast().Count == 0 ? "gone" : null, "the withdrawals with mitigation off", pollMilliseconds: 20);
@@ -250,10 +252,12 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
         }
 
         // Announced again by a collector with mitigation on, which dies too; the operator now allowlists the victim.
-        var second = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", on);
-        await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements again", pollMilliseconds: 20);
-        await second.KillHardAsync();
-        await second.DisposeAsync();
+        await using (var second = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", on))
+        {
+            await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements again", pollMilliseconds: 20);
+            await second.KillHardAsync();
+        }
+
         await using var restarted = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", allowlisted);
         await Eventually.Until(() => lab.FlowSpec().Count == 0 && lab.Unicast().Count == 0 ? "gone" : null, "the withdrawals for the allowlisted victim", pollMilliseconds: 20);
         Assert.Contains("overlaps the allowlisted 203.0.113.10/32", restarted.Output, StringComparison.Ordinal);
