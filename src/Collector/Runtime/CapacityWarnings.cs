@@ -1,31 +1,26 @@
-using Microsoft.Extensions.Logging;
-
 namespace FlowCollector.Collector.Runtime;
 
 /// <summary>
-/// Tells the log when a bounded table is full or input is thrown away, without flooding it: each kind is logged when
-/// its counter first grows and then at most once a minute, with how much was lost since. The counters themselves
-/// are in /metrics.
+/// Decides when a bounded table that is full, or input that was thrown away, is worth a log line: when its counter
+/// first grows, then at most once a minute, with how much was lost since. The counters themselves are in /metrics.
+/// Asked every second by the tick, so it allocates nothing unless a line is due.
 /// </summary>
-internal sealed partial class CapacityWarnings(ILogger logger)
+internal sealed class CapacityWarnings
 {
     private const long IntervalSeconds = 60;
     private readonly Dictionary<string, (long Logged, long LoggedAtSecond)> _kinds = new(StringComparer.Ordinal);
 
-    /// <summary>Logs <paramref name="message"/> (with the count lost since the last time) when <paramref name="count"/> grew and the kind is due.</summary>
-    public void Check(string kind, long count, long second, Func<long, string> message)
+    /// <summary>True, with the count lost since the last line, when <paramref name="count"/> grew and the kind is due.</summary>
+    public bool Due(string kind, long count, long second, out long lost)
     {
-        ArgumentNullException.ThrowIfNull(message);
         _kinds.TryGetValue(kind, out var last);
-        if (count <= last.Logged || (last.LoggedAtSecond != 0 && second - last.LoggedAtSecond < IntervalSeconds))
+        lost = count - last.Logged;
+        if (lost <= 0 || (last.LoggedAtSecond != 0 && second - last.LoggedAtSecond < IntervalSeconds))
         {
-            return;
+            return false;
         }
 
-        LogFull(logger, message(count - last.Logged));
         _kinds[kind] = (count, second);
+        return true;
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
-    private static partial void LogFull(ILogger logger, string message);
 }
