@@ -91,36 +91,12 @@ public static class OptionsValidator
                 + "or set Mitigation:TrustAnyExporter to true where anti-spoofing on the path guarantees exporters' addresses");
         }
 
-        if (options.Storage.BaselineSaveSeconds is < 5 or > 86_400)
-        {
-            errors.Add($"Storage:BaselineSaveSeconds: must be between 5 and 86400, got {options.Storage.BaselineSaveSeconds}");
-        }
-
-        if (options.Storage.BaselineMaxAgeHours is < 0 or > 87_600)
-        {
-            errors.Add($"Storage:BaselineMaxAgeHours: must be between 0 (never restore) and 87600, got {options.Storage.BaselineMaxAgeHours}");
-        }
-
-        if (options.Metrics.MaxInterfaceSeries is < 1 or > 1_000_000)
-        {
-            errors.Add($"Metrics:MaxInterfaceSeries: must be between 1 and 1000000, got {options.Metrics.MaxInterfaceSeries}");
-        }
-
-        if (options.Metrics.MaxExporterSeries is < 1 or > 1_000_000)
-        {
-            errors.Add($"Metrics:MaxExporterSeries: must be between 1 and 1000000, got {options.Metrics.MaxExporterSeries}");
-        }
-
-        if (options.Storage.IncidentRetentionDays is < 0 or > 36_500)
-        {
-            errors.Add($"Storage:IncidentRetentionDays: must be between 0 (keep forever) and 36500, got {options.Storage.IncidentRetentionDays}");
-        }
-
-        if (options.Storage.SecondsRetentionDays is < 0 or > 36_500)
-        {
-            errors.Add($"Storage:SecondsRetentionDays: must be between 0 (keep forever) and 36500, got {options.Storage.SecondsRetentionDays}");
-        }
-
+        Range(errors, "Storage:BaselineSaveSeconds", options.Storage.BaselineSaveSeconds, 5, 86_400);
+        Range(errors, "Storage:BaselineMaxAgeHours", options.Storage.BaselineMaxAgeHours, 0, 87_600, "never restore");
+        Range(errors, "Storage:IncidentRetentionDays", options.Storage.IncidentRetentionDays, 0, 36_500, "keep forever");
+        Range(errors, "Storage:SecondsRetentionDays", options.Storage.SecondsRetentionDays, 0, 36_500, "keep forever");
+        Range(errors, "Metrics:MaxInterfaceSeries", options.Metrics.MaxInterfaceSeries, 1, 1_000_000);
+        Range(errors, "Metrics:MaxExporterSeries", options.Metrics.MaxExporterSeries, 1, 1_000_000);
         return errors;
     }
 
@@ -142,6 +118,16 @@ public static class OptionsValidator
 
         endpoint = parsed;
         return text.Contains(':', StringComparison.Ordinal);
+    }
+
+    /// <summary>"KEY: must be between MIN (meaning) and MAX, got VALUE" when out of range.</summary>
+    private static void Range(List<string> errors, string key, int value, int minimum, int maximum, string? minimumMeans = null)
+    {
+        if (value < minimum || value > maximum)
+        {
+            var low = minimumMeans is null ? $"{minimum}" : $"{minimum} ({minimumMeans})";
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{key}: must be between {low} and {maximum}, got {value}"));
+        }
     }
 
     private static void Port(List<string> errors, string key, int port)

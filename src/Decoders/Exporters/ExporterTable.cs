@@ -102,13 +102,19 @@ public sealed class ExporterTable
     /// </summary>
     public void Expire(long nowMilliseconds)
     {
+        if (_exporters.IsEmpty)
+        {
+            return;
+        }
+
         var templates = nowMilliseconds - _lastTemplateSweep >= TemplateSweepMilliseconds;
         if (templates)
         {
             _lastTemplateSweep = nowMilliseconds;
         }
 
-        foreach (var state in _exporters.Values)
+        // Enumerated in place: Values would lock every bucket and copy the table every second.
+        foreach (var (_, state) in _exporters)
         {
             if (templates && nowMilliseconds - state.LastSeenMilliseconds > _idleLifetimeMilliseconds)
             {

@@ -9,23 +9,10 @@ namespace FlowCollector.Collector.Tests.Configuration;
 /// </summary>
 public sealed class ConfigurationSafetyTests
 {
-    private static readonly Dictionary<string, string?> NoEnvironment = [];
+    private static readonly Dictionary<string, string?> NoEnvironment = ConfigurationFiles.NoEnvironment;
 
-    private static LoadedConfiguration LoadJson(string json, IDictionary<string, string?>? environment = null, CommandLineOverrides? overrides = null)
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"flowcollector-{Guid.NewGuid():N}.json");
-        File.WriteAllText(path, json);
-        try
-        {
-            overrides ??= new CommandLineOverrides();
-            overrides.ConfigPath = path;
-            return ConfigurationLoader.Load(overrides, environment ?? NoEnvironment);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
+    private static LoadedConfiguration LoadJson(string json, IDictionary<string, string?>? environment = null, CommandLineOverrides? overrides = null) =>
+        ConfigurationFiles.LoadJson(json, environment, overrides);
 
     public static TheoryData<string, string> ListsWrittenAsOneValue() => new()
     {

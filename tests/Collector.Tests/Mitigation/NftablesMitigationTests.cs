@@ -18,9 +18,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
     [Fact]
     public async Task A_flood_is_dropped_by_its_own_rule_other_traffic_passes_and_the_rule_goes_with_the_flood_and_after_kill_9()
     {
-        NetworkNamespaces.RequireAvailable();
-        Flowcollector.Require(File.Exists("/usr/sbin/nft"), "nft is not installed (apt-get install nftables)");
-        Flowcollector.Require(Directory.Exists("/usr/lib/python3/dist-packages/scapy"), "python3-scapy is not installed");
+        RequireTools("/usr/sbin/nft", "nftables");
         using var namespaces = NetworkNamespaces.Create();
         var space = namespaces.First;
         HoldVictim(space);
@@ -100,15 +98,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
         }
         finally
         {
-            foreach (var process in new[] { receiver, collector })
-            {
-                if (process is not null && !process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                    await process.WaitForExitAsync();
-                }
-            }
-
+            await Stop(receiver, collector);
             work.Delete(recursive: true);
         }
     }
@@ -116,9 +106,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
     [Fact]
     public async Task With_iptables_the_rule_drops_the_flood_and_is_withdrawn_at_its_maximum_lifetime()
     {
-        NetworkNamespaces.RequireAvailable();
-        Flowcollector.Require(File.Exists("/usr/sbin/iptables"), "iptables is not installed (apt-get install iptables)");
-        Flowcollector.Require(Directory.Exists("/usr/lib/python3/dist-packages/scapy"), "python3-scapy is not installed");
+        RequireTools("/usr/sbin/iptables", "iptables");
         using var namespaces = NetworkNamespaces.Create();
         var space = namespaces.First;
         HoldVictim(space);
@@ -156,9 +144,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
     [Fact]
     public async Task A_rule_left_by_a_killed_run_goes_when_it_restarts_in_dry_run_with_mitigation_off_or_with_the_victim_allowlisted()
     {
-        NetworkNamespaces.RequireAvailable();
-        Flowcollector.Require(File.Exists("/usr/sbin/nft"), "nft is not installed (apt-get install nftables)");
-        Flowcollector.Require(Directory.Exists("/usr/lib/python3/dist-packages/scapy"), "python3-scapy is not installed");
+        RequireTools("/usr/sbin/nft", "nftables");
         using var namespaces = NetworkNamespaces.Create();
         var space = namespaces.First;
         HoldVictim(space);
@@ -198,18 +184,12 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
                 await flood;
                 Assert.Empty(Rules(space));
                 Assert.DoesNotContain(Mitigations(data), a => a.GetProperty("state").GetString() is "applied" or "pending");
-                collector.Kill(entireProcessTree: true);
-                await collector.WaitForExitAsync();
+                await Stop(collector);
             }
         }
         finally
         {
-            if (collector is not null && !collector.HasExited)
-            {
-                collector.Kill(entireProcessTree: true);
-                await collector.WaitForExitAsync();
-            }
-
+            await Stop(collector);
             work.Delete(recursive: true);
         }
     }
@@ -242,6 +222,27 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
         finally
         {
             work.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Namespaces, the firewall tool under test, and scapy for the traffic: skipped locally when missing, failed under CI.</summary>
+    private static void RequireTools(string tool, string package)
+    {
+        NetworkNamespaces.RequireAvailable();
+        Flowcollector.Require(File.Exists(tool), $"{Path.GetFileName(tool)} is not installed (apt-get install {package})");
+        Flowcollector.Require(Directory.Exists("/usr/lib/python3/dist-packages/scapy"), "python3-scapy is not installed");
+    }
+
+    /// <summary>Kills what is still running (with its children) and waits for it.</summary>
+    private static async Task Stop(params Process?[] processes)
+    {
+        foreach (var process in processes)
+        {
+            if (process is not null && !process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
         }
     }
 

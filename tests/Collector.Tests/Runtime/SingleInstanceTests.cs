@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -16,25 +15,11 @@ public sealed class SingleInstanceTests
 {
     private static readonly Flow[] Web = [new Flow("198.51.100.20", "203.0.113.10", 6, 40_000, 443, 150, 900, 0x10)];
 
+    /// <summary>A second collector, run to its end: it must refuse to start, not run beside the first.</summary>
     private static (int ExitCode, string Output) RunToExit(params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "flowcollector.dll"));
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail("the second collector did not exit: it is running beside the first");
-        }
-
-        return (process.ExitCode, output.Result + error.Result);
+        var (exit, output, error) = Flowcollector.Run(arguments);
+        return (exit, output + error);
     }
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
