@@ -77,7 +77,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             names,
             _started.ToUnixTimeSeconds(),
             InterfaceCapacities.Configured(options.Detection, names, options.Aggregation.MaxInterfaces, options.Aggregation));
-        _warnings = new CapacityWarnings();
+        _warnings = new CapacityWarnings(options, loggers.CreateLogger("FlowCollector.Limits"));
         Metrics = new CollectorMetrics(Node, options.Metrics.MaxInterfaceSeries, options.Metrics.MaxExporterSeries, options.Aggregation.IdleSeconds);
         Metrics.Registry.AddBeforeCollectCallback(RecordCounters);
         _lastSecond = Aggregator.CurrentSecond - 1;
@@ -448,58 +448,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         Decoder.Exporters.Expire(_time.GetUtcNow().ToUnixTimeMilliseconds());
         var statistics = Aggregator.Statistics();
         Metrics.RecordAggregation(statistics, Stopwatch.GetElapsedTime(started));
-        WarnOfLimits(second, in statistics);
-    }
-
-    /// <summary>Full tables and discarded input, in the log at most once a minute each; the counters are in /metrics.</summary>
-    private void WarnOfLimits(long second, in AggregationStatistics statistics)
-    {
-        var exporters = Decoder.Exporters;
-        var decoder = _options.Decoder;
-        var aggregation = _options.Aggregation;
-        if (_warnings.Due("exporters", exporters.ExportersRejected, second, out var lost))
-        {
-            LogLimit(_logger, $"the exporter table is full ({decoder.MaxExporters} exporters that delivered records and spoke within {decoder.ExporterIdleLifetime}): {lost} datagrams from new senders were refused; Listeners:AllowedExporters keeps forged senders out, Decoder:MaxExporters raises the limit");
-        }
-
-        if (_warnings.Due("templates", exporters.TemplatesRejected, second, out lost))
-        {
-            LogLimit(_logger, $"template caches are full (Decoder:MaxTemplatesPerExporter, MaxTemplates, MaxTemplateBytesPerExporter {decoder.MaxTemplateBytesPerExporter}, MaxTemplateBytes {decoder.MaxTemplateBytes}): {lost} templates were not stored, and data that needs them is not decoded");
-        }
-
-        if (_warnings.Due("pending", exporters.PendingRejected, second, out lost))
-        {
-            LogLimit(_logger, $"data sets that arrived before their template fill Decoder:MaxPendingBytes ({decoder.MaxPendingBytes}): {lost} were dropped");
-        }
-
-        if (_warnings.Due("destinations", statistics.DestinationOverflow, second, out lost))
-        {
-            LogLimit(_logger, $"Aggregation:MaxDestinations ({aggregation.MaxDestinations}) destinations are tracked: {lost} records to others were counted under their interface and prefix only");
-        }
-
-        if (_warnings.Due("interfaces", statistics.InterfaceOverflow, second, out lost))
-        {
-            LogLimit(_logger, $"Aggregation:MaxInterfaces ({aggregation.MaxInterfaces}) interfaces are tracked: {lost} records or counters of others were counted under the node only");
-        }
-
-        if (_warnings.Due("implausible", statistics.Implausible, second, out lost))
-        {
-            LogLimit(_logger, $"{lost} records that cannot describe real traffic were not counted (the latest from exporter {statistics.LastImplausibleExporter}); flowcollector_aggregation_implausible_records_total has the reasons");
-        }
-
-        if (_detector is not null)
-        {
-            var overflow = _detector.Overflow(KeyKind.Node) + _detector.Overflow(KeyKind.Interface) + _detector.Overflow(KeyKind.Destination) + _detector.Overflow(KeyKind.Prefix);
-            if (_warnings.Due("incidents", overflow, second, out lost))
-            {
-                LogLimit(_logger, $"Detection:MaxOpenIncidents ({_options.Detection.MaxOpenIncidents}) incidents are open: {lost} breaching key-seconds opened none");
-            }
-
-            if (_warnings.Due("interface-seconds", _detector.ImplausibleSeconds, second, out lost))
-            {
-                LogLimit(_logger, $"{lost} interface-seconds carried more than their link can and were not judged (flowcollector_detection_implausible_seconds_total)");
-            }
-        }
+        _warnings.Report(second, statistics, Decoder.Exporters, _detector);
     }
 
     public async ValueTask DisposeAsync()
@@ -762,9 +711,6 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "exports are accepted from any address that reaches {Address}: UDP senders can be forged; list the routers in Listeners:AllowedExporters")]
     private static partial void LogAnyExporter(ILogger logger, string address);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
-    private static partial void LogLimit(ILogger logger, string message);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "the one-second tick failed; the collector stops with exit code 70 so that its service manager restarts it")]
     private static partial void LogTickFailed(ILogger logger, Exception exception);

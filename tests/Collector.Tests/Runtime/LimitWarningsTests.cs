@@ -1,6 +1,8 @@
+using FlowCollector.Collector.Configuration;
 using FlowCollector.Collector.Runtime;
 using FlowCollector.Collector.Tests.Detection;
 using FlowCollector.Collector.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
 using Flow = FlowCollector.Collector.Tests.Detection.NetFlowV5Sender.Flow;
 
 namespace FlowCollector.Collector.Tests.Runtime;
@@ -11,7 +13,7 @@ public sealed class LimitWarningsTests
     [Fact]
     public void Due_FirstGrowthThenOnceAMinute_WithWhatWasLostSince()
     {
-        var warnings = new CapacityWarnings();
+        var warnings = new CapacityWarnings(new CollectorOptions(), NullLogger.Instance);
 
         Assert.False(warnings.Due("exporters", 0, 100, out _));
         Assert.True(warnings.Due("exporters", 5, 101, out var lost));
