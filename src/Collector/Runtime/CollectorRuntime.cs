@@ -709,7 +709,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "flowcollector running as node {Node}, data in {DataDirectory}")]
     private static partial void LogStarted(ILogger logger, string node, string dataDirectory);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "exports are accepted from any address that reaches {Address}: UDP senders can be forged; list the routers in Listeners:AllowedExporters")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "exports are accepted from any address (listening on {Address}): UDP senders can be forged; list the routers in Listeners:AllowedExporters")]
     private static partial void LogAnyExporter(ILogger logger, string address);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "the one-second tick failed; the collector stops with exit code 70 so that its service manager restarts it")]
