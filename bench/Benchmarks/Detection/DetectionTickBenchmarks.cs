@@ -30,7 +30,7 @@ public class DetectionTickBenchmarks
         _aggregator = new RateAggregator(new AggregationOptions { MaxDestinations = 20_000 }, new MonitoredPrefixes([IpPrefix.Parse("2001:db8::/32")]), new InterfaceNames(), _second);
         _shard = _aggregator.CreateShard();
         var time = new ManualClock(DateTimeOffset.FromUnixTimeSeconds(_second));
-        _detector = new Detector(new DetectionOptions { LearningSeconds = 30 }, "bench", _aggregator.Names, _aggregator.Prefixes, time, new IgnoredIncidents());
+        _detector = new Detector(new DetectionOptions { LearningSeconds = 30 }, "bench", _aggregator.Names, _aggregator.Prefixes, time, new CountingObserver());
         var destination = new byte[16];
         new byte[] { 0x20, 0x01, 0x0d, 0xb8 }.CopyTo(destination, 0);
         for (var i = 0; i < Destinations; i++)
@@ -94,25 +94,5 @@ public class DetectionTickBenchmarks
         _closed.Second = _second++;
         _detector.Process(_closed);
         return _detector.KeyCount;
-    }
-
-    private sealed class IgnoredIncidents : IIncidentObserver
-    {
-        public void Opened(IncidentRecord incident)
-        {
-        }
-
-        public void Updated(IncidentRecord incident, in IncidentSecond second)
-        {
-        }
-
-        public void Closed(IncidentRecord incident)
-        {
-        }
-    }
-
-    private sealed class ManualClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
     }
 }

@@ -95,24 +95,4 @@ public class OpenIncidentsTickBenchmarks
         _second++;
         return _observer.Updates;
     }
-
-    private sealed class CountingObserver : IIncidentObserver
-    {
-        public long Updates { get; private set; }
-
-        public void Opened(IncidentRecord incident)
-        {
-        }
-
-        public void Updated(IncidentRecord incident, in IncidentSecond second) => Updates++;
-
-        public void Closed(IncidentRecord incident)
-        {
-        }
-    }
-
-    private sealed class ManualClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
 }
