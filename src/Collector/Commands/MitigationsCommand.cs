@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using FlowCollector.Collector.Configuration;
+using FlowCollector.Exporters.Mitigation;
 using FlowCollector.Exporters.Storage;
 
 namespace FlowCollector.Collector.Commands;
@@ -58,7 +59,7 @@ internal static class MitigationsCommand
             {
                 output.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{action.Id,6}  {action.IncidentId,8}  {action.Kind,-9}  {action.State,-9}  {Time(action.AppliedAt),-19}  {Time(action.WithdrawnAt),-19}  {(action.Dropped?.ToString(CultureInfo.InvariantCulture) ?? "-"),10}  {action.Rule}"));
+                    $"{action.Id,6}  {action.IncidentId,8}  {ActionNames.Name(action.Kind),-9}  {ActionNames.Name(action.State),-9}  {Time(action.AppliedAt),-19}  {Time(action.WithdrawnAt),-19}  {(action.Dropped?.ToString(CultureInfo.InvariantCulture) ?? "-"),10}  {action.Rule}"));
             }
         }
 
@@ -85,7 +86,7 @@ internal static class MitigationsCommand
             {
                 if (store.Action(id) is { WithdrawnAt: not null } withdrawn)
                 {
-                    output.WriteLine($"action {id} ({withdrawn.Kind}) withdrawn at {Time(withdrawn.WithdrawnAt)}");
+                    output.WriteLine($"action {id} ({ActionNames.Name(withdrawn.Kind)}) withdrawn at {Time(withdrawn.WithdrawnAt)}");
                     return 0;
                 }
 

@@ -50,7 +50,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     private ProcNetDevPoller? _procNetDev;
     private IncidentStore? _store;
     private Detector? _detector;
-    private MitigationEngine? _mitigation;
+    private MitigationWorker? _mitigation;
     private ExaBgpSpeaker? _exabgp;
     private readonly CapacityWarnings _warnings;
     private long _lastBaselineSave;
@@ -255,12 +255,12 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         // The planner adds Mitigation:Allowlist itself; the rest of what is never acted on comes from here.
         var allowlist = EffectiveLists.MitigationAllowlist(_options).Where(entry => entry.Source != "Mitigation:Allowlist").Select(entry => entry.Prefix).ToList();
 
-        IRuleBackend? rules = null;
-        var owedLocal = owed.FirstOrDefault(a => a.Kind is "nftables" or "iptables")?.Kind;
+        IMitigationBackend? rules = null;
+        var owedLocal = owed.FirstOrDefault(a => a.Kind.IsLocal())?.Kind;
         if (acting || owedLocal is not null)
         {
             // Rules owed a withdrawal are removed with the tool that installed them.
-            var backend = acting ? options.Nftables.Backend : owedLocal == "iptables" ? "iptables" : "nft";
+            var backend = acting ? options.Nftables.Backend : owedLocal == ActionKind.Iptables ? "iptables" : "nft";
             rules = backend switch
             {
                 "nft" => new NftablesBackend(options.Nftables.Table),
@@ -278,7 +278,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             return false;
         }
 
-        var owedBgp = owed.Any(a => a.Kind is "flowspec" or "rtbh");
+        var owedBgp = owed.Any(a => !a.Kind.IsLocal());
         if (((acting && options.UsesBgp) || owedBgp) && options.ExaBgp.Socket.Length > 0)
         {
             if (!SocketPath.TryClaim(options.ExaBgp.Socket, out var claim))
@@ -299,10 +299,15 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         }
 
         var planner = new MitigationPlanner(options, Aggregator.Prefixes, allowlist);
-        _mitigation = new MitigationEngine(options, planner, _store!, rules, _exabgp, _time, _loggers.CreateLogger("FlowCollector.Mitigation"));
+        var backends = new MitigationBackends(
+            rules,
+            _exabgp is null ? null : new ExaBgpBackend(ActionKind.FlowSpec, _exabgp),
+            _exabgp is null ? null : new ExaBgpBackend(ActionKind.Rtbh, _exabgp));
+        var logger = _loggers.CreateLogger("FlowCollector.Mitigation");
+        _mitigation = new MitigationWorker(new MitigationEngine(options, planner, _store!, backends, _time, logger), _time, logger, _exabgp);
         _mitigation.Start();
-        var mode = _mitigation.Mode switch { MitigationMode.On => "on", MitigationMode.DryRun => "dry run", _ => $"off, withdrawing {owed.Count} action(s) an earlier run left" };
-        LogMitigation(_logger, mode, rules?.Kind ?? "none", _exabgp is null ? "off" : options.ExaBgp.Socket, planner.Allowlist.Count);
+        var mode = _mitigation.Engine.Mode switch { MitigationMode.On => "on", MitigationMode.DryRun => "dry run", _ => $"off, withdrawing {owed.Count} action(s) an earlier run left" };
+        LogMitigation(_logger, mode, rules is null ? "none" : ActionNames.Name(rules.Kind), _exabgp is null ? "off" : options.ExaBgp.Socket, planner.Allowlist.Count);
         return true;
     }
 
@@ -523,7 +528,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
 
         if (_mitigation is not null)
         {
-            Metrics.RecordMitigation(_mitigation.Counters, _exabgp?.IsConnected);
+            Metrics.RecordMitigation(_mitigation.Engine.Counters, _exabgp?.IsConnected);
         }
     }
 
@@ -629,7 +634,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             reasons.Add($"the database fails ({store.HeldRows} rows held for a retry): {store.LastError}");
         }
 
-        if (_mitigation is { NeedsExaBgp: true })
+        if (_mitigation?.Engine is { NeedsExaBgp: true })
         {
             if (_exabgp is null)
             {
@@ -698,7 +703,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         writer.WriteNumber("failedBatches", _store?.Failed ?? 0);
         writer.WriteNumber("skippedRows", _store?.SkippedRows ?? 0);
         writer.WriteEndObject();
-        writer.WriteString("mitigation", _mitigation?.Mode switch { MitigationMode.On => "on", MitigationMode.DryRun => "dry-run", _ => "off" });
+        writer.WriteString("mitigation", _mitigation?.Engine.Mode switch { MitigationMode.On => "on", MitigationMode.DryRun => "dry-run", _ => "off" });
         writer.WriteString("exabgp", _exabgp is null ? "off" : _exabgp.IsConnected ? "connected" : "disconnected");
         writer.WriteNumber("openIncidents", _detector?.OpenIncidents.Count ?? 0);
         writer.WriteNumber("detectionKeys", _detector?.KeyCount ?? 0);

@@ -166,6 +166,15 @@ public sealed class MitigationOptions
 public sealed class SeverityPolicy
 {
     public static readonly string[] Kinds = ["nftables", "flowspec", "rtbh"];
+
+    /// <summary>The action a policy's name stands for (names are validated when the options are).</summary>
+    public static PolicyAction ActionOf(string name) => name switch
+    {
+        "flowspec" => PolicyAction.FlowSpec,
+        "rtbh" => PolicyAction.Rtbh,
+        _ => PolicyAction.LocalDrop,
+    };
+
     private static readonly string[] DefaultMedium = ["nftables"];
     private static readonly string[] DefaultHigh = ["nftables", "flowspec"];
     private static readonly string[] DefaultCritical = ["nftables", "flowspec", "rtbh"];

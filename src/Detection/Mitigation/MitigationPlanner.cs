@@ -3,8 +3,19 @@ using FlowCollector.Detection.Rates;
 
 namespace FlowCollector.Detection.Mitigation;
 
+/// <summary>What a policy can ask for, named in the configuration nftables, flowspec and rtbh.</summary>
+public enum PolicyAction
+{
+    /// <summary>A drop rule on this machine (nftables, or iptables where nft is missing).</summary>
+    LocalDrop,
+
+    FlowSpec,
+
+    Rtbh,
+}
+
 /// <summary>One action the policy asks for.</summary>
-public sealed record PlannedAction(string Kind, MitigationRule Rule);
+public sealed record PlannedAction(PolicyAction Kind, MitigationRule Rule);
 
 /// <summary>What the planner decided for an incident: actions, and why the policy's other kinds (or all) are left out.</summary>
 public sealed record MitigationPlan(IReadOnlyList<PlannedAction> Actions, string? Refusal);
@@ -84,9 +95,10 @@ public sealed class MitigationPlanner
 
         var actions = new List<PlannedAction>();
         string? refusal = null;
-        foreach (var kind in kinds)
+        foreach (var name in kinds)
         {
-            if (kind == "rtbh")
+            var kind = SeverityPolicy.ActionOf(name);
+            if (kind == PolicyAction.Rtbh)
             {
                 // A blackhole drops everything to the host, the attack's victim included: only for a single host, and
                 // only when the link itself is in danger.

@@ -57,9 +57,13 @@ public sealed class ExaBgpSpeaker : IDisposable
     }
 
     /// <summary>Sends one command and waits for ExaBGP's answer; false with the reason when it is not there or refuses.</summary>
-    public bool TrySend(string command, out string failure)
+    public bool TrySend(string command, out string failure) => TrySend(command, out _, out failure);
+
+    /// <summary>As <see cref="TrySend(string, out string)"/>; <paramref name="sent"/> says whether the command left at all.</summary>
+    public bool TrySend(string command, out bool sent, out string failure)
     {
         ArgumentNullException.ThrowIfNull(command);
+        sent = false;
         lock (_gate)
         {
             if (_relay is null || _answers is null)
@@ -67,6 +71,8 @@ public sealed class ExaBgpSpeaker : IDisposable
                 failure = "ExaBGP's relay is not connected";
                 return false;
             }
+
+            sent = true;
 
             try
             {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FlowCollector.Detection.Mitigation;
+using FlowCollector.Exporters.Storage;
 
 namespace FlowCollector.Exporters.Mitigation;
 
@@ -7,9 +8,13 @@ namespace FlowCollector.Exporters.Mitigation;
 /// iptables and ip6tables where nft is missing: a chain of the collector's own in the raw table (before connection
 /// tracking), jumped to from PREROUTING, one counted DROP rule per action tagged with a comment.
 /// </summary>
-public sealed class IptablesBackend(string chain = "FLOWCOLLECTOR") : IRuleBackend
+public sealed class IptablesBackend(string chain = "FLOWCOLLECTOR") : IMitigationBackend
 {
-    public string Kind => "iptables";
+    public ActionKind Kind => ActionKind.Iptables;
+
+    public bool CanList => true;
+
+    public bool IsReachable => true;
 
     public bool TryPrepare(out string failure)
     {
@@ -31,19 +36,22 @@ public sealed class IptablesBackend(string chain = "FLOWCOLLECTOR") : IRuleBacke
         return true;
     }
 
-    public bool TryApply(long actionId, long incidentId, MitigationRule rule, out string command, out string failure)
+    public ApplyOutcome TryApply(MitigationAction action, MitigationRule rule, out string command, out string failure)
     {
+        ArgumentNullException.ThrowIfNull(action);
         ArgumentNullException.ThrowIfNull(rule);
         var tool = rule.IsIPv6 ? "ip6tables" : "iptables";
-        string[] arguments = ["-w", "-t", "raw", "-A", chain, .. rule.ToIptables(), "-m", "comment", "--comment", RuleComments.For(actionId, incidentId), "-j", "DROP"];
+        string[] arguments = ["-w", "-t", "raw", "-A", chain, .. rule.ToIptables(), "-m", "comment", "--comment", RuleComments.For(action.Id, action.IncidentId), "-j", "DROP"];
         command = $"{tool} {string.Join(' ', arguments)}";
         var result = CommandRunner.Run(tool, arguments);
         failure = result.Succeeded ? string.Empty : $"{tool}: {result.Reason}";
-        return result.Succeeded;
+        return result.Succeeded ? ApplyOutcome.Applied : ApplyOutcome.Failed;
     }
 
-    public bool TryRemove(long actionId, out string failure)
+    public bool TryWithdraw(MitigationAction action, out string failure)
     {
+        ArgumentNullException.ThrowIfNull(action);
+        var actionId = action.Id;
         foreach (var tool in Tools())
         {
             foreach (var (number, id, _) in List(tool))

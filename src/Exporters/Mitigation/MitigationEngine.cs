@@ -18,218 +18,92 @@ public enum MitigationMode
     On,
 }
 
+/// <summary>The backends actions take effect in; any may be missing (not installed, not configured).</summary>
+/// <param name="Rules">Local drop rules: nftables or iptables.</param>
+/// <param name="FlowSpec">FlowSpec announcements through ExaBGP.</param>
+/// <param name="Rtbh">RTBH announcements through ExaBGP.</param>
+public sealed record MitigationBackends(IMitigationBackend? Rules, IMitigationBackend? FlowSpec, IMitigationBackend? Rtbh);
+
 /// <summary>
-/// Acts on incidents on a thread of its own, so that a slow nft or an absent ExaBGP never holds up detection:
-/// applies what the policy asks for when an incident opens or escalates, withdraws it a grace period after the
-/// incident closes, after its maximum lifetime, on an operator's request and at shutdown, retries what failed, reads
-/// the drop counters back, and at start-up removes what a previous run left behind that no open incident wants.
-/// Every action is recorded in the store before it is applied, so a crash in between is found at the next start.
+/// Decides what happens to mitigation actions and has the backends do it: applies what the policy asks for when an
+/// incident opens or escalates, withdraws it a grace period after the incident closes, after its maximum lifetime,
+/// on an operator's request and at shutdown, retries what failed, reads the drop counters back, and at start-up
+/// reconciles what an earlier run left. Every action is recorded in the store before it is applied, so a crash in
+/// between is found at the next start. Single-threaded and clock-driven: <see cref="MitigationWorker"/> runs it on a
+/// thread of its own; tests call it directly with a fake clock and fake backends.
 /// </summary>
-public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
+public sealed partial class MitigationEngine
 {
     private readonly MitigationOptions _options;
     private readonly MitigationPlanner _planner;
     private readonly IncidentStore _store;
-    private readonly IRuleBackend? _rules;
-    private readonly ExaBgpSpeaker? _bgp;
+    private readonly MitigationBackends _backends;
     private readonly MitigationMode _mode;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly BlockingCollection<(IncidentRecord Incident, bool Closed)> _events = new(new ConcurrentQueue<(IncidentRecord, bool)>(), 100_000);
-    private readonly Dictionary<long, Tracked> _incidents = [];
+    private readonly ActionLedger _ledger = new();
     private readonly ConcurrentDictionary<string, long> _counters = new(StringComparer.Ordinal);
-    private readonly Thread _worker;
-
-    // Touched on the detection thread only (Opened, Updated, Closed).
-    private readonly Dictionary<long, string> _severities = [];
-    private volatile bool _replayAnnouncements;
-    private volatile bool _stopping;
-    private int _activeActions;
-    private int _bgpActions;
+    private volatile bool _reconnected;
     private bool _tableRemoved;
+    private int _activeActions;
+    private int _owedAnnouncements;
 
-    public MitigationEngine(MitigationOptions options, MitigationPlanner planner, IncidentStore store, IRuleBackend? rules, ExaBgpSpeaker? bgp, TimeProvider time, ILogger logger)
+    public MitigationEngine(MitigationOptions options, MitigationPlanner planner, IncidentStore store, MitigationBackends backends, TimeProvider time, ILogger logger)
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
-        _mode = !options.Enabled ? MitigationMode.Off : options.DryRun ? MitigationMode.DryRun : MitigationMode.On;
         _planner = planner ?? throw new ArgumentNullException(nameof(planner));
         _store = store ?? throw new ArgumentNullException(nameof(store));
-        _rules = rules;
-        _bgp = bgp;
+        _backends = backends ?? throw new ArgumentNullException(nameof(backends));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
-        _worker = new Thread(Work) { IsBackground = true, Name = "mitigation" };
-        if (_bgp is not null)
-        {
-            _bgp.Connected += () => _replayAnnouncements = true;
-        }
+        _mode = !options.Enabled ? MitigationMode.Off : options.DryRun ? MitigationMode.DryRun : MitigationMode.On;
     }
+
+    public MitigationMode Mode => _mode;
 
     /// <summary>Counts by outcome and kind (applied.nftables, failed.flowspec, refused, ...), for metrics.</summary>
     public IReadOnlyDictionary<string, long> Counters => _counters;
 
-    public MitigationMode Mode => _mode;
-
     /// <summary>Actions in force (applied, or being applied or withdrawn) that the engine tracks now.</summary>
     public int ActiveActions => Volatile.Read(ref _activeActions);
 
-    /// <summary>BGP announcements in force or awaiting their withdrawal: they need ExaBGP's relay connected.</summary>
-    public bool NeedsExaBgp => Volatile.Read(ref _bgpActions) > 0 || (_mode == MitigationMode.On && _options.UsesBgp);
+    /// <summary>Whether ExaBGP is needed now: announcements are in force or owed a withdrawal, or mitigation announces.</summary>
+    public bool NeedsExaBgp => Volatile.Read(ref _owedAnnouncements) > 0 || (_mode == MitigationMode.On && _options.UsesBgp);
 
     /// <summary>
-    /// Prepares the backend (when acting), then reconciles what the collector owns whatever the mode: rules in its
-    /// table and recorded announcements are kept only where an open incident still wants them under the current
-    /// configuration; the rest is withdrawn. Then starts the worker.
+    /// Prepares the local backend (when acting), then reconciles what the collector owns whatever the mode: rules in
+    /// its table and recorded announcements are kept only where an open incident still wants them under the current
+    /// configuration; the rest is withdrawn.
     /// </summary>
     public void Start()
     {
-        if (_rules is not null && _mode == MitigationMode.On && !_rules.TryPrepare(out var failure))
+        if (_backends.Rules is { } rules && _mode == MitigationMode.On && !rules.TryPrepare(out var failure))
         {
-            LogBackendFailed(_logger, _rules.Kind, failure);
+            LogBackendFailed(_logger, ActionNames.Name(rules.Kind), failure);
         }
 
         Reconcile();
-        CountActive();
-        _worker.Start();
+        Publish();
     }
 
-    public void Opened(IncidentRecord incident)
+    /// <summary>An announcement backend's relay (re)connected: it may have forgotten its routes.</summary>
+    public void AnnouncerReconnected() => _reconnected = true;
+
+    /// <summary>An incident change the engine never saw (its queue was full), counted with the other outcomes.</summary>
+    public void NoteDroppedEvent() => Count("dropped_events");
+
+    /// <summary>An incident opened, escalated or closed.</summary>
+    public void Handle(IncidentRecord incident, bool closed)
     {
         ArgumentNullException.ThrowIfNull(incident);
-        _severities[incident.Id] = incident.Severity;
-        Enqueue(incident, closed: false);
-    }
-
-    public void Updated(IncidentRecord incident, in IncidentSecond second)
-    {
-        ArgumentNullException.ThrowIfNull(incident);
-        // Only a change of severity can change the plan; the rest of the updates are not the engine's business.
-        if (!_severities.TryGetValue(incident.Id, out var severity) || severity != incident.Severity)
-        {
-            _severities[incident.Id] = incident.Severity;
-            Enqueue(incident, closed: false);
-        }
-    }
-
-    public void Closed(IncidentRecord incident)
-    {
-        ArgumentNullException.ThrowIfNull(incident);
-        _severities.Remove(incident.Id);
-        Enqueue(incident, closed: true);
-    }
-
-    /// <summary>Withdraws everything (the collector is stopping) and stops the worker.</summary>
-    public void Dispose()
-    {
-        if (_stopping)
-        {
-            return;
-        }
-
-        _stopping = true;
-        _events.CompleteAdding();
-        if (_worker.IsAlive)
-        {
-            _worker.Join(TimeSpan.FromSeconds(30));
-        }
-
-        foreach (var tracked in _incidents.Values)
-        {
-            foreach (var action in tracked.Actions.ToList())
-            {
-                Withdraw(tracked, action, "shutdown");
-            }
-        }
-
-        // The table goes with the collector when nothing in it is still owed a withdrawal (a failed one stays
-        // recorded, and the next start removes it).
-        if (_rules is not null && !_tableRemoved && !Entries().Any(e => IsLocal(e.Entry.Action.Kind)) && !_rules.TryRemoveAll(out var failure))
-        {
-            LogBackendFailed(_logger, _rules.Kind, failure);
-        }
-
-        _events.Dispose();
-    }
-
-    private void Enqueue(IncidentRecord incident, bool closed)
-    {
-        if (_mode == MitigationMode.Off)
-        {
-            return;
-        }
-
-        if (!_events.IsAddingCompleted && !_events.TryAdd((incident, closed)))
-        {
-            Count("dropped_events");
-        }
-    }
-
-    private void Work()
-    {
-        var nextHousekeeping = _time.GetUtcNow();
-        while (!_events.IsCompleted)
-        {
-            var wait = nextHousekeeping - _time.GetUtcNow();
-            if (_events.TryTake(out var item, wait > TimeSpan.Zero ? (int)Math.Ceiling(wait.TotalMilliseconds) : 0))
-            {
-                try
-                {
-                    Handle(item.Incident, item.Closed);
-                }
-                catch (Exception exception) when (exception is not OutOfMemoryException)
-                {
-                    // An action that fails is reported and retried; it never stops the engine.
-                    LogUnexpected(_logger, exception);
-                }
-            }
-
-            if (_time.GetUtcNow() >= nextHousekeeping)
-            {
-                try
-                {
-                    Housekeeping();
-                }
-                catch (Exception exception) when (exception is not OutOfMemoryException)
-                {
-                    LogUnexpected(_logger, exception);
-                }
-
-                nextHousekeeping = _time.GetUtcNow().AddSeconds(1);
-                CountActive();
-            }
-        }
-    }
-
-    private void CountActive()
-    {
-        var active = 0;
-        var bgp = 0;
-        foreach (var (_, entry) in Entries())
-        {
-            active++;
-            if (!IsLocal(entry.Action.Kind) && entry.Action.State != "dry-run")
-            {
-                bgp++;
-            }
-        }
-
-        Volatile.Write(ref _activeActions, active);
-        Volatile.Write(ref _bgpActions, bgp);
-    }
-
-    private static bool IsLocal(string kind) => kind is "nftables" or "iptables";
-
-    private void Handle(IncidentRecord incident, bool closed)
-    {
-        if (!_incidents.TryGetValue(incident.Id, out var tracked))
+        if (!_ledger.TryGet(incident.Id, out var tracked))
         {
             if (closed)
             {
                 return;
             }
 
-            tracked = new Tracked(incident);
-            _incidents[incident.Id] = tracked;
+            tracked = _ledger.Track(incident);
         }
 
         tracked.Incident = incident;
@@ -259,23 +133,120 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
 
         foreach (var planned in plan.Actions)
         {
-            var kind = planned.Kind == "nftables" ? _rules?.Kind ?? "nftables" : planned.Kind;
-            if (tracked.Done.Contains(planned.Kind))
+            if (tracked.Done.Add(planned.Kind))
             {
-                continue;
+                Apply(tracked, planned);
             }
-
-            tracked.Done.Add(planned.Kind);
-            Apply(tracked, kind, planned.Rule);
         }
+
+        Publish();
     }
 
-    private void Apply(Tracked tracked, string kind, MitigationRule rule)
+    /// <summary>
+    /// The once-a-second work: announcements again after a reconnect (owed withdrawals first), withdrawals asked for
+    /// by hand, retries, grace periods and lifetimes, the table once nothing in it is owed, and the drop counters.
+    /// </summary>
+    public void Housekeep()
     {
-        var local = IsLocal(kind);
-        var active = _incidents.Values.SelectMany(t => t.Actions).Count(a => a.Action.IsActive && IsLocal(a.Action.Kind) == local);
+        var now = _time.GetUtcNow();
+        if (_reconnected)
+        {
+            // A (re)connected ExaBGP may have restarted and forgotten its routes: announce again what stands, and
+            // send at once the withdrawals that were waiting for it (never announce those again).
+            _reconnected = false;
+            foreach (var entry in _ledger.Entries().Where(e => !e.Action.Kind.IsLocal()).OrderBy(e => e.WithdrawRetryAt is null))
+            {
+                if (entry.WithdrawRetryAt is not null)
+                {
+                    Withdraw(entry, entry.WithdrawReason ?? "retry");
+                }
+                else if (entry.Action.WithdrawnAt is null && entry.Action.State == ActionState.Applied && BackendFor(entry.Action.Kind) is { } backend)
+                {
+                    backend.TryApply(entry.Action, entry.Rule, out _, out _);
+                }
+            }
+        }
+
+        // Only actions this engine tracks can be withdrawn by hand, so with none there is nothing to ask the store.
+        var requests = _ledger.Count == 0 ? [] : _store.Actions(activeOnly: true).Where(a => a.WithdrawRequested);
+        foreach (var request in requests)
+        {
+            if (_ledger.Find(request.Id) is { } entry)
+            {
+                entry.Owner.Done.Add(PolicyOf(entry.Action.Kind));
+                Withdraw(entry, "withdrawn by hand");
+            }
+        }
+
+        foreach (var entry in _ledger.Entries())
+        {
+            var action = entry.Action;
+            if (entry.WithdrawRetryAt is { } withdrawAt && now >= withdrawAt)
+            {
+                Withdraw(entry, entry.WithdrawReason ?? "retry");
+            }
+            else if (entry.Owner.WithdrawAfter is { } after && now >= after)
+            {
+                Withdraw(entry, entry.Owner.Incident.CloseReason ?? "calm");
+            }
+            else if (action.AppliedAt is { } applied && now - applied >= TimeSpan.FromSeconds(_options.MaxLifetimeSeconds))
+            {
+                Withdraw(entry, "maximum lifetime reached");
+            }
+            else if (action.State == ActionState.Pending && entry.RetryAt is { } retry && now >= retry)
+            {
+                TryApply(entry);
+            }
+        }
+
+        _ledger.Forget(tracked => tracked.WithdrawAfter is not null || _mode != MitigationMode.On);
+        RemoveTableWhenDone();
+        ReadCounters();
+        Publish();
+    }
+
+    /// <summary>Withdraws everything (the collector is stopping) and removes the table when nothing in it is owed.</summary>
+    public void Shutdown()
+    {
+        foreach (var entry in _ledger.Entries())
+        {
+            Withdraw(entry, "shutdown");
+        }
+
+        // A withdrawal that failed stays recorded, and the next start removes it.
+        if (_backends.Rules is { } rules && !_tableRemoved && _ledger.Rules == 0 && !rules.TryRemoveAll(out var failure))
+        {
+            LogBackendFailed(_logger, ActionNames.Name(rules.Kind), failure);
+        }
+
+        Publish();
+    }
+
+    private IMitigationBackend? BackendFor(ActionKind kind) => kind switch
+    {
+        ActionKind.FlowSpec => _backends.FlowSpec,
+        ActionKind.Rtbh => _backends.Rtbh,
+        _ => _backends.Rules,
+    };
+
+    private static PolicyAction PolicyOf(ActionKind kind) => kind switch
+    {
+        ActionKind.FlowSpec => PolicyAction.FlowSpec,
+        ActionKind.Rtbh => PolicyAction.Rtbh,
+        _ => PolicyAction.LocalDrop,
+    };
+
+    private void Apply(TrackedIncident tracked, PlannedAction planned)
+    {
+        var kind = planned.Kind switch
+        {
+            PolicyAction.FlowSpec => ActionKind.FlowSpec,
+            PolicyAction.Rtbh => ActionKind.Rtbh,
+            _ => _backends.Rules?.Kind ?? ActionKind.Nftables,
+        };
+        var local = kind.IsLocal();
         var cap = local ? _options.MaxRules : _options.MaxAnnouncements;
-        if (active >= cap)
+        if ((local ? _ledger.ActiveRules : _ledger.ActiveAnnouncements) >= cap)
         {
             Count("refused");
             var reason = $"the cap of {cap} {(local ? "rules" : "announcements")} is reached";
@@ -283,88 +254,76 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
             return;
         }
 
-        if (local && _rules is null && _mode == MitigationMode.On)
+        if (BackendFor(kind) is null && _mode == MitigationMode.On)
         {
-            LogRefused(_logger, tracked.Incident.Id, tracked.Incident.Key, "neither nft nor iptables is installed");
+            LogRefused(_logger, tracked.Incident.Id, tracked.Incident.Key, local ? "neither nft nor iptables is installed" : "ExaBGP is not configured");
             return;
         }
 
-        if (!local && _bgp is null && _mode == MitigationMode.On)
-        {
-            LogRefused(_logger, tracked.Incident.Id, tracked.Incident.Key, "ExaBGP is not configured");
-            return;
-        }
-
+        var rule = planned.Rule;
+        var dryRun = _mode == MitigationMode.DryRun;
         var action = new MitigationAction
         {
             IncidentId = tracked.Incident.Id,
             Kind = kind,
-            Rule = kind switch { "flowspec" => rule.ToFlowSpecMatch(), "rtbh" => rule.Destination.ToString(), _ => rule.ToNftables() },
+            Rule = kind switch { ActionKind.FlowSpec => rule.ToFlowSpecMatch(), ActionKind.Rtbh => rule.Destination.ToString(), _ => rule.ToNftables() },
             Command = kind switch
             {
-                "flowspec" => ExaBgpCommands.AnnounceFlow(rule, _options.ExaBgp.FlowSpecRateLimit),
-                "rtbh" => ExaBgpCommands.AnnounceBlackhole(rule, _options.ExaBgp.NextHop, _options.ExaBgp.EffectiveCommunities),
+                ActionKind.FlowSpec => ExaBgpCommands.AnnounceFlow(rule, _options.ExaBgp.FlowSpecRateLimit),
+                ActionKind.Rtbh => ExaBgpCommands.AnnounceBlackhole(rule, _options.ExaBgp.NextHop, _options.ExaBgp.EffectiveCommunities),
                 _ => string.Empty,
             },
-            State = _mode == MitigationMode.DryRun ? "dry-run" : "pending",
-            DryRun = _mode == MitigationMode.DryRun,
+            State = dryRun ? ActionState.DryRun : ActionState.Pending,
+            DryRun = dryRun,
         };
         action = action with { Id = _store.AddAction(action, tracked.Incident) };
-        var entry = new Entry(action, rule);
-        tracked.Actions.Add(entry);
-        if (_mode == MitigationMode.DryRun)
+        var entry = _ledger.Add(tracked, action, rule);
+        if (dryRun)
         {
-            entry.Action = action with { AppliedAt = _time.GetUtcNow() };
-            _store.UpdateAction(entry.Action);
-            LogDryRun(_logger, action.Id, tracked.Incident.Id, kind, action.Command.Length > 0 ? action.Command : action.Rule);
+            Record(entry, action with { AppliedAt = _time.GetUtcNow() });
+            var wouldRun = action.Command.Length > 0 ? action.Command : action.Rule;
+            var kindName = ActionNames.Name(kind);
+            LogDryRun(_logger, action.Id, tracked.Incident.Id, kindName, wouldRun);
             return;
         }
 
-        TryApply(tracked, entry);
+        TryApply(entry);
     }
 
-    private void TryApply(Tracked tracked, Entry entry)
+    private void TryApply(LedgerEntry entry)
     {
         var action = entry.Action;
-        string command, failure;
-        bool applied;
-        if (action.Kind is "nftables" or "iptables")
-        {
-            applied = _rules!.TryApply(action.Id, action.IncidentId, entry.Rule, out command, out failure);
-        }
-        else
-        {
-            command = action.Command;
-            applied = _bgp!.TrySend(command, out failure);
+        var backend = BackendFor(action.Kind)!;
+        var outcome = backend.TryApply(action, entry.Rule, out var command, out var failure);
+        var applied = outcome == ApplyOutcome.Applied;
 
-            // Unless the relay was not there at all, ExaBGP may have taken it (an answer can time out).
-            entry.MayBeAnnounced |= applied || _bgp.IsConnected;
-        }
-
+        // Unless nothing was there to take it, ExaBGP may have it (an answer can time out).
+        entry.MayBeAnnounced |= outcome != ApplyOutcome.NotReached;
         var now = _time.GetUtcNow();
-        entry.Action = action with
+        var attempts = action.Attempts + 1;
+        Record(entry, action with
         {
             Command = command,
-            Attempts = action.Attempts + 1,
+            Attempts = attempts,
             AppliedAt = applied ? now : null,
-            State = applied ? "applied" : action.Attempts + 1 >= _options.MaxAttempts ? "failed" : "pending",
+            State = applied ? ActionState.Applied : attempts >= _options.MaxAttempts ? ActionState.Failed : ActionState.Pending,
             Error = applied ? null : failure,
-        };
+        });
         entry.RetryAt = applied ? null : now.AddSeconds(_options.RetrySeconds);
-        _store.UpdateAction(entry.Action);
+        var kind = ActionNames.Name(action.Kind);
         if (applied)
         {
-            Count("applied." + action.Kind);
-            LogApplied(_logger, action.Id, tracked.Incident.Id, action.Kind, command, (now - tracked.Incident.OpenedAt).TotalMilliseconds);
+            Count("applied." + kind);
+            LogApplied(_logger, action.Id, action.IncidentId, kind, command, (now - entry.Owner.Incident.OpenedAt).TotalMilliseconds);
         }
         else
         {
-            Count("failed." + action.Kind);
-            LogApplyFailed(_logger, action.Id, tracked.Incident.Id, action.Kind, entry.Action.Attempts, failure);
+            Count("failed." + kind);
+            LogApplyFailed(_logger, action.Id, action.IncidentId, kind, attempts, failure);
         }
     }
 
-    private void Withdraw(Tracked tracked, Entry entry, string reason)
+    private void Withdraw(LedgerEntry entry, string reason)
     {
         var action = entry.Action;
         if (action.WithdrawnAt is not null)
@@ -373,15 +332,16 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
         }
 
         var failure = string.Empty;
+        var backend = BackendFor(action.Kind);
         bool withdrawn;
-        if (action.State == "dry-run")
+        if (action.State == ActionState.DryRun)
         {
             withdrawn = true;
         }
-        else if (IsLocal(action.Kind))
+        else if (action.Kind.IsLocal())
         {
             // Removing looks first: a rule that is not there is gone, one that cannot be listed is not assumed gone.
-            withdrawn = _rules is not null ? _rules.TryRemove(action.Id, out failure) : Fail("neither nft nor iptables is installed to remove it", out failure);
+            withdrawn = backend is not null ? backend.TryWithdraw(action, out failure) : Fail("neither nft nor iptables is installed to remove it", out failure);
         }
         else if (!entry.MayBeAnnounced)
         {
@@ -391,98 +351,63 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
         else
         {
             // ExaBGP answers done to a withdrawal of a route it does not have, so sending it is always safe.
-            withdrawn = _bgp is not null ? _bgp.TrySend(ExaBgpCommands.WithdrawalOf(action.Command), out failure) : Fail("Mitigation:ExaBgp:Socket is not set, so ExaBGP cannot be told", out failure);
+            withdrawn = backend is not null ? backend.TryWithdraw(action, out failure) : Fail("Mitigation:ExaBgp:Socket is not set, so ExaBGP cannot be told", out failure);
         }
 
+        var kind = ActionNames.Name(action.Kind);
         if (!withdrawn)
         {
             entry.WithdrawRetryAt = _time.GetUtcNow().AddSeconds(_options.RetrySeconds);
             entry.WithdrawReason = reason;
-            _store.UpdateAction(action with { Error = failure });
+            Record(entry, action with { Error = failure });
             Count("failed_withdrawals");
-            LogWithdrawFailed(_logger, action.Id, action.Kind, failure);
+            LogWithdrawFailed(_logger, action.Id, kind, failure);
             return;
         }
 
-        entry.Action = action with { WithdrawnAt = _time.GetUtcNow(), State = action.State == "dry-run" ? "dry-run" : "withdrawn", Error = reason == "calm" ? null : reason };
+        Record(entry, action with
+        {
+            WithdrawnAt = _time.GetUtcNow(),
+            State = action.State == ActionState.DryRun ? ActionState.DryRun : ActionState.Withdrawn,
+            Error = reason == "calm" ? null : reason,
+        });
         entry.WithdrawRetryAt = null;
-        _store.UpdateAction(entry.Action);
-        tracked.Actions.Remove(entry);
-        Count("withdrawn." + action.Kind);
-        LogWithdrawn(_logger, action.Id, tracked.Incident.Id, action.Kind, reason);
+        _ledger.Remove(entry);
+        Count("withdrawn." + kind);
+        LogWithdrawn(_logger, action.Id, action.IncidentId, kind, reason);
     }
 
-    private void Housekeeping()
+    /// <summary>An action's new state, in the ledger (so its counts follow) and in the store.</summary>
+    private void Record(LedgerEntry entry, MitigationAction action)
     {
-        var now = _time.GetUtcNow();
-        if (_replayAnnouncements && _bgp is not null)
+        _ledger.Update(entry, action);
+        _store.UpdateAction(action);
+    }
+
+    /// <summary>Not acting, and no rule owed a withdrawal: the collector's table (or chain) goes, as at shutdown.</summary>
+    private void RemoveTableWhenDone()
+    {
+        if (_mode == MitigationMode.On || _backends.Rules is not { } rules || _tableRemoved || _ledger.Rules > 0)
         {
-            // A (re)connected ExaBGP may have restarted and forgotten its routes: announce again what stands, and
-            // send at once the withdrawals that were waiting for it (never announce those again).
-            _replayAnnouncements = false;
-            foreach (var (tracked, entry) in Entries().Where(e => !IsLocal(e.Entry.Action.Kind)).ToList())
-            {
-                if (entry.WithdrawRetryAt is not null)
-                {
-                    Withdraw(tracked, entry, entry.WithdrawReason ?? "retry");
-                }
-                else if (entry.Action.WithdrawnAt is null && entry.Action.State == "applied")
-                {
-                    _bgp.TrySend(entry.Action.Command, out _);
-                }
-            }
+            return;
         }
 
-        // Only actions this engine tracks can be withdrawn by hand, so with none there is nothing to ask the store.
-        var requests = _incidents.Count == 0 ? [] : _store.Actions(activeOnly: true).Where(a => a.WithdrawRequested);
-        foreach (var request in requests)
+        // Tried once: a table that cannot be removed is reported, not retried every second.
+        _tableRemoved = true;
+        if (!rules.TryRemoveAll(out var failure))
         {
-            var found = Entries().FirstOrDefault(e => e.Entry.Action.Id == request.Id);
-            if (found.Tracked is not null)
-            {
-                found.Tracked.Done.Add(found.Entry.Action.Kind is "iptables" ? "nftables" : found.Entry.Action.Kind);
-                Withdraw(found.Tracked, found.Entry, "withdrawn by hand");
-            }
+            LogBackendFailed(_logger, ActionNames.Name(rules.Kind), failure);
         }
-
-        foreach (var (tracked, entry) in Entries().ToList())
-        {
-            var action = entry.Action;
-            if (entry.WithdrawRetryAt is { } withdrawAt && now >= withdrawAt)
-            {
-                Withdraw(tracked, entry, entry.WithdrawReason ?? "retry");
-            }
-            else if (tracked.WithdrawAfter is { } after && now >= after)
-            {
-                Withdraw(tracked, entry, tracked.Incident.CloseReason ?? "calm");
-            }
-            else if (action.AppliedAt is { } applied && now - applied >= TimeSpan.FromSeconds(_options.MaxLifetimeSeconds))
-            {
-                Withdraw(tracked, entry, "maximum lifetime reached");
-            }
-            else if (action.State == "pending" && entry.RetryAt is { } retry && now >= retry)
-            {
-                TryApply(tracked, entry);
-            }
-        }
-
-        foreach (var id in _incidents.Where(p => p.Value.Actions.Count == 0 && (p.Value.WithdrawAfter is not null || _mode != MitigationMode.On)).Select(p => p.Key).ToList())
-        {
-            _incidents.Remove(id);
-        }
-
-        RemoveTableWhenDone();
-        ReadCounters();
     }
 
     private void ReadCounters()
     {
-        if (_rules is null || _mode != MitigationMode.On || !Entries().Any(e => e.Entry.Action.Kind == _rules.Kind))
+        if (_backends.Rules is not { } rules || _mode != MitigationMode.On || _ledger.Rules == 0)
         {
             return;
         }
 
-        var installed = _rules.Installed(out _);
+        var installed = rules.Installed(out _);
         if (installed is null)
         {
             return;
@@ -490,11 +415,9 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
 
         foreach (var rule in installed)
         {
-            var found = Entries().FirstOrDefault(e => e.Entry.Action.Id == rule.ActionId);
-            if (found.Entry is { } entry && entry.Action.Dropped != rule.Packets)
+            if (_ledger.Find(rule.ActionId) is { } entry && entry.Action.Dropped != rule.Packets)
             {
-                entry.Action = entry.Action with { Dropped = rule.Packets };
-                _store.UpdateAction(entry.Action);
+                Record(entry, entry.Action with { Dropped = rule.Packets });
             }
         }
     }
@@ -503,15 +426,14 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
     /// Start-up, whatever the mode: the actions an earlier run recorded as in force are adopted and judged again under
     /// the current configuration. Those of an incident that is still open, that the policy, the allowlist and the
     /// caps still allow, and that are still in place, are kept (to be withdrawn when the incident closes, or kept if
-    /// it resumes); the rest are withdrawn. Rules in the collector's table that no kept action explains are removed.
+    /// it resumes); the rest are withdrawn. Rules in the collector's table that no recorded action explains are removed.
     /// </summary>
     private void Reconcile()
     {
         var open = _store.Incidents(openOnly: true, limit: 100_000).ToDictionary(i => i.Id);
         var recorded = _store.Actions(activeOnly: true, limit: 100_000).Where(a => !a.DryRun).OrderBy(a => a.Id).ToList();
         var installed = InstalledRules();
-        var kept = new HashSet<long>();
-        var keptLocal = 0;
+        var keptRules = 0;
         var keptAnnouncements = 0;
 
         // Closed incidents are read once, and only when an action of one is still recorded as active.
@@ -524,83 +446,59 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
                 incident = all.GetValueOrDefault(action.IncidentId);
             }
 
-            var local = IsLocal(action.Kind);
+            var local = action.Kind.IsLocal();
             if (local && installed is not null && !installed.Any(r => r.ActionId == action.Id))
             {
                 // Looked, and the rule is gone (reboot, or removed by hand): nothing to withdraw.
-                _store.UpdateAction(action with { WithdrawnAt = _time.GetUtcNow(), State = "withdrawn", Error = "not installed at start-up" });
+                _store.UpdateAction(action with { WithdrawnAt = _time.GetUtcNow(), State = ActionState.Withdrawn, Error = "not installed at start-up" });
                 continue;
             }
 
-            incident ??= OrphanOf(action);
-            if (!_incidents.TryGetValue(incident.Id, out var tracked))
-            {
-                tracked = new Tracked(incident);
-                _incidents[incident.Id] = tracked;
-            }
-
-            var entry = new Entry(action, new MitigationRule(default)) { MayBeAnnounced = action.AppliedAt is not null || action.Attempts > 0 };
-            tracked.Actions.Add(entry);
-            tracked.Done.Add(local ? "nftables" : action.Kind);
-            var refusal = RefusalOf(incident, action, local ? keptLocal : keptAnnouncements);
+            var tracked = _ledger.Track(incident ?? OrphanOf(action));
+            var entry = _ledger.Add(tracked, action, new MitigationRule(default));
+            entry.MayBeAnnounced = action.AppliedAt is not null || action.Attempts > 0;
+            tracked.Done.Add(PolicyOf(action.Kind));
+            var refusal = RefusalOf(tracked.Incident, action, local ? keptRules : keptAnnouncements);
             if (refusal is null)
             {
-                kept.Add(action.Id);
-                _ = local ? keptLocal++ : keptAnnouncements++;
+                _ = local ? keptRules++ : keptAnnouncements++;
                 continue;
             }
 
             Count("withdrawn_at_start");
-            LogRefusedAtStart(_logger, action.Id, incident.Id, action.Kind, refusal);
-            Withdraw(tracked, entry, refusal);
+            LogRefusedAtStart(_logger, action.Id, tracked.Incident.Id, ActionNames.Name(action.Kind), refusal);
+            Withdraw(entry, refusal);
         }
 
+        // A rule of a recorded action was judged above (kept, or withdrawn): only rules no record explains are stale.
+        var explained = recorded.Select(a => a.Id).ToHashSet();
         foreach (var rule in installed ?? [])
         {
-            if (!kept.Contains(rule.ActionId) && !Entries().Any(e => e.Entry.Action.Id == rule.ActionId))
+            if (!explained.Contains(rule.ActionId))
             {
-                _rules!.TryRemove(rule.ActionId, out _);
+                var rules = _backends.Rules!;
+                rules.TryWithdraw(new MitigationAction { Id = rule.ActionId, IncidentId = 0, Kind = rules.Kind, Rule = string.Empty, State = ActionState.Applied }, out _);
                 Count("stale_removed");
-                LogStale(_logger, rule.ActionId, _rules.Kind);
+                LogStale(_logger, rule.ActionId, ActionNames.Name(rules.Kind));
             }
         }
 
-        foreach (var id in _incidents.Where(p => p.Value.Actions.Count == 0).Select(p => p.Key).ToList())
-        {
-            _incidents.Remove(id);
-        }
-
+        _ledger.Forget(static _ => true);
         RemoveTableWhenDone();
-    }
-
-    /// <summary>Not acting, and no rule owed a withdrawal: the collector's table (or chain) goes, as at shutdown.</summary>
-    private void RemoveTableWhenDone()
-    {
-        if (_mode == MitigationMode.On || _rules is null || _tableRemoved || Entries().Any(e => IsLocal(e.Entry.Action.Kind)))
-        {
-            return;
-        }
-
-        // Tried once: a table that cannot be removed is reported, not retried every second.
-        _tableRemoved = true;
-        if (!_rules.TryRemoveAll(out var failure))
-        {
-            LogBackendFailed(_logger, _rules.Kind, failure);
-        }
     }
 
     /// <summary>Our rules as installed now; empty when the table is not there; null when they cannot be listed.</summary>
     private IReadOnlyList<InstalledRule>? InstalledRules()
     {
-        if (_rules is null)
+        if (_backends.Rules is not { } rules)
         {
             return null;
         }
 
-        var installed = _rules.Installed(out var failure);
+        var installed = rules.Installed(out var failure);
         if (installed is null)
         {
-            LogBackendFailed(_logger, _rules.Kind, $"cannot list the rules at start-up: {failure}");
+            LogBackendFailed(_logger, ActionNames.Name(rules.Kind), $"cannot list the rules at start-up: {failure}");
         }
 
         return installed;
@@ -624,15 +522,17 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
             return "mitigation is a dry run now (Mitigation:DryRun)";
         }
 
-        var kind = IsLocal(action.Kind) ? "nftables" : action.Kind;
+        var kind = PolicyOf(action.Kind);
         var plan = _planner.Plan(incident, incident.CapacityBps);
         if (!plan.Actions.Any(a => a.Kind == kind))
         {
-            return $"the configuration no longer asks for it ({plan.Refusal ?? $"the policy for {incident.Severity} incidents has no {kind}"})";
+            var name = action.Kind.IsLocal() ? "nftables" : ActionNames.Name(action.Kind);
+            return $"the configuration no longer asks for it ({plan.Refusal ?? $"the policy for {incident.Severity} incidents has no {name}"})";
         }
 
-        var cap = IsLocal(action.Kind) ? _options.MaxRules : _options.MaxAnnouncements;
-        return keptOfItsKind >= cap ? $"the cap of {cap} {(IsLocal(action.Kind) ? "rules" : "announcements")} is reached" : null;
+        var local = action.Kind.IsLocal();
+        var cap = local ? _options.MaxRules : _options.MaxAnnouncements;
+        return keptOfItsKind >= cap ? $"the cap of {cap} {(local ? "rules" : "announcements")} is reached" : null;
     }
 
     /// <summary>An incident the store no longer holds: closed, so its actions go.</summary>
@@ -664,7 +564,12 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
         return false;
     }
 
-    private IEnumerable<(Tracked Tracked, Entry Entry)> Entries() => _incidents.Values.SelectMany(t => t.Actions.Select(a => (t, a)));
+    /// <summary>What /healthz and the metrics read from other threads, refreshed after each piece of work.</summary>
+    private void Publish()
+    {
+        Volatile.Write(ref _activeActions, _ledger.ActiveRules + _ledger.ActiveAnnouncements);
+        Volatile.Write(ref _owedAnnouncements, _ledger.Announcements);
+    }
 
     private void Count(string name) => _counters.AddOrUpdate(name, 1, (_, value) => value + 1);
 
@@ -697,37 +602,4 @@ public sealed partial class MitigationEngine : IIncidentObserver, IDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "mitigation backend {Kind}: {Failure}")]
     private static partial void LogBackendFailed(ILogger logger, string kind, string failure);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "mitigation engine: unexpected failure")]
-    private static partial void LogUnexpected(ILogger logger, Exception exception);
-
-    private sealed class Tracked(IncidentRecord incident)
-    {
-        public IncidentRecord Incident { get; set; } = incident;
-
-        public List<Entry> Actions { get; } = [];
-
-        /// <summary>Policy kinds already acted on (or given up) for this incident: never applied twice.</summary>
-        public HashSet<string> Done { get; } = new(StringComparer.Ordinal);
-
-        public DateTimeOffset? WithdrawAfter { get; set; }
-
-        public string? LastRefusal { get; set; }
-    }
-
-    private sealed class Entry(MitigationAction action, MitigationRule rule)
-    {
-        public MitigationAction Action { get; set; } = action;
-
-        public MitigationRule Rule { get; } = rule;
-
-        public DateTimeOffset? RetryAt { get; set; }
-
-        public DateTimeOffset? WithdrawRetryAt { get; set; }
-
-        public string? WithdrawReason { get; set; }
-
-        /// <summary>ExaBGP may have the announcement (sent at least once, answered or not): its withdrawal must be sent.</summary>
-        public bool MayBeAnnounced { get; set; }
-    }
 }

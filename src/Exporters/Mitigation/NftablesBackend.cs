@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using FlowCollector.Detection.Mitigation;
+using FlowCollector.Exporters.Storage;
 
 namespace FlowCollector.Exporters.Mitigation;
 
@@ -11,7 +12,7 @@ namespace FlowCollector.Exporters.Mitigation;
 /// comment when it is created, and a table of that name without the mark is somebody else's: it is never listed,
 /// changed or deleted.
 /// </summary>
-public sealed class NftablesBackend(string table, string nft = "nft") : IRuleBackend
+public sealed class NftablesBackend(string table, string nft = "nft") : IMitigationBackend
 {
     /// <summary>The comment that marks the table as the collector's.</summary>
     public const string Mark = "flowcollector mitigation table";
@@ -22,7 +23,11 @@ public sealed class NftablesBackend(string table, string nft = "nft") : IRuleBac
     // Once the table is known to be ours (found marked, or created here), the counters read every second skip the check.
     private bool _known;
 
-    public string Kind => "nftables";
+    public ActionKind Kind => ActionKind.Nftables;
+
+    public bool CanList => true;
+
+    public bool IsReachable => true;
 
     public bool TryPrepare(out string failure)
     {
@@ -83,17 +88,20 @@ public sealed class NftablesBackend(string table, string nft = "nft") : IRuleBac
 
     private static bool IsAbsent(string reason) => reason.Contains("No such file or directory", StringComparison.Ordinal);
 
-    public bool TryApply(long actionId, long incidentId, MitigationRule rule, out string command, out string failure)
+    public ApplyOutcome TryApply(MitigationAction action, MitigationRule rule, out string command, out string failure)
     {
+        ArgumentNullException.ThrowIfNull(action);
         ArgumentNullException.ThrowIfNull(rule);
-        command = $"add rule inet {table} {Chain} {rule.ToNftables()} counter drop comment \"{RuleComments.For(actionId, incidentId)}\"";
+        command = $"add rule inet {table} {Chain} {rule.ToNftables()} counter drop comment \"{RuleComments.For(action.Id, action.IncidentId)}\"";
         var result = CommandRunner.Run(nft, ["-f", "-"], command + "\n");
         failure = result.Succeeded ? string.Empty : $"nft: {result.Reason}";
-        return result.Succeeded;
+        return result.Succeeded ? ApplyOutcome.Applied : ApplyOutcome.Failed;
     }
 
-    public bool TryRemove(long actionId, out string failure)
+    public bool TryWithdraw(MitigationAction action, out string failure)
     {
+        ArgumentNullException.ThrowIfNull(action);
+        var actionId = action.Id;
         if (!_handles.TryGetValue(actionId, out var handle))
         {
             if (Installed(out failure) is null)

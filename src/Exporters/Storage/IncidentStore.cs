@@ -271,13 +271,13 @@ public sealed partial class IncidentStore : IIncidentObserver, IDisposable
         var sql = activeOnly
             ? SelectActions + " WHERE withdrawn_at IS NULL AND state IN ('applied', 'pending') ORDER BY id DESC LIMIT @Limit"
             : SelectActions + " ORDER BY id DESC LIMIT @Limit";
-        return connection.Query<ActionRow>(sql, new LimitRow { Limit = limit }).Select(r => r.ToAction()).ToList();
+        return Readable(connection.Query<ActionRow>(sql, new LimitRow { Limit = limit }), static r => r.ToAction());
     }
 
     public MitigationAction? Action(long id)
     {
         using var connection = Connect();
-        return connection.Query<ActionRow>(SelectActions + " WHERE id = @Id", new IdRow { Id = id }).Select(r => r.ToAction()).FirstOrDefault();
+        return Readable(connection.Query<ActionRow>(SelectActions + " WHERE id = @Id", new IdRow { Id = id }), static r => r.ToAction()).FirstOrDefault();
     }
 
     /// <summary>Marks an action for withdrawal by the running collector (or the next one to start); false when there is no such active action.</summary>

@@ -1,3 +1,5 @@
+using FlowCollector.Exporters.Mitigation;
+
 namespace FlowCollector.Exporters.Storage;
 
 /// <summary>
@@ -10,8 +12,7 @@ public sealed record MitigationAction
 
     public required long IncidentId { get; init; }
 
-    /// <summary><c>nftables</c>, <c>iptables</c>, <c>flowspec</c> or <c>rtbh</c>.</summary>
-    public required string Kind { get; init; }
+    public required ActionKind Kind { get; init; }
 
     /// <summary>The rule in the backend's own words (nft match, FlowSpec match, RTBH prefix).</summary>
     public required string Rule { get; init; }
@@ -26,8 +27,7 @@ public sealed record MitigationAction
     /// <summary>Packets the rule dropped, as its counter last read (local rules only).</summary>
     public long? Dropped { get; init; }
 
-    /// <summary><c>pending</c>, <c>applied</c>, <c>failed</c>, <c>withdrawn</c>, <c>dry-run</c>.</summary>
-    public required string State { get; init; }
+    public required ActionState State { get; init; }
 
     public int Attempts { get; init; }
 
@@ -38,5 +38,6 @@ public sealed record MitigationAction
 
     public string? Error { get; init; }
 
-    public bool IsActive => WithdrawnAt is null && State is "applied" or "pending";
+    /// <summary>In force, or being applied: what a cap counts and a withdrawal must take back.</summary>
+    public bool IsActive => WithdrawnAt is null && State is ActionState.Applied or ActionState.Pending;
 }

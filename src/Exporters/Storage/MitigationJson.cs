@@ -1,3 +1,4 @@
+using FlowCollector.Exporters.Mitigation;
 using System.Text.Json;
 
 namespace FlowCollector.Exporters.Storage;
@@ -12,7 +13,7 @@ public static class MitigationJson
         writer.WriteStartObject();
         writer.WriteNumber("id", action.Id);
         writer.WriteNumber("incidentId", action.IncidentId);
-        writer.WriteString("kind", action.Kind);
+        writer.WriteString("kind", ActionNames.Name(action.Kind));
         writer.WriteString("rule", action.Rule);
         writer.WriteString("command", action.Command);
         Time(writer, "appliedAt", action.AppliedAt);
@@ -26,7 +27,7 @@ public static class MitigationJson
             writer.WriteNull("dropped");
         }
 
-        writer.WriteString("state", action.State);
+        writer.WriteString("state", ActionNames.Name(action.State));
         writer.WriteBoolean("dryRun", action.DryRun);
         writer.WriteNumber("attempts", action.Attempts);
         IncidentJson.WriteNullable(writer, "error", action.Error);

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Incidents;
+using FlowCollector.Exporters.Mitigation;
 
 namespace FlowCollector.Exporters.Storage;
 
@@ -227,13 +228,13 @@ internal sealed class ActionRow
     {
         Id = action.Id,
         IncidentId = action.IncidentId,
-        Kind = action.Kind,
+        Kind = ActionNames.Name(action.Kind),
         Rule = action.Rule,
         Command = action.Command,
         AppliedAt = action.AppliedAt?.ToUnixTimeMilliseconds(),
         WithdrawnAt = action.WithdrawnAt?.ToUnixTimeMilliseconds(),
         Dropped = action.Dropped,
-        State = action.State,
+        State = ActionNames.Name(action.State),
         Attempts = action.Attempts,
         DryRun = action.DryRun ? 1 : 0,
         WithdrawRequested = action.WithdrawRequested ? 1 : 0,
@@ -244,13 +245,13 @@ internal sealed class ActionRow
     {
         Id = Id,
         IncidentId = IncidentId,
-        Kind = Kind,
+        Kind = ActionNames.TryParse(Kind, out ActionKind kind) ? kind : throw new FormatException($"action {Id}: '{Kind}' is not a kind of action"),
         Rule = Rule,
         Command = Command,
         AppliedAt = AppliedAt is { } applied ? DateTimeOffset.FromUnixTimeMilliseconds(applied) : null,
         WithdrawnAt = WithdrawnAt is { } withdrawn ? DateTimeOffset.FromUnixTimeMilliseconds(withdrawn) : null,
         Dropped = Dropped,
-        State = State,
+        State = ActionNames.TryParse(State, out ActionState state) ? state : throw new FormatException($"action {Id}: '{State}' is not a state of an action"),
         Attempts = (int)Attempts,
         DryRun = DryRun != 0,
         WithdrawRequested = WithdrawRequested != 0,

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using FlowCollector.Collector.Tests.Detection;
 using FlowCollector.Collector.Tests.Support;
+using FlowCollector.Exporters.Mitigation;
 using FlowCollector.Exporters.Storage;
 using Flow = FlowCollector.Collector.Tests.Detection.NetFlowV5Sender.Flow;
 
@@ -147,7 +148,7 @@ public sealed class MitigationSafetyTests
                     Confidence = 1, Severity = "high", OpenedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow, FirstSecond = 0,
                     PeakPps = 1, PeakBps = 8, CurrentPps = 1, CurrentBps = 8, Threshold = 1, ThresholdMetric = "pps",
                 };
-                id = store!.AddAction(new MitigationAction { IncidentId = 1, Kind = "flowspec", Rule = "destination 203.0.113.10/32", State = "applied", AppliedAt = DateTimeOffset.UtcNow }, incident);
+                id = store!.AddAction(new MitigationAction { IncidentId = 1, Kind = ActionKind.FlowSpec, Rule = "destination 203.0.113.10/32", State = ActionState.Applied, AppliedAt = DateTimeOffset.UtcNow }, incident);
             }
 
             var (exit, _, error) = Flowcollector.Run("mitigations", "withdraw", id.ToString(CultureInfo.InvariantCulture), "--wait", "1", "--data-dir", directory.FullName);

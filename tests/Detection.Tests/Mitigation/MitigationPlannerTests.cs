@@ -49,7 +49,7 @@ public sealed class MitigationPlannerTests
         var plan = Planner().Plan(Incident(attackType));
 
         Assert.Null(plan.Refusal);
-        Assert.Equal(["nftables", "flowspec", "rtbh"], plan.Actions.Select(a => a.Kind));
+        Assert.Equal([PolicyAction.LocalDrop, PolicyAction.FlowSpec, PolicyAction.Rtbh], plan.Actions.Select(a => a.Kind));
         Assert.Equal(nftables, plan.Actions[0].Rule.ToNftables());
         Assert.Equal(flowSpec, plan.Actions[1].Rule.ToFlowSpecMatch());
 
@@ -75,8 +75,8 @@ public sealed class MitigationPlannerTests
         var planner = Planner();
 
         Assert.Empty(planner.Plan(Incident("udp_flood", severity: "low")).Actions);
-        Assert.Equal(["nftables"], planner.Plan(Incident("udp_flood", severity: "medium")).Actions.Select(a => a.Kind));
-        Assert.Equal(["nftables", "flowspec"], planner.Plan(Incident("udp_flood", severity: "high")).Actions.Select(a => a.Kind));
+        Assert.Equal([PolicyAction.LocalDrop], planner.Plan(Incident("udp_flood", severity: "medium")).Actions.Select(a => a.Kind));
+        Assert.Equal([PolicyAction.LocalDrop, PolicyAction.FlowSpec], planner.Plan(Incident("udp_flood", severity: "high")).Actions.Select(a => a.Kind));
     }
 
     [Fact]
@@ -85,7 +85,7 @@ public sealed class MitigationPlannerTests
         var options = new MitigationOptions { Enabled = true };
         options.Overrides.Add(new PolicyOverride { Prefix = "203.0.113.128/25", Policy = new SeverityPolicy { Critical = ["flowspec"] } });
 
-        Assert.Equal(["flowspec"], Planner(options).Plan(Incident("udp_flood", "203.0.113.200")).Actions.Select(a => a.Kind));
+        Assert.Equal([PolicyAction.FlowSpec], Planner(options).Plan(Incident("udp_flood", "203.0.113.200")).Actions.Select(a => a.Kind));
         Assert.Equal(3, Planner(options).Plan(Incident("udp_flood", "203.0.113.10")).Actions.Count);
     }
 
@@ -114,7 +114,7 @@ public sealed class MitigationPlannerTests
     {
         var plan = Planner().Plan(Incident("carpet_bombing", "203.0.113.0/24", keyKind: "prefix", vector: "dns_amplification"));
 
-        Assert.Equal(["nftables", "flowspec"], plan.Actions.Select(a => a.Kind));
+        Assert.Equal([PolicyAction.LocalDrop, PolicyAction.FlowSpec], plan.Actions.Select(a => a.Kind));
         Assert.Equal("ip daddr 203.0.113.0/24 udp sport 53", plan.Actions[0].Rule.ToNftables());
 
         // Without a signature a whole prefix is never dropped.
@@ -126,8 +126,8 @@ public sealed class MitigationPlannerTests
     {
         var planner = Planner();
 
-        Assert.DoesNotContain(planner.Plan(Incident("udp_flood", peakBps: 2e9), capacityBps: 10e9).Actions, a => a.Kind == "rtbh");
-        Assert.Contains(planner.Plan(Incident("udp_flood", peakBps: 6e9), capacityBps: 10e9).Actions, a => a.Kind == "rtbh");
+        Assert.DoesNotContain(planner.Plan(Incident("udp_flood", peakBps: 2e9), capacityBps: 10e9).Actions, a => a.Kind == PolicyAction.Rtbh);
+        Assert.Contains(planner.Plan(Incident("udp_flood", peakBps: 6e9), capacityBps: 10e9).Actions, a => a.Kind == PolicyAction.Rtbh);
     }
 
     [Fact]

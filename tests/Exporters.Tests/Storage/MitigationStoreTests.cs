@@ -36,7 +36,7 @@ public sealed class MitigationStoreTests : IDisposable
         using (store)
         {
             var action = Assert.Single(store!.Actions(activeOnly: true));
-            Assert.Equal(("nftables", "applied", 3L), (action.Kind, action.State, action.IncidentId));
+            Assert.Equal((ActionKind.Nftables, ActionState.Applied, 3L), (action.Kind, action.State, action.IncidentId));
             Assert.Single(store.Incidents(openOnly: true));
         }
     }
@@ -47,14 +47,14 @@ public sealed class MitigationStoreTests : IDisposable
         Assert.True(IncidentStore.TryOpen(DatabasePath, out var store, out var error), error);
         using (store)
         {
-            var id = store!.AddAction(new MitigationAction { IncidentId = 9, Kind = "flowspec", Rule = "match { destination 203.0.113.10/32; }", State = "pending" }, Incident(9));
-            var applied = store.Action(id)! with { State = "applied", AppliedAt = DateTimeOffset.FromUnixTimeSeconds(1_800_000_000), Attempts = 1, Command = "announce flow route { match { destination 203.0.113.10/32; } then { discard; } }" };
+            var id = store!.AddAction(new MitigationAction { IncidentId = 9, Kind = ActionKind.FlowSpec, Rule = "match { destination 203.0.113.10/32; }", State = ActionState.Pending }, Incident(9));
+            var applied = store.Action(id)! with { State = ActionState.Applied, AppliedAt = DateTimeOffset.FromUnixTimeSeconds(1_800_000_000), Attempts = 1, Command = "announce flow route { match { destination 203.0.113.10/32; } then { discard; } }" };
             store.UpdateAction(applied);
 
             Assert.Equal(applied, store.Action(id));
             Assert.True(store.RequestWithdraw(id));
             Assert.True(store.Action(id)!.WithdrawRequested);
-            store.UpdateAction(store.Action(id)! with { WithdrawnAt = DateTimeOffset.FromUnixTimeSeconds(1_800_000_060), State = "withdrawn" });
+            store.UpdateAction(store.Action(id)! with { WithdrawnAt = DateTimeOffset.FromUnixTimeSeconds(1_800_000_060), State = ActionState.Withdrawn });
             Assert.False(store.RequestWithdraw(id));
             Assert.Empty(store.Actions(activeOnly: true));
             Assert.Single(store.Actions(activeOnly: false));
@@ -75,7 +75,7 @@ public sealed class MitigationStoreTests : IDisposable
         using (store)
         {
             // The action may come before the writer thread has stored its incident: the incident is written with it.
-            var id = store!.AddAction(new MitigationAction { IncidentId = 1, Kind = "nftables", Rule = "ip daddr 203.0.113.10", State = "applied" }, Incident(1));
+            var id = store!.AddAction(new MitigationAction { IncidentId = 1, Kind = ActionKind.Nftables, Rule = "ip daddr 203.0.113.10", State = ActionState.Applied }, Incident(1));
             store.Opened(Incident(1) with { PeakPps = 5 });
             Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
             Assert.Equal(1, store.Action(id)!.IncidentId);

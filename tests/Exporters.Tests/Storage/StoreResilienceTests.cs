@@ -1,6 +1,7 @@
 using Dapper;
 using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Incidents;
+using FlowCollector.Exporters.Mitigation;
 using FlowCollector.Exporters.Storage;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
@@ -209,7 +210,7 @@ public sealed class StoreResilienceTests : IDisposable
             Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
 
             // Incident 2 still has a rule in force: it is kept until that is withdrawn.
-            store.AddAction(new MitigationAction { IncidentId = 2, Kind = "nftables", Rule = "ip daddr 203.0.113.2", State = "applied" }, Incident(2));
+            store.AddAction(new MitigationAction { IncidentId = 2, Kind = ActionKind.Nftables, Rule = "ip daddr 203.0.113.2", State = ActionState.Applied }, Incident(2));
         }
 
         // The next start deletes what retention no longer keeps.
