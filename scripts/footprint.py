@@ -9,8 +9,13 @@ scrapes /metrics every 15 seconds as Prometheus would, and after a short settlin
 With --peer fastnetmon, the same measurement of FastNetMon community instead (NetFlow and sFlow listeners idle,
 its Prometheus endpoint scraped every 15 s), started as the load harness starts it.
 
+With --peer kestrel or --peer idle, BINARY is bench/KestrelProbe published with Native AOT: the slim Kestrel
+builder serving a /metrics body of the collector's size (scraped the same way), or the same executable idle; their
+difference is what Kestrel would add to router mode.
+
 usage: footprint.py BINARY [--seconds 600] [--settle 10] [--http 127.0.0.1:19751]
        footprint.py --peer fastnetmon [--seconds 600]
+       footprint.py PROBE --peer kestrel|idle [--seconds 600]
 """
 import argparse
 import os
@@ -44,10 +49,10 @@ def main():
     parser.add_argument("--seconds", type=int, default=600)
     parser.add_argument("--settle", type=int, default=10)
     parser.add_argument("--http", default="127.0.0.1:19751")
-    parser.add_argument("--peer", choices=["fastnetmon"], help="measure this peer instead of BINARY")
+    parser.add_argument("--peer", choices=["fastnetmon", "kestrel", "idle"], help="measure this peer instead of BINARY")
     arguments = parser.parse_args()
-    if arguments.binary is None and arguments.peer is None:
-        parser.error("BINARY or --peer is needed")
+    if arguments.binary is None and arguments.peer != "fastnetmon":
+        parser.error("BINARY is needed")
 
     data = tempfile.mkdtemp(prefix="flowcollector-footprint-")
     if arguments.peer == "fastnetmon":
@@ -57,13 +62,16 @@ def main():
         peer.start("netflow5")
         process = peer.process
         url = "http://127.0.0.1:19209/metrics"
+    elif arguments.peer in ("kestrel", "idle"):
+        process = subprocess.Popen([arguments.binary, arguments.peer, arguments.http], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        url = f"http://{arguments.http}/metrics" if arguments.peer == "kestrel" else None
     else:
         process = subprocess.Popen([arguments.binary, "run", "--http", arguments.http, "--data-dir", data],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         url = f"http://{arguments.http}/metrics"
     try:
         deadline = time.monotonic() + 15
-        while True:
+        while url is not None:
             try:
                 urllib.request.urlopen(url, timeout=2).read()
                 break
@@ -82,7 +90,7 @@ def main():
         while time.monotonic() - start_wall < arguments.seconds:
             if process.poll() is not None:
                 raise RuntimeError(f"flowcollector exited with {process.returncode}")
-            if time.monotonic() >= next_scrape:
+            if url is not None and time.monotonic() >= next_scrape:
                 metrics_bytes = len(urllib.request.urlopen(url, timeout=5).read())
                 scrapes += 1
                 next_scrape += 15

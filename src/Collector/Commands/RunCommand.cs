@@ -204,7 +204,7 @@ internal static class CheckConfigCommand
             var options = loaded.Options;
             Console.WriteLine($"configuration OK ({loaded.ConfigPath ?? "no file: embedded defaults"})");
             Console.WriteLine($"  listeners: netflow {Port(options.Listeners.NetFlowPort)}, ipfix {Port(options.Listeners.IpfixPort)}, sflow {Port(options.Listeners.SFlowPort)} on {options.Listeners.Address}");
-            Console.WriteLine($"  http: {(options.Http.Listen.Length > 0 ? options.Http.Listen : "off")}");
+            Console.WriteLine($"  http: {(options.Http.Listen.Length > 0 ? options.Http.Listen : "off")}{(options.Http.ApiToken.Length > 0 ? ", /api/* with the API token (Http:ApiToken)" : string.Empty)}");
             Console.WriteLine($"  exporters heard: {(options.Listeners.AllowedExporters.Count > 0 ? string.Join(", ", options.Listeners.AllowedExporters.Select(IpPrefix.Parse)) : "any address (Listeners:AllowedExporters is empty)")}");
             Console.WriteLine($"  monitored prefixes: {(options.Monitor.Prefixes.Count > 0 ? string.Join(", ", options.Monitor.Prefixes.Select(IpPrefix.Parse)) : "none")}");
             Console.WriteLine($"  /proc/net/dev: {options.ProcNetDev.Mode}; capture: {(options.Capture.Interfaces.Count > 0 ? string.Join(", ", options.Capture.Interfaces) : "none")}");

@@ -111,6 +111,12 @@ public sealed class HttpOptions
 {
     /// <summary>ADDRESS:PORT of /metrics, /healthz and /api; an empty string disables HTTP.</summary>
     public string Listen { get; set; } = "0.0.0.0:9750";
+
+    /// <summary>
+    /// When set, <c>/api/*</c> answers only requests with <c>Authorization: Bearer</c> and this token, for a port
+    /// reachable by others; <c>/metrics</c> and <c>/healthz</c> stay open, as exporters' endpoints do.
+    /// </summary>
+    public string ApiToken { get; set; } = string.Empty;
 }
 
 public sealed class MonitorOptions

@@ -52,6 +52,11 @@ public static class OptionsValidator
             errors.Add($"Http:Listen: '{options.Http.Listen}' is not ADDRESS:PORT (e.g. 0.0.0.0:9750 or [::1]:9750)");
         }
 
+        if (options.Http.ApiToken.Length > 0 && (options.Http.ApiToken.Length < 16 || !options.Http.ApiToken.All(c => c is > ' ' and < (char)0x7f)))
+        {
+            errors.Add($"Http:ApiToken: at least 16 printable ASCII characters without spaces, got {options.Http.ApiToken.Length} characters");
+        }
+
         for (var i = 0; i < options.Monitor.Prefixes.Count; i++)
         {
             if (!IpPrefix.TryParse(options.Monitor.Prefixes[i], out _, out var error))

@@ -212,7 +212,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
                 return false;
             }
 
-            _http = new HttpEndpointServer(Endpoints(), _loggers.CreateLogger("FlowCollector.Http"));
+            _http = new HttpEndpointServer(Endpoints(), _loggers.CreateLogger("FlowCollector.Http"), _options.Http.ApiToken);
             try
             {
                 _http.Start(endpoint);
@@ -532,31 +532,28 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         }
     }
 
+    /// <summary>The most incidents one page of <c>/api/incidents</c> holds; older ones are paged with <c>before=ID</c>.</summary>
+    public const int MaxIncidentPage = 1000;
+
     private IEnumerable<Endpoint> Endpoints()
     {
-        yield return new Endpoint("/metrics", "text/plain; version=0.0.4; charset=utf-8", async (body, _, cancellation) =>
+        yield return new Endpoint("/metrics", "text/plain; version=0.0.4; charset=utf-8", (response, _, cancellation) => Metrics.ExportAsync(response.Body, cancellation));
+        yield return new Endpoint("/healthz", "application/json", (response, _, cancellation) =>
         {
-            await Metrics.ExportAsync(body, cancellation).ConfigureAwait(false);
-            return 200;
+            var reasons = Degradations();
+            response.Status = reasons.Count == 0 ? 200 : 503;
+            return WriteJsonAsync(response, writer => WriteHealth(writer, reasons), cancellation);
         });
-        yield return new Endpoint("/healthz", "application/json", (body, _, _) => WriteJson(body, WriteHealth));
-        yield return new Endpoint("/api/interfaces", "application/json", (body, _, _) => WriteJson(body, WriteInterfaces));
-        yield return new Endpoint("/api/mitigations", "application/json", (body, query, _) => WriteJson(body, writer => WriteMitigations(writer, query)));
-        yield return new Endpoint("/api/incidents", "application/json", (body, query, _) => WriteJson(body, writer => WriteIncidents(writer, query)));
+        yield return new Endpoint("/api/interfaces", "application/json", (response, _, cancellation) => WriteJsonAsync(response, WriteInterfaces, cancellation));
+        yield return new Endpoint("/api/mitigations", "application/json", WriteMitigationsAsync);
+        yield return new Endpoint("/api/incidents", "application/json", WriteIncidentsAsync);
     }
 
-    private static Task<int> WriteJson(Stream body, Action<Utf8JsonWriter> write) => WriteJson(body, writer =>
+    private static async Task WriteJsonAsync(HttpResponse response, Action<Utf8JsonWriter> write, CancellationToken cancellation)
     {
+        await using var writer = new Utf8JsonWriter(response.Body);
         write(writer);
-        return 200;
-    });
-
-    private static Task<int> WriteJson(Stream body, Func<Utf8JsonWriter, int> write)
-    {
-        using var writer = new Utf8JsonWriter(body);
-        var status = write(writer);
-        writer.Flush();
-        return Task.FromResult(status);
+        await writer.FlushAsync(cancellation).ConfigureAwait(false);
     }
 
     private void WriteInterfaces(Utf8JsonWriter writer)
@@ -570,50 +567,87 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         writer.WriteEndArray();
     }
 
-    /// <summary>Newest first from the store; <c>?open=true</c> for open ones only, <c>limit=N</c> (default 1000).</summary>
-    private void WriteIncidents(Utf8JsonWriter writer, string query)
+    /// <summary>
+    /// Newest first from the store, streamed as rows are read: <c>?open=true</c> for open ones only, <c>limit=N</c>
+    /// (default and at most <see cref="MaxIncidentPage"/>), <c>before=ID</c> for the page of incidents older than ID.
+    /// </summary>
+    private async Task WriteIncidentsAsync(HttpResponse response, HttpRequestHead request, CancellationToken cancellation)
     {
         var openOnly = false;
-        var limit = 1000;
-        foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        var limit = MaxIncidentPage;
+        var before = long.MaxValue;
+        foreach (var (name, value) in QueryPairs(request.Query))
         {
-            var (name, value) = pair.IndexOf('=', StringComparison.Ordinal) is var equals and > 0 ? (pair[..equals], pair[(equals + 1)..]) : (pair, "true");
             if (name == "open")
             {
                 openOnly = value is "true" or "1";
             }
-            else if (name == "limit" && int.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var parsed) && parsed > 0)
+            else if (name == "limit" && !TryPositive(value, out limit))
             {
-                limit = Math.Min(parsed, 100_000);
+                await BadQueryAsync(response, $"limit: '{value}' is not a positive whole number", cancellation).ConfigureAwait(false);
+                return;
+            }
+            else if (name == "before" && !TryPositive(value, out before))
+            {
+                await BadQueryAsync(response, $"before: '{value}' is not an incident id", cancellation).ConfigureAwait(false);
+                return;
             }
         }
 
+        await using var writer = new Utf8JsonWriter(response.Body);
         writer.WriteStartArray();
         if (_store is not null)
         {
-            foreach (var incident in _store.Incidents(openOnly, limit))
+            foreach (var incident in _store.IncidentPage(openOnly, Math.Min(limit, MaxIncidentPage), before))
             {
                 IncidentJson.Write(writer, incident);
+                if (writer.BytesPending >= HttpResponse.BufferSize)
+                {
+                    await writer.FlushAsync(cancellation).ConfigureAwait(false);
+                }
             }
         }
 
         writer.WriteEndArray();
+        await writer.FlushAsync(cancellation).ConfigureAwait(false);
     }
 
     /// <summary>Newest first from the store; <c>?active=true</c> for actions not withdrawn.</summary>
-    private void WriteMitigations(Utf8JsonWriter writer, string query)
+    private async Task WriteMitigationsAsync(HttpResponse response, HttpRequestHead request, CancellationToken cancellation)
     {
-        var activeOnly = query.Split('&').Any(p => p is "active" or "active=true" or "active=1");
+        var activeOnly = QueryPairs(request.Query).Any(p => p.Name == "active" && p.Value is "true" or "1");
+        await using var writer = new Utf8JsonWriter(response.Body);
         writer.WriteStartArray();
-        if (_store is not null)
+        foreach (var action in _store?.Actions(activeOnly) ?? [])
         {
-            foreach (var action in _store.Actions(activeOnly))
+            MitigationJson.Write(writer, action);
+            if (writer.BytesPending >= HttpResponse.BufferSize)
             {
-                MitigationJson.Write(writer, action);
+                await writer.FlushAsync(cancellation).ConfigureAwait(false);
             }
         }
 
         writer.WriteEndArray();
+        await writer.FlushAsync(cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>A query string's name=value pairs, unescaped; a bare name reads as true.</summary>
+    private static IEnumerable<(string Name, string Value)> QueryPairs(string query) =>
+        query.Split('&', StringSplitOptions.RemoveEmptyEntries).Select(pair => pair.IndexOf('=', StringComparison.Ordinal) is var equals and > 0
+            ? (Uri.UnescapeDataString(pair[..equals]), Uri.UnescapeDataString(pair[(equals + 1)..]))
+            : (Uri.UnescapeDataString(pair), "true"));
+
+    private static bool TryPositive(string value, out int parsed) =>
+        int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out parsed) && parsed > 0;
+
+    private static bool TryPositive(string value, out long parsed) =>
+        long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out parsed) && parsed > 0;
+
+    private static async Task BadQueryAsync(HttpResponse response, string message, CancellationToken cancellation)
+    {
+        response.Status = 400;
+        response.ContentType = "text/plain; charset=utf-8";
+        await response.Body.WriteAsync(System.Text.Encoding.UTF8.GetBytes(message + "\n"), cancellation).ConfigureAwait(false);
     }
 
     /// <summary>Seconds behind the clock beyond which detection counts as lagging: the tick closes each second within one.</summary>
@@ -652,10 +686,9 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     /// <summary>How far the last closed second is behind the clock, beyond the second it takes to close it.</summary>
     public double TickLagSeconds => Math.Max(0, (_time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0) - (LastSecond + 1));
 
-    /// <summary>/healthz: 200 with status ok, or 503 with status degraded and the reasons.</summary>
-    private int WriteHealth(Utf8JsonWriter writer)
+    /// <summary>/healthz: status ok (answered 200), or degraded (503) with the reasons.</summary>
+    private void WriteHealth(Utf8JsonWriter writer, IReadOnlyList<string> reasons)
     {
-        var reasons = Degradations();
         writer.WriteStartObject();
         writer.WriteString("status", reasons.Count == 0 ? "ok" : "degraded");
         writer.WriteStartArray("reasons");
@@ -708,7 +741,6 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         writer.WriteNumber("openIncidents", _detector?.OpenIncidents.Count ?? 0);
         writer.WriteNumber("detectionKeys", _detector?.KeyCount ?? 0);
         writer.WriteEndObject();
-        return reasons.Count == 0 ? 200 : 503;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "flowcollector running as node {Node}, data in {DataDirectory}")]

@@ -196,24 +196,53 @@ public sealed partial class IncidentStore : IIncidentObserver, IDisposable
         return Readable(rows, static r => r.ToRecord());
     }
 
+    /// <summary>
+    /// One page of incidents, newest first, with ids below <paramref name="before"/>, read row by row as the caller
+    /// goes (the connection stays open until the enumeration ends), so a large page is never held whole in memory.
+    /// Rows that cannot be read back are skipped and counted.
+    /// </summary>
+    public IEnumerable<IncidentRecord> IncidentPage(bool openOnly, int limit, long before = long.MaxValue)
+    {
+        using var connection = Connect();
+        var sql = SelectIncidents + (openOnly ? " WHERE closed_at IS NULL AND id < @Before" : " WHERE id < @Before") + " ORDER BY id DESC LIMIT @Limit";
+        foreach (var row in connection.Query<IncidentRow>(sql, new PageRow { Before = before, Limit = limit }, buffered: false))
+        {
+            if (TryConvert(row, static r => r.ToRecord(), out var record))
+            {
+                yield return record;
+            }
+        }
+    }
+
     /// <summary>The rows that convert; a damaged one (unreadable JSON in a column) is skipped and counted, not fatal.</summary>
     private List<TResult> Readable<TRow, TResult>(IEnumerable<TRow> rows, Func<TRow, TResult> convert)
     {
         var result = new List<TResult>();
         foreach (var row in rows)
         {
-            try
+            if (TryConvert(row, convert, out var converted))
             {
-                result.Add(convert(row));
-            }
-            catch (Exception exception) when (exception is JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
-            {
-                Interlocked.Increment(ref _skipped);
-                LogSkippedRow(_logger, Path, exception.Message);
+                result.Add(converted);
             }
         }
 
         return result;
+    }
+
+    private bool TryConvert<TRow, TResult>(TRow row, Func<TRow, TResult> convert, out TResult result)
+    {
+        try
+        {
+            result = convert(row);
+            return true;
+        }
+        catch (Exception exception) when (exception is JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
+        {
+            Interlocked.Increment(ref _skipped);
+            LogSkippedRow(_logger, Path, exception.Message);
+            result = default!;
+            return false;
+        }
     }
 
     /// <summary>Per-second samples of one incident, oldest first.</summary>

@@ -14,6 +14,13 @@ internal sealed class LimitRow
     public long Limit { get; init; }
 }
 
+internal sealed class PageRow
+{
+    public long Before { get; init; }
+
+    public long Limit { get; init; }
+}
+
 internal sealed class IdRow
 {
     public long Id { get; init; }
