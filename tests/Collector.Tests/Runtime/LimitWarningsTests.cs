@@ -30,10 +30,18 @@ public sealed class LimitWarningsTests
     {
         await using var collector = await CollectorProcess.StartAsync("--set", "ProcNetDev:Mode=off", "--set", "Decoder:MaxExporters=2");
         Flow[] web = [new Flow("198.51.100.20", "203.0.113.10", 6, 40_000, 443, 150, 900, 0x10)];
-        foreach (var address in new[] { "127.0.7.1", "127.0.7.2", "127.0.7.3" })
+        foreach (var address in new[] { "127.0.7.1", "127.0.7.2" })
         {
+            // Each is productive (its record decoded) before the next arrives: a sender that never delivered a record
+            // would rightly make room for a new one (the listeners' threads may take them in any order).
             using var sender = new NetFlowV5Sender(collector.NetFlowPort, address);
             sender.SendOnce(web);
+            Assert.Equal(1, await collector.WaitForMetricAsync("flowcollector_exporter_records_total", 1, TimeSpan.FromSeconds(30), ("exporter", address)));
+        }
+
+        using (var third = new NetFlowV5Sender(collector.NetFlowPort, "127.0.7.3"))
+        {
+            third.SendOnce(web);
         }
 
         await Eventually.Until(() => collector.Output.Contains("the exporter table is full (2 exporters", StringComparison.Ordinal) ? "said" : null, "the warning");
