@@ -64,7 +64,7 @@ internal sealed partial class HttpEndpointServer : IAsyncDisposable
     public void Start(IPEndPoint endpoint)
     {
         _listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        Listeners.SocketOptions.ReuseAddressOnly(_listener);
+        Sources.SocketOptions.ReuseAddressOnly(_listener);
         if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any))
         {
             _listener.DualMode = true;

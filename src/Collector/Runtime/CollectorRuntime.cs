@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using FlowCollector.Collector.Capture;
 using FlowCollector.Collector.Configuration;
 using FlowCollector.Collector.Http;
-using FlowCollector.Collector.Listeners;
+using FlowCollector.Collector.Sources;
 using FlowCollector.Decoders.Flows;
+using FlowCollector.Decoders.Packets;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Mitigation;
 using FlowCollector.Detection.Rates;
@@ -42,12 +42,15 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggers;
-    private readonly List<UdpFlowListener> _listeners = [];
-    private readonly List<MirrorListener> _mirrors = [];
-    private readonly List<LiveCapture> _captures = [];
+    private readonly List<IFlowSource> _sources = [];
+
+    /// <summary>Where the detector publishes incident changes; every consumer of incidents subscribes to it.</summary>
+    public IncidentFeed Incidents { get; } = new();
+
+    private readonly List<IPolledSource> _polled = [];
+    private readonly List<KeyValuePair<string, long>> _sourceEvents = [];
     private readonly DateTimeOffset _started;
     private HttpEndpointServer? _http;
-    private ProcNetDevPoller? _procNetDev;
     private IncidentStore? _store;
     private Detector? _detector;
     private MitigationWorker? _mitigation;
@@ -135,50 +138,51 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             LogSkippedAtStart(_logger, _store.SkippedRows, DatabasePath);
         }
 
-        IIncidentObserver observer = _store;
         if (!TryStartMitigation(out error))
         {
             return false;
         }
 
+        // The store first (an action's incident is recorded before the action), then the journal, then mitigation.
+        Incidents.Subscribe(_store).Subscribe(new IncidentLog(_loggers.CreateLogger("FlowCollector.Incidents")));
         if (_mitigation is not null && _options.Mitigation.Enabled)
         {
-            observer = new IncidentFanOut(_store, _mitigation);
+            Incidents.Subscribe(_mitigation);
         }
 
-        _detector = new Detector(_options.Detection, Node, Aggregator.Names, Aggregator.Prefixes, _time, new IncidentLog(_loggers.CreateLogger("FlowCollector.Incidents"), observer), state, Aggregator.Capacities);
+        _detector = new Detector(_options.Detection, Node, Aggregator.Names, Aggregator.Prefixes, _time, Incidents, state, Aggregator.Capacities);
         _lastBaselineSave = _time.GetUtcNow().ToUnixTimeSeconds();
         LogResumed(_logger, state.Baselines.Count, state.OpenIncidents.Count, DatabasePath);
 
         var listen = IPAddress.Parse(_options.Listeners.Address);
         var sockets = _options.Listeners.SocketsPerPort == 0 ? Environment.ProcessorCount : _options.Listeners.SocketsPerPort;
         var allowlist = new ExporterAllowlist(_options.Listeners.AllowedExporters.Select(IpPrefix.Parse));
+        var buffer = _options.Listeners.ReceiveBufferBytes;
+        var listenerLogger = _loggers.CreateLogger("FlowCollector.Listeners");
+        var mirrorLogger = _loggers.CreateLogger("FlowCollector.Mirror");
+        var exports = new FlowExports(Decoder);
         try
         {
             foreach (var (name, port) in new[] { ("netflow", _options.Listeners.NetFlowPort), ("ipfix", _options.Listeners.IpfixPort), ("sflow", _options.Listeners.SFlowPort) })
             {
-                if (port == 0)
+                if (port != 0)
                 {
-                    continue;
+                    StartSource(new DatagramSource<FlowExports>(
+                        name, source => DatagramSockets.ReusePortGroup(source, listen, port, sockets, buffer, listenerLogger, bound => source.UdpPort = bound), exports, "unrecognized", Aggregator, allowlist, _time, listenerLogger));
                 }
-
-                var listener = new UdpFlowListener(name, Decoder, Aggregator, allowlist, _time, _loggers.CreateLogger("FlowCollector.Listeners"));
-                _listeners.Add(listener);
-                listener.Start(listen, port, sockets, _options.Listeners.ReceiveBufferBytes);
             }
 
-            if (_options.Listeners.MirrorPort != 0)
+            if (_options.Listeners.MirrorPort is var mirrorPort and not 0)
             {
-                var mirror = MirrorListener.ForUdp(listen, _options.Listeners.MirrorPort, _options.Listeners.ReceiveBufferBytes, Aggregator, allowlist, _time, _loggers.CreateLogger("FlowCollector.Mirror"));
-                _mirrors.Add(mirror);
-                mirror.Start();
+                var mirrored = new MirroredFrames(mirrorPort == PacketHeaderParser.VxlanPort ? Encapsulation.Vxlan : Encapsulation.Tzsp);
+                StartSource(new DatagramSource<MirroredFrames>(
+                    "mirror-udp", source => DatagramSockets.Single(source, listen, mirrorPort, buffer, mirrorLogger, bound => source.UdpPort = bound), mirrored, "not_ip", Aggregator, allowlist, _time, mirrorLogger));
             }
 
             if (_options.Listeners.Gre)
             {
-                var gre = MirrorListener.ForGre(_options.Listeners.ReceiveBufferBytes, Aggregator, allowlist, _time, _loggers.CreateLogger("FlowCollector.Mirror"));
-                _mirrors.Add(gre);
-                gre.Start();
+                StartSource(new DatagramSource<MirroredFrames>(
+                    "mirror-gre", source => DatagramSockets.Gre(source, buffer, mirrorLogger), new MirroredFrames(Encapsulation.None), "not_ip", Aggregator, allowlist, _time, mirrorLogger));
             }
         }
         catch (System.Net.Sockets.SocketException exception)
@@ -194,13 +198,14 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
                 return false;
             }
 
-            _captures.Add(capture!);
-            capture!.Start();
+            StartSource(capture!);
         }
 
         if (_options.ProcNetDev.Mode == "on" || (_options.ProcNetDev.Mode == "auto" && File.Exists(_options.ProcNetDev.Path)))
         {
-            _procNetDev = new ProcNetDevPoller(_options.ProcNetDev.Path, _options.ProcNetDev.Include, _options.ProcNetDev.Exclude, Aggregator);
+            var procNetDev = new ProcNetDevSource(_options.ProcNetDev.Path, _options.ProcNetDev.Include, _options.ProcNetDev.Exclude, Aggregator);
+            StartSource(procNetDev);
+            _polled.Add(procNetDev);
             LogProcNetDev(_logger, _options.ProcNetDev.Path);
         }
 
@@ -224,7 +229,7 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             }
         }
 
-        if (allowlist.AllowsAll && _listeners.Count + _mirrors.Count > 0)
+        if (allowlist.AllowsAll && _sources.Any(source => source.Kind == SourceKind.Listener))
         {
             LogAnyExporter(_logger, _options.Listeners.Address);
         }
@@ -402,7 +407,10 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     public void Tick(long second)
     {
         var started = Stopwatch.GetTimestamp();
-        _procNetDev?.Poll(_time.GetUtcNow().ToUnixTimeMilliseconds());
+        foreach (var polled in _polled)
+        {
+            polled.Poll(_time.GetUtcNow().ToUnixTimeMilliseconds());
+        }
         var result = Aggregator.Tick(second);
         if (_detector is not null)
         {
@@ -433,19 +441,12 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         _interfaces = [.. interfaces];
         Interlocked.Exchange(ref _lastSecond, second);
         long flowDatagrams = 0;
-        foreach (var listener in _listeners)
+        foreach (var source in _sources)
         {
-            flowDatagrams += listener.Datagrams;
-        }
-
-        foreach (var mirror in _mirrors)
-        {
-            flowDatagrams += mirror.Datagrams;
-        }
-
-        foreach (var capture in _captures)
-        {
-            flowDatagrams += capture.Frames;
+            if (source.Kind != SourceKind.InterfaceCounters)
+            {
+                flowDatagrams += source.Received;
+            }
         }
 
         _flowsLastSecond = flowDatagrams != _flowDatagrams;
@@ -469,19 +470,9 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
             await _http.DisposeAsync().ConfigureAwait(false);
         }
 
-        foreach (var listener in _listeners)
+        foreach (var source in _sources)
         {
-            listener.Dispose();
-        }
-
-        foreach (var mirror in _mirrors)
-        {
-            mirror.Dispose();
-        }
-
-        foreach (var capture in _captures)
-        {
-            capture.Dispose();
+            source.Dispose();
         }
 
         // Actions are withdrawn at shutdown; the incidents stay open in the store, and the next start resumes them
@@ -504,21 +495,21 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
     private void RecordCounters()
     {
         Metrics.RecordExporters(Decoder.Exporters);
-        var kernelDrops = KernelDrops.Read(_listeners.ConvertAll(listener => listener.Port));
-        for (var i = 0; i < _listeners.Count; i++)
+        var kernelDrops = KernelDrops.Read(_sources.ConvertAll(source => source.UdpPort));
+        for (var i = 0; i < _sources.Count; i++)
         {
-            var listener = _listeners[i];
-            Metrics.RecordListener(new ListenerCounters(listener.Name, listener.Datagrams, listener.Rejected, kernelDrops[i]));
-        }
+            var source = _sources[i];
+            if (source.Kind != SourceKind.InterfaceCounters)
+            {
+                Metrics.RecordListener(new ListenerCounters(source.Name, source.Received, source.Rejected, source.Dropped + kernelDrops[i]));
+            }
 
-        foreach (var mirror in _mirrors)
-        {
-            Metrics.RecordListener(new ListenerCounters(mirror.Name, mirror.Datagrams, mirror.Rejected, 0));
-        }
-
-        foreach (var capture in _captures)
-        {
-            Metrics.RecordListener(new ListenerCounters("capture-" + capture.Interface, capture.Frames, 0, capture.Dropped));
+            _sourceEvents.Clear();
+            source.ReadEvents(_sourceEvents);
+            foreach (var (name, count) in _sourceEvents)
+            {
+                Metrics.RecordSourceEvent(source.Name, name, count);
+            }
         }
 
         if (_store is not null)
@@ -704,20 +695,15 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         writer.WriteNumber("lastSecond", Interlocked.Read(ref _lastSecond));
         writer.WriteNumber("tickLagSeconds", Math.Round(TickLagSeconds, 1));
         writer.WriteStartObject("listeners");
-        foreach (var listener in _listeners)
+        foreach (var source in _sources.Where(source => source.Kind == SourceKind.Listener))
         {
-            writer.WriteNumber(listener.Name, listener.Port);
-        }
-
-        foreach (var mirror in _mirrors)
-        {
-            writer.WriteNumber(mirror.Name, mirror.Port);
+            writer.WriteNumber(source.Name, source.UdpPort);
         }
 
         writer.WriteEndObject();
-        writer.WriteBoolean("procNetDev", _procNetDev is not null);
+        writer.WriteBoolean("procNetDev", _polled.Count > 0);
         writer.WriteStartArray("captures");
-        foreach (var capture in _captures)
+        foreach (var capture in _sources.OfType<LiveCapture>())
         {
             writer.WriteStringValue(capture.Interface);
         }
@@ -741,6 +727,13 @@ internal sealed partial class CollectorRuntime : IAsyncDisposable
         writer.WriteNumber("openIncidents", _detector?.OpenIncidents.Count ?? 0);
         writer.WriteNumber("detectionKeys", _detector?.KeyCount ?? 0);
         writer.WriteEndObject();
+    }
+
+    /// <summary>Starts a source, kept first so that a failed start still closes it at dispose.</summary>
+    private void StartSource(IFlowSource source)
+    {
+        _sources.Add(source);
+        source.Start();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "flowcollector running as node {Node}, data in {DataDirectory}")]

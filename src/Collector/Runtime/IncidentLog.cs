@@ -3,22 +3,28 @@ using Microsoft.Extensions.Logging;
 
 namespace FlowCollector.Collector.Runtime;
 
-/// <summary>Tells the journal when an incident opens or closes, and passes every change on to the store.</summary>
-internal sealed partial class IncidentLog(ILogger logger, IIncidentObserver next) : IIncidentObserver
+/// <summary>Tells the journal when an incident opens, escalates or closes.</summary>
+internal sealed partial class IncidentLog(ILogger logger) : IIncidentObserver
 {
-    public void Opened(IncidentRecord incident)
+    public void OnIncident(in IncidentEvent change)
     {
-        LogOpened(logger, incident.Id, incident.AttackType, incident.Key, incident.Confidence, incident.Severity, incident.CurrentPps, incident.ThresholdMetric, incident.Threshold);
-        next.Opened(incident);
+        var incident = change.Incident;
+        switch (change.Change)
+        {
+            case IncidentChange.Opened:
+                LogOpened(logger, incident.Id, incident.AttackType, incident.Key, incident.Confidence, incident.Severity, incident.CurrentPps, incident.ThresholdMetric, incident.Threshold);
+                break;
+            case IncidentChange.Escalated:
+                LogEscalated(logger, incident.Id, incident.AttackType, incident.Key, incident.Severity, incident.PeakPps, incident.PeakBps);
+                break;
+            case IncidentChange.Closed:
+                LogClosed(logger, incident.Id, incident.AttackType, incident.Key, incident.CloseReason ?? "calm", incident.PeakPps, incident.PeakBps);
+                break;
+        }
     }
 
-    public void Updated(IncidentRecord incident, in IncidentSecond second) => next.Updated(incident, second);
-
-    public void Closed(IncidentRecord incident)
-    {
-        LogClosed(logger, incident.Id, incident.AttackType, incident.Key, incident.CloseReason ?? "calm", incident.PeakPps, incident.PeakBps);
-        next.Closed(incident);
-    }
+    [LoggerMessage(Level = LogLevel.Warning, Message = "incident {Id} escalated to {Severity}: {AttackType} on {Key}, peak {PeakPps} pps, {PeakBps} bit/s")]
+    private static partial void LogEscalated(ILogger logger, long id, string attackType, string key, string severity, double peakPps, double peakBps);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "incident {Id} opened: {AttackType} on {Key} (confidence {Confidence}, {Severity}), {Pps} pps, {Metric} over {Threshold}")]
     private static partial void LogOpened(ILogger logger, long id, string attackType, string key, double confidence, string severity, double pps, string metric, double threshold);

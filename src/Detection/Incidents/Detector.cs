@@ -235,7 +235,7 @@ public sealed class Detector
             var incident = state.Incident!;
             incident.ClosedAt = now;
             incident.CloseReason = reason;
-            _observer.Closed(incident.ToRecord(now));
+            _observer.OnIncident(IncidentEvent.Closed(incident.ToRecord(now)));
             state.Incident = null;
             state.Record = null;
         }
@@ -408,8 +408,8 @@ public sealed class Detector
         Accumulate(state, incident, sample, carpet);
         var record = incident.ToRecord(wallClock);
         state.Record = record;
-        _observer.Opened(record);
-        _observer.Updated(record, Second(incident, state, now));
+        incident.PublishedSeverity = incident.Severity;
+        _observer.OnIncident(new IncidentEvent(IncidentChange.Opened, record, Second(incident, state, now)));
     }
 
     private static Incident Resume(IncidentRecord previous, KeyState state)
@@ -431,7 +431,20 @@ public sealed class Detector
         var record = incident.ToRecord(_time.GetUtcNow());
         state.Record = record;
         _openChanged = true;
-        _observer.Updated(record, Second(incident, state, now));
+        PublishUpdate(incident, state, record, now);
+    }
+
+    /// <summary>An open incident's second: escalated when its severity rose above any it had, else updated.</summary>
+    private void PublishUpdate(Incident incident, KeyState state, IncidentRecord record, long now)
+    {
+        var change = IncidentChange.Updated;
+        if (incident.Severity > incident.PublishedSeverity)
+        {
+            incident.PublishedSeverity = incident.Severity;
+            change = IncidentChange.Escalated;
+        }
+
+        _observer.OnIncident(new IncidentEvent(change, record, Second(incident, state, now)));
     }
 
     private void Accumulate(KeyState state, Incident incident, in TrafficSample sample, bool carpet)
@@ -533,7 +546,7 @@ public sealed class Detector
             var record = incident.ToRecord(wallClock);
             state.Record = record;
             _openChanged = true;
-            _observer.Updated(record, Second(incident, state, now));
+            PublishUpdate(incident, state, record, now);
             return;
         }
 
@@ -546,7 +559,7 @@ public sealed class Detector
         state.Record = null;
         RemoveOpen(state);
         _openChanged = true;
-        _observer.Closed(incident.ToRecord(wallClock));
+        _observer.OnIncident(IncidentEvent.Closed(incident.ToRecord(wallClock)));
     }
 
     private static IncidentSecond Second(Incident incident, KeyState state, long now)
@@ -624,7 +637,7 @@ public sealed class Detector
         var wallClock = _time.GetUtcNow();
         foreach (var previous in _resumable.Values)
         {
-            _observer.Closed(previous with { ClosedAt = previous.UpdatedAt, UpdatedAt = wallClock, CloseReason = "restart" });
+            _observer.OnIncident(IncidentEvent.Closed(previous with { ClosedAt = previous.UpdatedAt, UpdatedAt = wallClock, CloseReason = "restart" }));
         }
 
         _resumable.Clear();

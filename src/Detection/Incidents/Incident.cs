@@ -42,6 +42,9 @@ internal sealed class Incident
 
     public Severity Severity { get; set; }
 
+    /// <summary>The highest severity observers were told of: a rise above it is an escalation.</summary>
+    public Severity PublishedSeverity { get; set; }
+
     public double PeakPps { get; set; }
 
     public double PeakBps { get; set; }

@@ -87,16 +87,62 @@ public sealed record IncidentRecord
 /// <summary>One second of an open incident, kept with it.</summary>
 public readonly record struct IncidentSecond(long IncidentId, long Second, double Pps, double Bps, double Flows, double UdpPps, double SynPps, double IcmpPps, double FragmentPps, bool Breaching);
 
+/// <summary>What happened to an incident.</summary>
+public enum IncidentChange
+{
+    /// <summary>It opened (or resumed after a restart, or reopened within its cool-down).</summary>
+    Opened,
+
+    /// <summary>Another second of it, severity unchanged or lower.</summary>
+    Updated,
+
+    /// <summary>Another second of it, and its severity rose above any it had.</summary>
+    Escalated,
+
+    Closed,
+}
+
+/// <summary>One change of an incident as the detector publishes it; every change but closing carries its second.</summary>
+public readonly record struct IncidentEvent(IncidentChange Change, IncidentRecord Incident, IncidentSecond Second)
+{
+    public static IncidentEvent Closed(IncidentRecord incident) => new(IncidentChange.Closed, incident, default);
+
+    /// <summary>Whether <see cref="Second"/> holds the incident's latest second.</summary>
+    public bool HasSecond => Change != IncidentChange.Closed;
+}
+
 /// <summary>
 /// Told about incidents on the detection thread, in order. Implementations must return quickly (queue the work):
 /// the next second is waiting.
 /// </summary>
 public interface IIncidentObserver
 {
-    void Opened(IncidentRecord incident);
+    void OnIncident(in IncidentEvent change);
+}
 
-    /// <summary>Once a second while open, with that second's rates.</summary>
-    void Updated(IncidentRecord incident, in IncidentSecond second);
+/// <summary>
+/// The incident feed: every observer registered (the store, the log, mitigation; next alerts, pcap, fleet) is told
+/// of every change, in registration order, so that the store records an incident before an action names it.
+/// </summary>
+public sealed class IncidentFeed : IIncidentObserver
+{
+    private IIncidentObserver[] _observers = [];
 
-    void Closed(IncidentRecord incident);
+    public IReadOnlyList<IIncidentObserver> Observers => _observers;
+
+    /// <summary>Adds an observer; done while the collector starts, before the first event.</summary>
+    public IncidentFeed Subscribe(IIncidentObserver observer)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        _observers = [.. _observers, observer];
+        return this;
+    }
+
+    public void OnIncident(in IncidentEvent change)
+    {
+        foreach (var observer in _observers)
+        {
+            observer.OnIncident(change);
+        }
+    }
 }

@@ -30,6 +30,7 @@ public sealed class CollectorMetrics
     private readonly Counter _nodeBytes;
     private readonly Gauge _nodePacketsPerSecond;
     private readonly Gauge _nodeBytesPerSecond;
+    private readonly Counter _sourceEvents;
     private readonly Counter _exporterDatagrams;
     private readonly Counter _exporterRecords;
     private readonly Counter _exporterCounterSamples;
@@ -98,6 +99,7 @@ public sealed class CollectorMetrics
         _nodeBytes = factory.CreateCounter("flowcollector_node_bytes_total", "IP bytes of all traffic one source saw, multiplied by the sampling rate.", "source");
         _nodePacketsPerSecond = factory.CreateGauge("flowcollector_node_packets_per_second", "Packets per second of all traffic one source saw, last complete second.", "source");
         _nodeBytesPerSecond = factory.CreateGauge("flowcollector_node_bytes_per_second", "IP bytes per second of all traffic one source saw, last complete second.", "source");
+        _sourceEvents = factory.CreateCounter("flowcollector_source_events_total", "What a source counted besides what it received: not_ip (mirrored frames that are not IP), receive_errors, read_failures and malformed_lines (/proc/net/dev).", "source", "event");
         _exporterDatagrams = factory.CreateCounter("flowcollector_exporter_datagrams_total", "Export datagrams received from an exporter.", "exporter");
         _exporterRecords = factory.CreateCounter("flowcollector_exporter_records_total", "Flow records decoded from an exporter.", "exporter");
         _exporterCounterSamples = factory.CreateCounter("flowcollector_exporter_interface_samples_total", "Interface counter samples decoded from an exporter.", "exporter");
@@ -367,6 +369,9 @@ public sealed class CollectorMetrics
         _listenerRejected.WithLabels(counters.Listener).IncTo(counters.Rejected);
         _listenerKernelDrops.WithLabels(counters.Listener).IncTo(counters.KernelDrops);
     }
+
+    /// <summary>A source's other counters (frames that are not IP, read failures, ...): a handful of series per source.</summary>
+    public void RecordSourceEvent(string source, string @event, long count) => _sourceEvents.WithLabels(source, @event).IncTo(count);
 
     public void RecordAggregation(in AggregationStatistics statistics, TimeSpan tick)
     {

@@ -6,8 +6,8 @@ namespace FlowCollector.Exporters.Mitigation;
 
 /// <summary>
 /// Runs the <see cref="MitigationEngine"/> on a thread of its own, so that a slow nft or an absent ExaBGP never holds
-/// up detection: incidents that open, change severity or close are queued for it (the other updates are not its
-/// business), and once a second it does its housekeeping. At dispose the engine withdraws everything.
+/// up detection: incidents that open, escalate or close are queued for it, and once a second it does its
+/// housekeeping. At dispose the engine withdraws everything.
 /// </summary>
 public sealed partial class MitigationWorker : IIncidentObserver, IDisposable
 {
@@ -20,8 +20,6 @@ public sealed partial class MitigationWorker : IIncidentObserver, IDisposable
     private readonly BlockingCollection<(IncidentRecord Incident, bool Closed)> _events = new(new ConcurrentQueue<(IncidentRecord, bool)>(), MaxQueued);
     private readonly Thread _thread;
 
-    // Touched on the detection thread only (Opened, Updated, Closed).
-    private readonly Dictionary<long, string> _severities = [];
     private long _droppedEvents;
     private int _disposed;
 
@@ -49,30 +47,18 @@ public sealed partial class MitigationWorker : IIncidentObserver, IDisposable
         _thread.Start();
     }
 
-    public void Opened(IncidentRecord incident)
+    /// <summary>Opened, escalated and closed incidents are queued for the engine; the other seconds are not its business.</summary>
+    public void OnIncident(in IncidentEvent change)
     {
-        ArgumentNullException.ThrowIfNull(incident);
-        _severities[incident.Id] = incident.Severity;
-        Enqueue(incident, closed: false);
-    }
-
-    public void Updated(IncidentRecord incident, in IncidentSecond second)
-    {
-        ArgumentNullException.ThrowIfNull(incident);
-
-        // Only a change of severity can change the plan.
-        if (!_severities.TryGetValue(incident.Id, out var severity) || severity != incident.Severity)
+        switch (change.Change)
         {
-            _severities[incident.Id] = incident.Severity;
-            Enqueue(incident, closed: false);
+            case IncidentChange.Opened or IncidentChange.Escalated:
+                Enqueue(change.Incident, closed: false);
+                break;
+            case IncidentChange.Closed:
+                Enqueue(change.Incident, closed: true);
+                break;
         }
-    }
-
-    public void Closed(IncidentRecord incident)
-    {
-        ArgumentNullException.ThrowIfNull(incident);
-        _severities.Remove(incident.Id);
-        Enqueue(incident, closed: true);
     }
 
     /// <summary>Stops the thread, then has the engine withdraw everything (the collector is stopping).</summary>

@@ -165,11 +165,11 @@ public sealed partial class IncidentStore : IIncidentObserver, IDisposable
         }
     }
 
-    public void Opened(IncidentRecord incident) => Enqueue(new Write(incident, null, null, null));
+    /// <summary>Every change is written: the incident as it stands, and its second while it is open.</summary>
+    public void OnIncident(in IncidentEvent change) => Enqueue(new Write(change.Incident, change.HasSecond ? change.Second : null, null, null));
 
-    public void Updated(IncidentRecord incident, in IncidentSecond second) => Enqueue(new Write(incident, second, null, null));
-
-    public void Closed(IncidentRecord incident) => Enqueue(new Write(incident, null, null, null));
+    /// <summary>Writes an incident as it stands, without a second (what an import or a test has to record).</summary>
+    public void Save(IncidentRecord incident) => Enqueue(new Write(incident, null, null, null));
 
     /// <summary>Saves baselines (replacing what each key had).</summary>
     public void SaveBaselines(IReadOnlyList<SavedBaseline> baselines) => Enqueue(new Write(null, null, baselines, null));

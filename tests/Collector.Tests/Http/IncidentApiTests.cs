@@ -21,7 +21,7 @@ public sealed class IncidentApiTests
             var at = DateTimeOffset.UtcNow.AddHours(-1);
             for (var id = 1; id <= Stored; id++)
             {
-                store!.Closed(new IncidentRecord
+                store!.Save(new IncidentRecord
                 {
                     Id = id, Key = $"destination/203.0.113.{id % 250}", KeyKind = "destination", Node = "edge-1", Address = $"203.0.113.{id % 250}",
                     AttackType = "udp_flood", Confidence = 0.9, Severity = "high", OpenedAt = at, UpdatedAt = at, ClosedAt = at, CloseReason = "calm",
@@ -38,7 +38,7 @@ public sealed class IncidentApiTests
     private static List<long> Ids(string json) => [.. JsonDocument.Parse(json).RootElement.EnumerateArray().Select(e => e.GetProperty("id").GetInt64())];
 
     [Fact]
-    public async Task A_page_holds_at_most_1000_incidents_and_before_pages_through_the_rest()
+    public async Task ApiIncidents_LimitBeyondThePage_CapsAt1000AndPagesWithBefore()
     {
         var directory = DatabaseOfManyIncidents();
         try
@@ -66,7 +66,7 @@ public sealed class IncidentApiTests
     }
 
     [Fact]
-    public async Task With_an_api_token_the_api_needs_it_and_metrics_and_health_stay_open()
+    public async Task ApiIncidents_ApiTokenSet_NeedsItWhileMetricsStayOpen()
     {
         const string Token = "s3cret-token-for-the-api";
         await using var collector = await CollectorProcess.StartAsync("--set", "ProcNetDev:Mode=off", "--set", $"Http:ApiToken={Token}");
@@ -84,7 +84,7 @@ public sealed class IncidentApiTests
     }
 
     [Fact]
-    public void A_short_api_token_is_refused_with_its_key()
+    public void CheckConfig_ShortApiToken_IsRefusedWithItsKey()
     {
         var (exit, _, error) = Flowcollector.Run("check-config", "--set", "Http:ApiToken=short");
 

@@ -112,22 +112,26 @@ internal sealed class RecordingObserver : IIncidentObserver
 
     public List<IncidentSecond> Seconds { get; } = [];
 
-    void IIncidentObserver.Opened(IncidentRecord incident)
-    {
-        Opened.Add(incident);
-        Latest[incident.Id] = incident;
-    }
+    /// <summary>Every change, in order.</summary>
+    public List<IncidentEvent> Events { get; } = [];
 
-    void IIncidentObserver.Updated(IncidentRecord incident, in IncidentSecond second)
+    void IIncidentObserver.OnIncident(in IncidentEvent change)
     {
-        Latest[incident.Id] = incident;
-        Seconds.Add(second);
-    }
+        Events.Add(change);
+        Latest[change.Incident.Id] = change.Incident;
+        if (change.Change == IncidentChange.Opened)
+        {
+            Opened.Add(change.Incident);
+        }
+        else if (change.Change == IncidentChange.Closed)
+        {
+            Closed.Add(change.Incident);
+        }
 
-    void IIncidentObserver.Closed(IncidentRecord incident)
-    {
-        Closed.Add(incident);
-        Latest[incident.Id] = incident;
+        if (change.HasSecond)
+        {
+            Seconds.Add(change.Second);
+        }
     }
 }
 

@@ -92,7 +92,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void An_opened_incident_gets_its_policy_applied_at_once_and_recorded()
+    public void Handle_OpenedIncident_AppliesItsPolicyAtOnceAndRecordsIt()
     {
         var engine = Engine();
         engine.Start();
@@ -112,7 +112,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void A_closed_incident_keeps_its_actions_for_the_grace_period_then_they_are_withdrawn()
+    public void Housekeep_ClosedIncident_WithdrawsItsActionsAfterTheGracePeriod()
     {
         var engine = Engine();
         engine.Start();
@@ -134,7 +134,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void An_incident_that_resumes_within_the_grace_period_keeps_its_actions_without_applying_them_again()
+    public void Handle_IncidentResumingWithinGrace_KeepsItsActionsWithoutApplyingAgain()
     {
         var engine = Engine();
         engine.Start();
@@ -152,7 +152,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void An_action_is_withdrawn_at_its_maximum_lifetime_and_not_applied_again_while_the_incident_lasts()
+    public void Housekeep_MaximumLifetimeReached_WithdrawsAndNeverReapplies()
     {
         var engine = Engine(Options(o => o.MaxLifetimeSeconds = 60));
         engine.Start();
@@ -171,7 +171,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void Beyond_the_cap_of_rules_new_incidents_get_none_until_one_is_withdrawn()
+    public void Handle_RuleCapReached_RefusesUntilARuleIsWithdrawn()
     {
         var engine = Engine(Options(o => { o.MaxRules = 2; o.WithdrawGraceSeconds = 0; }));
         engine.Start();
@@ -191,7 +191,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void The_cap_of_announcements_counts_flowspec_and_rtbh_together()
+    public void Handle_AnnouncementCap_CountsFlowSpecAndRtbhTogether()
     {
         var engine = Engine(Options(o => o.MaxAnnouncements = 3));
         engine.Start();
@@ -206,7 +206,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void A_failed_apply_is_retried_after_the_retry_delay_until_it_works()
+    public void Housekeep_FailedApply_RetriesAfterTheDelayUntilItWorks()
     {
         _rules.FailApplies = 2;
         var engine = Engine();
@@ -229,7 +229,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void An_apply_that_keeps_failing_is_given_up_after_the_maximum_attempts()
+    public void Housekeep_ApplyKeepsFailing_GivesUpAfterMaximumAttempts()
     {
         _rules.FailApplies = 100;
         var engine = Engine();
@@ -245,7 +245,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void A_failed_withdrawal_is_retried_and_never_given_up()
+    public void Housekeep_FailedWithdrawal_RetriesAndNeverGivesUp()
     {
         var engine = Engine(Options(o => o.WithdrawGraceSeconds = 0));
         engine.Start();
@@ -265,7 +265,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void An_escalation_adds_the_higher_severitys_actions_and_keeps_the_ones_in_force()
+    public void Handle_Escalation_AddsTheHigherSeverityActionsAndKeepsTheOthers()
     {
         var engine = Engine();
         engine.Start();
@@ -282,7 +282,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void RTBH_waits_until_the_flood_fills_enough_of_a_known_link()
+    public void Handle_RtbhOnAKnownLink_WaitsUntilTheFloodFillsEnoughOfIt()
     {
         var engine = Engine();
         engine.Start();
@@ -297,7 +297,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void An_action_withdrawn_by_hand_goes_at_the_next_second_and_stays_gone_while_the_incident_lasts()
+    public void Housekeep_WithdrawalRequestedByHand_WithdrawsAndNeverReapplies()
     {
         var engine = Engine();
         engine.Start();
@@ -317,7 +317,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void In_a_dry_run_actions_are_recorded_and_nothing_is_applied()
+    public void Handle_DryRun_RecordsActionsAndAppliesNothing()
     {
         var engine = Engine(Options(o => o.DryRun = true));
         engine.Start();
@@ -338,7 +338,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void Announcements_that_never_reached_ExaBGP_are_retried_and_need_no_withdrawal()
+    public void Housekeep_AnnouncementThatNeverReachedExaBgp_NeedsNoWithdrawal()
     {
         _flowSpec.Connected = false;
         var engine = Engine(Options(o => o.WithdrawGraceSeconds = 0));
@@ -356,7 +356,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void After_ExaBGP_reconnects_standing_announcements_are_sent_again_and_owed_withdrawals_first()
+    public void Housekeep_AfterReconnect_SendsOwedWithdrawalsThenStandingAnnouncements()
     {
         var engine = Engine(Options(o => o.WithdrawGraceSeconds = 0));
         engine.Start();
@@ -383,7 +383,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void The_drop_counters_of_installed_rules_are_read_back_every_second()
+    public void Housekeep_InstalledRules_ReadsTheirDropCountersBack()
     {
         var engine = Engine();
         engine.Start();
@@ -397,7 +397,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void Shutdown_withdraws_everything_and_removes_the_table()
+    public void Shutdown_ActionsInForce_WithdrawsEverythingAndRemovesTheTable()
     {
         var engine = Engine();
         engine.Start();
@@ -412,7 +412,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void A_rule_whose_withdrawal_failed_at_shutdown_keeps_the_table_for_the_next_start()
+    public void Shutdown_WithdrawalFails_KeepsTheTableForTheNextStart()
     {
         var engine = Engine();
         engine.Start();
@@ -427,7 +427,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void At_start_up_actions_of_open_incidents_that_the_policy_still_wants_are_kept_and_the_rest_withdrawn()
+    public void Start_EarlierRunsActions_KeepsWhatOpenIncidentsStillWantAndWithdrawsTheRest()
     {
         // What an earlier run that was killed left: four actions recorded as applied, three rules installed.
         var open = Incident(1, "high", "203.0.113.1");
@@ -436,7 +436,7 @@ public sealed class MitigationEngineTests : IDisposable
         var keptAnnouncement = AddApplied(open, ActionKind.FlowSpec);
         var ofClosed = AddApplied(closed, ActionKind.Nftables);
         var removedByHand = AddApplied(Incident(3, "medium", "203.0.113.3"), ActionKind.Nftables);
-        _store.Closed(Closed(closed));
+        _store.Save(Closed(closed));
         Assert.True(_store.Flush(TimeSpan.FromSeconds(10)));
         _rules.TableExists = true;
         _rules.Rules[kept.Id] = 10;
@@ -464,7 +464,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void At_start_up_with_mitigation_off_everything_an_earlier_run_left_is_withdrawn_and_the_table_removed()
+    public void Start_MitigationOff_WithdrawsEverythingAndRemovesTheTable()
     {
         var incident = Incident(1, "high");
         var rule = AddApplied(incident, ActionKind.Nftables);
@@ -484,7 +484,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void At_start_up_an_action_the_allowlist_now_covers_is_withdrawn()
+    public void Start_VictimNowAllowlisted_WithdrawsItsAction()
     {
         var incident = Incident(1, "medium");
         var rule = AddApplied(incident, ActionKind.Nftables);
@@ -500,7 +500,7 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
-    public void At_start_up_rules_that_cannot_be_listed_are_not_assumed_gone()
+    public void Start_RulesCannotBeListed_DoesNotAssumeThemGone()
     {
         var incident = Incident(1, "medium");
         var rule = AddApplied(incident, ActionKind.Nftables);

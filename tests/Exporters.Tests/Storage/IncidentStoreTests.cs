@@ -89,11 +89,11 @@ public sealed class IncidentStoreTests : IDisposable
     public void Incidents_round_trip_newest_first_with_their_seconds()
     {
         using var store = Open();
-        store.Opened(Incident(1));
-        store.Updated(Incident(1), new IncidentSecond(1, 1_800_000_001, 20_000, 2.2e8, 40, 19_900, 0, 0, 12, true));
-        store.Updated(Incident(1), new IncidentSecond(1, 1_800_000_002, 21_000, 2.3e8, 41, 20_900, 0, 0, 13, true));
-        store.Closed(Incident(1, closed: Opened.AddSeconds(60)) with { CloseReason = "calm" });
-        store.Opened(Incident(2, "2001:db8::10"));
+        store.Save(Incident(1));
+        store.OnIncident(new IncidentEvent(IncidentChange.Updated, Incident(1), new IncidentSecond(1, 1_800_000_001, 20_000, 2.2e8, 40, 19_900, 0, 0, 12, true)));
+        store.OnIncident(new IncidentEvent(IncidentChange.Updated, Incident(1), new IncidentSecond(1, 1_800_000_002, 21_000, 2.3e8, 41, 20_900, 0, 0, 13, true)));
+        store.Save(Incident(1, closed: Opened.AddSeconds(60)) with { CloseReason = "calm" });
+        store.Save(Incident(2, "2001:db8::10"));
         Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
 
         var all = store.Incidents(openOnly: false);
@@ -153,8 +153,8 @@ public sealed class IncidentStoreTests : IDisposable
     {
         // The first "process" never disposes its store: what it flushed must already be in the file.
         var crashed = Open();
-        crashed.Opened(Incident(7));
-        crashed.Updated(Incident(7) with { PeakPps = 30_000 }, new IncidentSecond(7, 1_800_000_007, 30_000, 3e8, 50, 29_000, 0, 0, 0, true));
+        crashed.Save(Incident(7));
+        crashed.OnIncident(new IncidentEvent(IncidentChange.Updated, Incident(7) with { PeakPps = 30_000 }, new IncidentSecond(7, 1_800_000_007, 30_000, 3e8, 50, 29_000, 0, 0, 0, true)));
         Assert.True(crashed.Flush(TimeSpan.FromSeconds(10)));
 
         using var next = Open();

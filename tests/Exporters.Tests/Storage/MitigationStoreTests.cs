@@ -76,7 +76,7 @@ public sealed class MitigationStoreTests : IDisposable
         {
             // The action may come before the writer thread has stored its incident: the incident is written with it.
             var id = store!.AddAction(new MitigationAction { IncidentId = 1, Kind = ActionKind.Nftables, Rule = "ip daddr 203.0.113.10", State = ActionState.Applied }, Incident(1));
-            store.Opened(Incident(1) with { PeakPps = 5 });
+            store.Save(Incident(1) with { PeakPps = 5 });
             Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
             Assert.Equal(1, store.Action(id)!.IncidentId);
             Assert.Equal(5, Assert.Single(store.Incidents(openOnly: true)).PeakPps);

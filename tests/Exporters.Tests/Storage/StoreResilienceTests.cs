@@ -69,8 +69,8 @@ public sealed class StoreResilienceTests : IDisposable
 
         for (var id = 1; id <= 18; id++)
         {
-            store.Opened(Incident(id));
-            store.Updated(Incident(id), new IncidentSecond(id, Now.ToUnixTimeSeconds(), 20_000, 1e8, 10, 20_000, 0, 0, 0, true));
+            store.Save(Incident(id));
+            store.OnIncident(new IncidentEvent(IncidentChange.Updated, Incident(id), new IncidentSecond(id, Now.ToUnixTimeSeconds(), 20_000, 1e8, 10, 20_000, 0, 0, 0, true)));
         }
 
         Assert.False(store.Flush(TimeSpan.FromSeconds(10)));
@@ -99,7 +99,7 @@ public sealed class StoreResilienceTests : IDisposable
         using var store = Open();
         for (var second = 0; second < 50; second++)
         {
-            store.Updated(Incident(3) with { CurrentPps = second }, new IncidentSecond(3, Now.ToUnixTimeSeconds() + second, second, 0, 0, 0, 0, 0, 0, true));
+            store.OnIncident(new IncidentEvent(IncidentChange.Updated, Incident(3) with { CurrentPps = second }, new IncidentSecond(3, Now.ToUnixTimeSeconds() + second, second, 0, 0, 0, 0, 0, 0, true)));
         }
 
         Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
@@ -112,8 +112,8 @@ public sealed class StoreResilienceTests : IDisposable
     {
         using (var store = Open())
         {
-            store.Opened(Incident(1));
-            store.Opened(Incident(2));
+            store.Save(Incident(1));
+            store.Save(Incident(2));
             store.SaveBaselines([new SavedBaseline("destination/203.0.113.1", new KeyBaseline { Samples = 10 }, 1, Now.ToUnixTimeSeconds(), true)]);
             Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
         }
@@ -136,7 +136,7 @@ public sealed class StoreResilienceTests : IDisposable
     {
         using (var store = Open())
         {
-            store.Opened(Incident(1));
+            store.Save(Incident(1));
             Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
         }
 
@@ -163,7 +163,7 @@ public sealed class StoreResilienceTests : IDisposable
         {
             for (var id = 1; id <= 400; id++)
             {
-                store.Opened(Incident(id) with { Key = $"destination/203.0.113.{id % 250}/{new string('x', 200)}" });
+                store.Save(Incident(id) with { Key = $"destination/203.0.113.{id % 250}/{new string('x', 200)}" });
             }
 
             Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
@@ -197,12 +197,12 @@ public sealed class StoreResilienceTests : IDisposable
         var time = new FakeTimeProvider(Now);
         using (var store = Open(new StoreRetention(IncidentDays: 30, SecondsDays: 7, BaselineHours: 24), time))
         {
-            store.Opened(Incident(1, closed: Now.AddDays(-40)));
-            store.Opened(Incident(2, closed: Now.AddDays(-40)));
-            store.Opened(Incident(3, closed: Now.AddDays(-2)));
-            store.Opened(Incident(4));
-            store.Updated(Incident(4), new IncidentSecond(4, Now.AddDays(-10).ToUnixTimeSeconds(), 1, 1, 1, 1, 0, 0, 0, true));
-            store.Updated(Incident(4), new IncidentSecond(4, Now.AddDays(-1).ToUnixTimeSeconds(), 1, 1, 1, 1, 0, 0, 0, true));
+            store.Save(Incident(1, closed: Now.AddDays(-40)));
+            store.Save(Incident(2, closed: Now.AddDays(-40)));
+            store.Save(Incident(3, closed: Now.AddDays(-2)));
+            store.Save(Incident(4));
+            store.OnIncident(new IncidentEvent(IncidentChange.Updated, Incident(4), new IncidentSecond(4, Now.AddDays(-10).ToUnixTimeSeconds(), 1, 1, 1, 1, 0, 0, 0, true)));
+            store.OnIncident(new IncidentEvent(IncidentChange.Updated, Incident(4), new IncidentSecond(4, Now.AddDays(-1).ToUnixTimeSeconds(), 1, 1, 1, 1, 0, 0, 0, true)));
             store.SaveBaselines([
                 new SavedBaseline("destination/203.0.113.1", new KeyBaseline { Samples = 1 }, 1, Now.AddDays(-3).ToUnixTimeSeconds(), true),
                 new SavedBaseline("destination/203.0.113.2", new KeyBaseline { Samples = 1 }, 1, Now.AddHours(-1).ToUnixTimeSeconds(), true),
@@ -233,7 +233,7 @@ public sealed class StoreResilienceTests : IDisposable
     {
         using (var store = Open())
         {
-            store.Opened(Incident(1));
+            store.Save(Incident(1));
             Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(DatabasePath));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(DatabasePath + "-wal"));

@@ -3,14 +3,14 @@ using FlowCollector.Decoders;
 using FlowCollector.Decoders.ProcNetDev;
 using FlowCollector.Detection.Rates;
 
-namespace FlowCollector.Collector.Runtime;
+namespace FlowCollector.Collector.Sources;
 
 /// <summary>
-/// Reads /proc/net/dev once per tick into a reused buffer and hands the chosen interfaces' counters to the
-/// aggregator (include patterns, then exclude patterns; * and ? wildcards). Names are kept once, so a steady poll
-/// allocates nothing.
+/// Router mode: reads /proc/net/dev once per tick into a reused buffer and hands the chosen interfaces' counters to
+/// the aggregator (include patterns, then exclude patterns; * and ? wildcards). Names are kept once, so a steady
+/// poll allocates nothing.
 /// </summary>
-internal sealed class ProcNetDevPoller
+internal sealed class ProcNetDevSource : IPolledSource
 {
     private readonly string _path;
     private readonly string[] _include;
@@ -19,8 +19,11 @@ internal sealed class ProcNetDevPoller
     private readonly Dictionary<string, string?> _names = new(StringComparer.Ordinal);
     private byte[] _buffer = new byte[16 * 1024];
     private Microsoft.Win32.SafeHandles.SafeFileHandle? _handle;
+    private long _reads;
+    private long _failures;
+    private long _malformedLines;
 
-    public ProcNetDevPoller(string path, IEnumerable<string> include, IEnumerable<string> exclude, RateAggregator aggregator)
+    public ProcNetDevSource(string path, IEnumerable<string> include, IEnumerable<string> exclude, RateAggregator aggregator)
     {
         _path = path;
         _include = [.. include];
@@ -28,11 +31,36 @@ internal sealed class ProcNetDevPoller
         _aggregator = aggregator;
     }
 
-    public long Reads { get; private set; }
+    public string Name => "proc-net-dev";
 
-    public long Failures { get; private set; }
+    public SourceKind Kind => SourceKind.InterfaceCounters;
 
-    public long MalformedLines { get; private set; }
+    public int UdpPort => 0;
+
+    /// <summary>Reads of the file.</summary>
+    public long Received => Interlocked.Read(ref _reads);
+
+    public long Rejected => 0;
+
+    public long Dropped => 0;
+
+    public long Failures => Interlocked.Read(ref _failures);
+
+    public long MalformedLines => Interlocked.Read(ref _malformedLines);
+
+    public void ReadEvents(ICollection<KeyValuePair<string, long>> events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        events.Add(new("read_failures", Failures));
+        events.Add(new("malformed_lines", MalformedLines));
+    }
+
+    /// <summary>Nothing to open: the tick polls.</summary>
+    public void Start()
+    {
+    }
+
+    public void Dispose() => _handle?.Dispose();
 
     /// <summary>Interfaces read at the last poll.</summary>
     public int Interfaces { get; private set; }
@@ -44,57 +72,21 @@ internal sealed class ProcNetDevPoller
         {
             length = ReadAll();
         }
-        catch (IOException)
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
-            Failures++;
-            return;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            Failures++;
+            Interlocked.Increment(ref _failures);
             return;
         }
 
         var sink = new Sink(this);
         Interfaces = ProcNetDevParser.Parse(_buffer.AsSpan(0, length), timestampMilliseconds, ref sink, out var malformed);
-        MalformedLines += malformed;
-        Reads++;
+        Interlocked.Add(ref _malformedLines, malformed);
+        Interlocked.Increment(ref _reads);
     }
 
-    /// <summary>Glob match with * (any run) and ? (any one character).</summary>
-    internal static bool Matches(string pattern, ReadOnlySpan<char> name)
-    {
-        int p = 0, n = 0, star = -1, mark = 0;
-        while (n < name.Length)
-        {
-            if (p < pattern.Length && (pattern[p] == '?' || pattern[p] == name[n]))
-            {
-                p++;
-                n++;
-            }
-            else if (p < pattern.Length && pattern[p] == '*')
-            {
-                star = p++;
-                mark = n;
-            }
-            else if (star >= 0)
-            {
-                p = star + 1;
-                n = ++mark;
-            }
-            else
-            {
-                return false;
-            }
-        }
-
-        while (p < pattern.Length && pattern[p] == '*')
-        {
-            p++;
-        }
-
-        return p == pattern.Length;
-    }
+    /// <summary>Glob match with * (any run) and ? (any one character), case-sensitive as interface names are.</summary>
+    internal static bool Matches(string pattern, ReadOnlySpan<char> name) =>
+        System.IO.Enumeration.FileSystemName.MatchesSimpleExpression(pattern, name, ignoreCase: false);
 
     private int ReadAll()
     {
@@ -145,7 +137,7 @@ internal sealed class ProcNetDevPoller
         return chosen ? text : null;
     }
 
-    private readonly struct Sink(ProcNetDevPoller poller) : IInterfaceCountersSink
+    private readonly struct Sink(ProcNetDevSource poller) : IInterfaceCountersSink
     {
         public void OnInterface(ReadOnlySpan<byte> name, in InterfaceCounters counters)
         {

@@ -1,7 +1,7 @@
 using FlowCollector.Decoders;
 using FlowCollector.Detection.Rates;
 
-namespace FlowCollector.Collector.Listeners;
+namespace FlowCollector.Collector.Sources;
 
 /// <summary>Addresses and prefixes of exporters datagrams are accepted from; empty means everyone.</summary>
 internal sealed class ExporterAllowlist(IEnumerable<IpPrefix> prefixes)

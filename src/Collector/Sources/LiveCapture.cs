@@ -5,14 +5,14 @@ using Microsoft.Extensions.Logging;
 using SharpPcap;
 using SharpPcap.LibPcap;
 
-namespace FlowCollector.Collector.Capture;
+namespace FlowCollector.Collector.Sources;
 
 /// <summary>
 /// Captures mirrored traffic on an interface through libpcap (SPAN port, or the destination of ERSPAN/GRE/TZSP
 /// sessions), with an optional BPF filter applied in the kernel. Each frame is read in place (never copied) and
 /// becomes a one-packet record: of the tunnel's sender when it arrived in one, else of this interface.
 /// </summary>
-internal sealed partial class LiveCapture : IDisposable
+internal sealed partial class LiveCapture : IFlowSource
 {
     private readonly LibPcapLiveDevice _device;
     private readonly RateAggregator _aggregator;
@@ -34,9 +34,22 @@ internal sealed partial class LiveCapture : IDisposable
 
     public string Interface { get; }
 
-    public long Frames => Interlocked.Read(ref _frames);
+    public string Name => "capture-" + Interface;
 
-    public long NotIp => Interlocked.Read(ref _notIp);
+    public SourceKind Kind => SourceKind.Capture;
+
+    public int UdpPort => 0;
+
+    /// <summary>Frames read.</summary>
+    public long Received => Interlocked.Read(ref _frames);
+
+    public long Rejected => 0;
+
+    public void ReadEvents(ICollection<KeyValuePair<string, long>> events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        events.Add(new("not_ip", Interlocked.Read(ref _notIp)));
+    }
 
     /// <summary>Frames the kernel or interface dropped before libpcap read them.</summary>
     public long Dropped

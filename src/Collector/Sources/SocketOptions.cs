@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 
-namespace FlowCollector.Collector.Listeners;
+namespace FlowCollector.Collector.Sources;
 
 /// <summary>Linux socket options .NET has no names for.</summary>
 internal static class SocketOptions

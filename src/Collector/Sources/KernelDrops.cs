@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace FlowCollector.Collector.Listeners;
+namespace FlowCollector.Collector.Sources;
 
 /// <summary>
 /// Datagrams the kernel dropped on UDP sockets of local ports because the receive buffer was full: the "drops"

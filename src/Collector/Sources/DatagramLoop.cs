@@ -1,0 +1,129 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using FlowCollector.Decoders;
+using FlowCollector.Detection.Rates;
+using Microsoft.Extensions.Logging;
+
+namespace FlowCollector.Collector.Sources;
+
+/// <summary>
+/// Turns one received datagram into records in a shard; a struct, so that the receive loop's call is direct and
+/// nothing is allocated per datagram. False when the datagram held nothing the handler understands.
+/// </summary>
+internal interface IDatagramHandler
+{
+    bool Handle(ReadOnlySpan<byte> datagram, NetworkAddress sender, long nowMilliseconds, AggregationShard shard);
+}
+
+/// <summary>What a receive loop counts; shared by the loops of one source's sockets.</summary>
+internal sealed class DatagramCounters
+{
+    private long _received;
+    private long _rejected;
+    private long _unrecognized;
+    private long _receiveErrors;
+
+    public long Received => Interlocked.Read(ref _received);
+
+    public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>Datagrams the handler did not understand (for mirrored traffic: frames that are not IP).</summary>
+    public long Unrecognized => Interlocked.Read(ref _unrecognized);
+
+    public long ReceiveErrors => Interlocked.Read(ref _receiveErrors);
+
+    public void CountReceived() => Interlocked.Increment(ref _received);
+
+    public void CountRejected() => Interlocked.Increment(ref _rejected);
+
+    public void CountUnrecognized() => Interlocked.Increment(ref _unrecognized);
+
+    public void CountReceiveError() => Interlocked.Increment(ref _receiveErrors);
+}
+
+/// <summary>
+/// The one receive loop of every datagram source: a pinned buffer and a socket address reused for each datagram,
+/// the sender checked against the allowlist, the handler run inside the shard's guard. It ends when the socket is
+/// closed; any other receive error is counted and logged at most once a minute, never ending the loop.
+/// </summary>
+internal static partial class DatagramLoop
+{
+    private const int MaxDatagram = 65_535;
+    private const long ErrorLogIntervalMilliseconds = 60_000;
+
+    public static void Run<THandler>(Socket socket, THandler handler, AggregationShard shard, ExporterAllowlist allowlist, TimeProvider time, DatagramCounters counters, string name, ILogger logger)
+        where THandler : struct, IDatagramHandler
+    {
+        var buffer = GC.AllocateUninitializedArray<byte>(MaxDatagram, pinned: true);
+        var address = new SocketAddress(socket.AddressFamily);
+        long lastErrorLogged = long.MinValue;
+        while (true)
+        {
+            int length;
+            try
+            {
+                length = socket.ReceiveFrom(buffer, SocketFlags.None, address);
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException exception)
+            {
+                if (socket.SafeHandle.IsClosed || exception.SocketErrorCode is SocketError.OperationAborted or SocketError.Interrupted or SocketError.Shutdown)
+                {
+                    // The socket was closed under the call: the source is stopping.
+                    return;
+                }
+
+                counters.CountReceiveError();
+                var now = Environment.TickCount64;
+                if (now - lastErrorLogged >= ErrorLogIntervalMilliseconds)
+                {
+                    lastErrorLogged = now;
+                    LogReceiveFailed(logger, exception, name);
+                }
+
+                continue;
+            }
+
+            counters.CountReceived();
+            var sender = SenderOf(address);
+            if (!allowlist.Allows(sender))
+            {
+                counters.CountRejected();
+                continue;
+            }
+
+            var milliseconds = time.GetUtcNow().ToUnixTimeMilliseconds();
+            bool understood;
+            shard.Enter();
+            try
+            {
+                understood = handler.Handle(buffer.AsSpan(0, length), sender, milliseconds, shard);
+            }
+            finally
+            {
+                shard.Exit();
+            }
+
+            if (!understood)
+            {
+                counters.CountUnrecognized();
+            }
+        }
+    }
+
+    /// <summary>The sender's address from a received socket address (IPv4-mapped when it came over IPv4).</summary>
+    internal static NetworkAddress SenderOf(SocketAddress address)
+    {
+        var bytes = address.Buffer.Span;
+        return address.Family == AddressFamily.InterNetworkV6
+            ? NetworkAddress.FromIPv6(bytes.Slice(8, 16))
+            : NetworkAddress.FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(bytes[4..]));
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Source}: receive failed (said at most once a minute; flowcollector_source_events_total{{event=\"receive_errors\"}} counts them)")]
+    private static partial void LogReceiveFailed(ILogger logger, Exception exception, string source);
+}
