@@ -45,7 +45,7 @@ public sealed class ConfigurationSafetyTests
     }
 
     [Fact]
-    public void Load_ListsInTheirListForms_AndEmptyLists_Bind()
+    public void Load_ListsInTheirListFormsAndEmptyLists_Bind()
     {
         var loaded = ConfigurationLoader.Load(
             new CommandLineOverrides { Settings = ["Mitigation:Allowlist:0=203.0.113.10/32", "Mitigation:Allowlist:1=203.0.113.11/32"] },
@@ -130,7 +130,7 @@ public sealed class ConfigurationSafetyTests
     }
 
     [Fact]
-    public void CheckConfig_PrintsTheExportersHeardAndWhatMitigationNeverActsOn()
+    public void CheckConfig_SafetyLists_PrintsExportersHeardAndTheAllowlist()
     {
         var path = Path.Combine(Path.GetTempPath(), $"flowcollector-{Guid.NewGuid():N}.json");
         File.WriteAllText(path, """

@@ -18,7 +18,7 @@ public sealed class DetectionEndToEndTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Exporters))]
-    public async Task A_flood_through_a_real_exporter_opens_its_incident_within_two_seconds_of_reaching_the_collector(string exporter)
+    public async Task Run_FloodThroughARealExporter_OpensItsIncident(string exporter)
     {
         NetworkNamespaces.RequireAvailable();
         var tool = exporter.StartsWith("softflowd", StringComparison.Ordinal) ? "/usr/sbin/softflowd" : "/usr/sbin/pmacctd";

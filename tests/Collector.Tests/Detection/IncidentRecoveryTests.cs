@@ -49,7 +49,7 @@ public sealed class IncidentRecoveryTests
     }
 
     [Fact]
-    public async Task Incidents_survive_kill_9_the_continuing_one_resumes_and_the_ended_one_is_closed()
+    public async Task Run_AfterKill9_ResumesTheContinuingIncidentAndClosesTheEndedOne()
     {
         await using var exporter = new ExporterRun("flowcollector-recovery-", Traffic);
         var (data, port) = (exporter.Data, exporter.Port);

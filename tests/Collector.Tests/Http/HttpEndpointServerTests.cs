@@ -56,7 +56,7 @@ public sealed class HttpEndpointServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Pipelined_requests_are_all_answered_in_order_and_a_body_is_never_read_as_a_request()
+    public async Task Serve_PipelinedRequests_AnswersAllInOrderAndSkipsBodies()
     {
         const string Body = "GET /api/data HTTP/1.1\r\n\r\n";
         using var socket = await ConnectAsync();
@@ -79,7 +79,7 @@ public sealed class HttpEndpointServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_small_response_leaves_as_one_send_so_that_keep_alive_requests_never_wait_for_an_acknowledgement()
+    public async Task Serve_SmallResponse_LeavesInOneSendSoKeepAliveNeverWaits()
     {
         using var socket = await ConnectAsync();
         var buffer = new byte[4096];
@@ -97,7 +97,7 @@ public sealed class HttpEndpointServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_long_body_is_streamed_in_chunks_and_reassembles_whole()
+    public async Task Serve_LongBody_StreamsChunksThatReassembleWhole()
     {
         var response = await AskAsync("GET /big HTTP/1.1\r\nConnection: close\r\n\r\n");
 
@@ -107,7 +107,7 @@ public sealed class HttpEndpointServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_long_body_to_an_HTTP_1_0_client_ends_with_the_connection()
+    public async Task Serve_LongBodyToHttp10_EndsWithTheConnection()
     {
         var response = await AskAsync("GET /big HTTP/1.0\r\n\r\n");
 
@@ -122,7 +122,7 @@ public sealed class HttpEndpointServerTests : IAsyncLifetime
     [InlineData("GET /small HTTP/3.0\r\n\r\n", 505)]
     [InlineData("GET /small HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501)]
     [InlineData("GET /small HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n", 413)]
-    public async Task A_malformed_request_is_answered_with_its_status_and_the_connection_closed(string request, int status)
+    public async Task Serve_MalformedRequest_AnswersItsStatusAndCloses(string request, int status)
     {
         using var socket = await ConnectAsync();
         await socket.SendAsync(Encoding.ASCII.GetBytes(request));
@@ -135,14 +135,14 @@ public sealed class HttpEndpointServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_overlong_request_line_is_414_and_an_overlong_head_431()
+    public async Task Serve_OverlongLineOrHead_Answers414Or431()
     {
         Assert.Equal(414, (await AskAsync("GET /small?" + new string('q', 9000) + " HTTP/1.1\r\n\r\n")).Status);
         Assert.Equal(431, (await AskAsync("GET /small HTTP/1.1\r\nCookie: " + new string('c', 17_000) + "\r\n\r\n")).Status);
     }
 
     [Fact]
-    public async Task An_endpoint_that_fails_answers_500_and_the_connection_serves_the_next_request()
+    public async Task Serve_EndpointFails_Answers500AndServesTheNextRequest()
     {
         using var socket = await ConnectAsync();
         await socket.SendAsync("GET /fail HTTP/1.1\r\n\r\nGET /degraded HTTP/1.1\r\n\r\n"u8.ToArray());
@@ -154,7 +154,7 @@ public sealed class HttpEndpointServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_api_asks_for_the_token_and_the_metrics_and_health_endpoints_stay_open()
+    public async Task Serve_ApiToken_ProtectsTheApiAndLeavesOtherEndpointsOpen()
     {
         var none = await AskAsync("GET /api/data HTTP/1.1\r\n\r\n");
         var wrong = await AskAsync("GET /api/data HTTP/1.1\r\nAuthorization: Bearer 0123456789abcdef-tokeN\r\n\r\n");
@@ -168,7 +168,7 @@ public sealed class HttpEndpointServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Idle_connections_beyond_the_limit_make_room_and_never_lock_a_scrape_out()
+    public async Task Accept_IdleConnectionsBeyondTheLimit_MakeRoomForAScrape()
     {
         // Slowloris: more connections than the server keeps, some silent, some sending a head a byte at a time.
         var idle = new List<Socket>();

@@ -11,7 +11,7 @@ public sealed class HttpRequestParserTests
         HttpRequestParser.TryParse(Encoding.ASCII.GetBytes(text), out head, out consumed, out rejection);
 
     [Fact]
-    public void A_complete_head_parses_with_its_path_query_and_length()
+    public void TryParse_CompleteHead_ReturnsPathQueryAndLength()
     {
         const string Request = "GET /api/incidents?open=true&limit=5 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc\r\n\r\n";
         Assert.True(Parse(Request + "GET /", out var head, out var consumed, out _));
@@ -21,7 +21,7 @@ public sealed class HttpRequestParserTests
     }
 
     [Fact]
-    public void Every_prefix_of_a_valid_request_asks_for_more_bytes_and_is_never_rejected()
+    public void TryParse_EveryPrefixOfAValidHead_AsksForMoreAndNeverRejects()
     {
         var bytes = Encoding.ASCII.GetBytes(Scrape);
         for (var length = 0; length < bytes.Length; length++)
@@ -35,7 +35,7 @@ public sealed class HttpRequestParserTests
     }
 
     [Fact]
-    public void Pipelined_requests_are_parsed_one_after_the_other_from_what_each_leaves()
+    public void TryParse_PipelinedRequests_ParsesEachFromWhatThePreviousLeft()
     {
         var bytes = Encoding.ASCII.GetBytes(Scrape + "HEAD /healthz HTTP/1.1\r\n\r\nGET /api/interfaces HTTP/1.1\r\nConnection: close\r\n\r\n");
         var paths = new List<(string, string, bool)>();
@@ -55,14 +55,14 @@ public sealed class HttpRequestParserTests
     [InlineData("GET /metrics HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true)]
     [InlineData("GET /metrics HTTP/1.1\r\nConnection: Keep-Alive, Close\r\n\r\n", false)]
     [InlineData("GET /metrics HTTP/1.1\r\nconnection:  upgrade\r\n\r\n", true)]
-    public void Keep_alive_follows_the_version_and_the_connection_field(string request, bool keepAlive)
+    public void TryParse_ConnectionField_DecidesKeepAliveWithTheVersion(string request, bool keepAlive)
     {
         Assert.True(Parse(request, out var head, out _, out _));
         Assert.Equal(keepAlive, head.KeepAlive);
     }
 
     [Fact]
-    public void A_body_length_is_read_so_that_the_body_is_not_taken_for_the_next_request()
+    public void TryParse_ContentLength_IsReadSoTheBodyIsNotANextRequest()
     {
         const string Head = "POST /metrics HTTP/1.1\r\nContent-Length: 11\r\n\r\n";
         Assert.True(Parse(Head + "GET / HTTP/", out var head, out var consumed, out _));
@@ -87,7 +87,7 @@ public sealed class HttpRequestParserTests
     [InlineData("GET /metrics HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", nameof(RequestRejection.InvalidContentLength), 400)]
     [InlineData("GET /metrics HTTP/1.1\r\nContent-Length: 70000\r\n\r\n", nameof(RequestRejection.BodyTooLarge), 413)]
     [InlineData("GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", nameof(RequestRejection.TransferCoding), 501)]
-    public void A_malformed_head_is_rejected_with_its_reason_and_status(string request, string expected, int status)
+    public void TryParse_MalformedHead_RejectsWithReasonAndStatus(string request, string expected, int status)
     {
         Assert.False(Parse(request, out _, out _, out var rejection));
         Assert.Equal(expected, rejection.ToString());
@@ -95,7 +95,7 @@ public sealed class HttpRequestParserTests
     }
 
     [Fact]
-    public void A_request_line_beyond_its_limit_is_414_as_soon_as_the_limit_is_passed()
+    public void TryParse_RequestLineBeyondLimit_Rejects414AsSoonAsPassed()
     {
         var line = "GET /" + new string('a', HttpRequestParser.MaxRequestLine);
 
@@ -106,7 +106,7 @@ public sealed class HttpRequestParserTests
     }
 
     [Fact]
-    public void A_head_beyond_its_size_or_field_count_is_431()
+    public void TryParse_HeadBeyondSizeOrFieldCount_Rejects431()
     {
         var big = "GET / HTTP/1.1\r\nCookie: " + new string('c', HttpRequestParser.MaxHead);
         var many = "GET / HTTP/1.1\r\n" + string.Concat(Enumerable.Range(0, HttpRequestParser.MaxHeaders + 1).Select(i => $"X-{i}: {i}\r\n")) + "\r\n";

@@ -82,7 +82,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task An_attack_is_announced_as_FlowSpec_and_RTBH_withdrawn_when_it_ends_and_after_kill_9()
+    public async Task ExaBgp_Attack_IsAnnouncedAndWithdrawnWhenItEndsAndAfterKill9()
     {
         BgpLab.RequireAvailable();
         using var lab = BgpLab.Start();
@@ -127,7 +127,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Allowlisted_hosts_get_an_incident_and_no_action_caps_hold_and_an_operator_can_withdraw_by_hand()
+    public async Task ExaBgp_AllowlistCapsAndManualWithdrawal_AllHold()
     {
         BgpLab.RequireAvailable();
         using var lab = BgpLab.Start();
@@ -164,7 +164,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task An_announcement_that_fails_while_ExaBGP_is_away_is_reported_and_retried_until_it_lands()
+    public async Task ExaBgp_AnnouncementWhileExaBgpIsAway_IsRetriedUntilItLands()
     {
         BgpLab.RequireAvailable();
         var directory = BgpLab.NewDirectory();
@@ -200,7 +200,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task RTBH_waits_until_the_flood_fills_its_share_of_a_link_of_known_capacity()
+    public async Task ExaBgp_RtbhOnAKnownLink_WaitsForItsShare()
     {
         BgpLab.RequireAvailable();
         using var lab = BgpLab.Start();
@@ -222,7 +222,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task After_kill_9_a_restart_with_mitigation_off_or_the_victim_allowlisted_withdraws_what_is_announced()
+    public async Task ExaBgp_RestartAfterKill9OffOrAllowlisted_WithdrawsWhatIsAnnounced()
     {
         BgpLab.RequireAvailable();
         using var lab = BgpLab.Start();
@@ -271,7 +271,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Dry_run_records_what_it_would_do_and_does_nothing()
+    public async Task ExaBgp_DryRun_RecordsAndDoesNothing()
     {
         await using var exporter = new ExporterRun("flowcollector-dry-", Traffic);
         var (data, port) = (exporter.Data, exporter.Port);

@@ -47,7 +47,7 @@ public sealed class MitigationSafetyTests
     }
 
     [Fact]
-    public async Task Forged_exports_from_an_address_that_is_not_an_allowed_exporter_open_nothing_and_plan_nothing()
+    public async Task Run_ForgedExportsFromAnotherAddress_OpenAndPlanNothing()
     {
         var forger = "127.0.66.1";
         await using var forged = new ExporterRun("flowcollector-forged-", () => Attack("203.0.113.10"), forger);
@@ -73,7 +73,7 @@ public sealed class MitigationSafetyTests
     }
 
     [Fact]
-    public void Mitigation_while_any_address_may_send_exports_does_not_start()
+    public void Run_MitigationWithAnyExporter_DoesNotStart()
     {
         var directory = Directory.CreateTempSubdirectory("flowcollector-unsafe-");
         try
@@ -92,7 +92,7 @@ public sealed class MitigationSafetyTests
     }
 
     [Fact]
-    public async Task Whatever_stands_at_the_ExaBGP_socket_path_is_left_alone_unless_it_is_a_socket_nobody_listens_on()
+    public async Task Run_SomethingAtTheExaBgpSocketPath_IsLeftAloneUnlessADeadSocket()
     {
         var directory = Directory.CreateTempSubdirectory("flowcollector-socket-");
         try
@@ -132,7 +132,7 @@ public sealed class MitigationSafetyTests
     }
 
     [Fact]
-    public void Mitigations_withdraw_that_no_collector_carries_out_exits_with_75_and_says_it_is_still_in_force()
+    public void MitigationsWithdraw_NoCollectorCarriesItOut_ExitsWith75()
     {
         var directory = Directory.CreateTempSubdirectory("flowcollector-withdraw-");
         try

@@ -16,7 +16,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
     private const string Victim = "203.0.113.10";
 
     [Fact]
-    public async Task A_flood_is_dropped_by_its_own_rule_other_traffic_passes_and_the_rule_goes_with_the_flood_and_after_kill_9()
+    public async Task Nftables_Flood_IsDroppedByItsRuleWhichGoesWithTheFloodAndAfterKill9()
     {
         RequireTools("/usr/sbin/nft", "nftables");
         using var namespaces = NetworkNamespaces.Create();
@@ -104,7 +104,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task With_iptables_the_rule_drops_the_flood_and_is_withdrawn_at_its_maximum_lifetime()
+    public async Task Iptables_Flood_IsDroppedAndTheRuleWithdrawnAtItsLifetime()
     {
         RequireTools("/usr/sbin/iptables", "iptables");
         using var namespaces = NetworkNamespaces.Create();
@@ -142,7 +142,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_rule_left_by_a_killed_run_goes_when_it_restarts_in_dry_run_with_mitigation_off_or_with_the_victim_allowlisted()
+    public async Task Nftables_RuleOfAKilledRun_GoesOnRestartInDryRunOffOrAllowlisted()
     {
         RequireTools("/usr/sbin/nft", "nftables");
         using var namespaces = NetworkNamespaces.Create();
@@ -195,7 +195,7 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_table_of_the_operator_s_with_the_configured_name_is_refused_and_left_as_it_was()
+    public async Task Nftables_OperatorsTableOfTheSameName_IsRefusedAndLeftAlone()
     {
         NetworkNamespaces.RequireAvailable();
         Flowcollector.Require(File.Exists("/usr/sbin/nft"), "nft is not installed (apt-get install nftables)");

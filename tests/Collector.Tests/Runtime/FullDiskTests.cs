@@ -23,7 +23,7 @@ public sealed class FullDiskTests
     ];
 
     [Fact]
-    public async Task On_a_full_disk_incidents_are_held_the_health_is_degraded_and_all_of_them_land_once_there_is_room()
+    public async Task Run_FullDisk_HoldsIncidentsDegradesHealthAndLandsThemLater()
     {
         Flowcollector.Require(Environment.UserName == "root", "mounting a tmpfs needs root");
         Flowcollector.Require(File.Exists("/usr/bin/unshare"), "unshare is not installed (util-linux)");

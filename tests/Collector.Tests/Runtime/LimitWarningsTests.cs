@@ -26,7 +26,7 @@ public sealed class LimitWarningsTests
     }
 
     [Fact]
-    public async Task A_full_exporter_table_is_said_in_the_log_with_what_to_do()
+    public async Task Run_FullExporterTable_IsLoggedWithWhatToDo()
     {
         await using var collector = await CollectorProcess.StartAsync("--set", "ProcNetDev:Mode=off", "--set", "Decoder:MaxExporters=2");
         Flow[] web = [new Flow("198.51.100.20", "203.0.113.10", 6, 40_000, 443, 150, 900, 0x10)];

@@ -25,7 +25,7 @@ public sealed class SingleInstanceTests
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 
     [Fact]
-    public async Task A_second_collector_on_the_same_data_directory_is_refused_and_the_first_keeps_working()
+    public async Task Run_SecondCollectorOnTheSameDataDirectory_IsRefused()
     {
         await using var first = await CollectorProcess.StartAsync("--set", "ProcNetDev:Mode=off");
         var data = first.DataDirectory.FullName;
@@ -45,7 +45,7 @@ public sealed class SingleInstanceTests
     }
 
     [Fact]
-    public async Task Stopped_by_SIGTERM_it_exits_with_0_and_the_next_one_may_take_the_data_directory()
+    public async Task Run_StoppedBySigterm_ExitsWith0AndFreesTheDataDirectory()
     {
         var data = Directory.CreateTempSubdirectory("flowcollector-sigterm-");
         try
@@ -66,7 +66,7 @@ public sealed class SingleInstanceTests
     }
 
     [Fact]
-    public async Task A_second_collector_on_the_same_ports_with_another_data_directory_is_refused()
+    public async Task Run_SecondCollectorOnTheSamePorts_IsRefused()
     {
         await using var first = await CollectorProcess.StartAsync("--set", "ProcNetDev:Mode=off");
         var other = Directory.CreateTempSubdirectory("flowcollector-second-");
@@ -93,7 +93,7 @@ public sealed class SingleInstanceTests
     }
 
     [Fact]
-    public async Task A_socket_that_joins_the_port_later_receives_nothing_and_every_exporter_reaches_the_collector()
+    public async Task Run_SocketJoiningThePortLater_ReceivesNothing()
     {
         await using var collector = await CollectorProcess.StartAsync("--set", "ProcNetDev:Mode=off", "--set", "Listeners:SocketsPerPort=2");
 
@@ -118,7 +118,7 @@ public sealed class SingleInstanceTests
 
     [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    public async Task The_data_directory_it_creates_and_its_database_are_its_owner_s_alone()
+    public async Task Run_DataDirectoryAndDatabase_AreTheOwnersAlone()
     {
         var parent = Directory.CreateTempSubdirectory("flowcollector-private-");
         try

@@ -19,7 +19,7 @@ public sealed class DetectorScenarioTests
 
     [Theory]
     [MemberData(nameof(AttackKinds))]
-    public void Every_attack_type_opens_one_incident_in_its_first_second_with_its_name(string kind)
+    public void Process_EveryAttackType_OpensOneNamedIncidentInItsFirstSecond(string kind)
     {
         var scenario = new Scenario();
         scenario.Run(400, s => Noisy(s, Victim, 300));
@@ -46,7 +46,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void Amplification_names_its_top_source_port_and_reflectors()
+    public void Process_Amplification_NamesTopSourcePortAndReflectors()
     {
         var scenario = new Scenario();
         scenario.Run(400, s => Noisy(s, Victim, 300));
@@ -62,7 +62,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void Carpet_bombing_spreads_over_a_prefix_with_no_destination_over_its_own_threshold()
+    public void Process_CarpetBombing_OpensAPrefixIncidentWithNoDestinationOne()
     {
         var scenario = new Scenario();
         scenario.Run(400, s => Noisy(s, Victim, 300));
@@ -78,7 +78,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void A_flood_on_one_destination_is_not_also_a_prefix_incident()
+    public void Process_FloodOnOneDestination_IsNotAlsoAPrefixIncident()
     {
         var scenario = new Scenario();
         scenario.Run(400, s => Noisy(s, Victim, 300));
@@ -93,7 +93,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void A_backup_window_ramping_over_minutes_does_not_alarm()
+    public void Process_BackupRampingOverMinutes_DoesNotAlarm()
     {
         var scenario = new Scenario();
         scenario.Run(400, s => Noisy(s, Victim, 500));
@@ -107,7 +107,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void Slow_growth_of_ordinary_traffic_is_followed_not_flagged()
+    public void Process_SlowGrowth_IsFollowedNotFlagged()
     {
         var scenario = new Scenario();
         scenario.Run(400, s => Noisy(s, Victim, 500));
@@ -124,7 +124,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void Bursty_normal_traffic_stays_quiet()
+    public void Process_BurstyNormalTraffic_StaysQuiet()
     {
         var scenario = new Scenario();
 
@@ -136,7 +136,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void A_single_spike_is_not_learned_as_normal()
+    public void Process_SingleSpike_IsNotLearnedAsNormal()
     {
         var scenario = new Scenario();
         scenario.Run(400, s => Noisy(s, Victim, 300));
@@ -150,7 +150,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void A_long_flood_is_not_learned_and_stays_one_open_incident()
+    public void Process_LongFlood_IsNotLearnedAndStaysOneIncident()
     {
         var scenario = new Scenario();
         scenario.Run(400, s => Noisy(s, Victim, 300));
@@ -186,7 +186,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void Each_interface_has_its_own_baseline()
+    public void Process_SeveralInterfaces_EachHasItsOwnBaseline()
     {
         var scenario = new Scenario();
         var elsewhere = FlowCollector.Decoders.NetworkAddress.Parse("192.0.2.50");
@@ -208,7 +208,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void During_learning_only_the_static_floors_apply()
+    public void Process_DuringLearning_OnlyStaticFloorsApply()
     {
         var scenario = new Scenario();
         scenario.Run(100, s => Noisy(s, Victim, 300));
@@ -223,7 +223,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void The_learning_period_is_configurable()
+    public void Process_LearningSeconds_IsConfigurable()
     {
         var scenario = new Scenario(new DetectionOptions { LearningSeconds = 30, CooldownSeconds = 5 });
         scenario.Run(40, s => Noisy(s, Victim, 300));
@@ -233,7 +233,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void A_fixed_threshold_override_replaces_the_learned_one()
+    public void Process_FixedThresholdOverride_ReplacesTheLearnedOne()
     {
         var options = new DetectionOptions { LearningSeconds = 30 };
         options.Overrides.Add(new DetectionOverride { Prefix = "203.0.113.0/28", Fixed = new MetricLimits { Pps = 100_000, UdpPps = 100_000, Bps = 1e9 } });
@@ -249,7 +249,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void A_learning_only_interface_never_opens_an_incident_but_learns()
+    public void Process_LearningOnlyInterface_LearnsAndNeverOpens()
     {
         var options = new DetectionOptions { LearningSeconds = 30 };
         options.Overrides.Add(new DetectionOverride { Interface = "3", LearningOnly = true });
@@ -265,7 +265,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void A_multiplier_and_floor_override_raise_the_bar()
+    public void Process_MultiplierAndFloorOverride_RaiseTheBar()
     {
         var options = new DetectionOptions { LearningSeconds = 30 };
         options.Overrides.Add(new DetectionOverride { Prefix = "203.0.113.10/32", Multiplier = 4, Floors = new MetricLimits { Pps = 5_000, UdpPps = 5_000, Bps = 200e6 } });
@@ -280,7 +280,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void Consecutive_seconds_setting_delays_the_opening()
+    public void Process_ConsecutiveSeconds_DelaysTheOpening()
     {
         var scenario = new Scenario(new DetectionOptions { LearningSeconds = 30, ConsecutiveSeconds = 3 });
         scenario.Run(60, s => Noisy(s, Victim, 300));
@@ -296,7 +296,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void Hysteresis_keeps_an_incident_open_while_the_rate_stays_near_the_threshold()
+    public void Process_RateNearTheThreshold_HysteresisKeepsTheIncidentOpen()
     {
         var scenario = new Scenario(new DetectionOptions { LearningSeconds = 30, CooldownSeconds = 10 });
         scenario.Run(60, s => Noisy(s, Victim, 300));
@@ -315,7 +315,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void A_flapping_attack_stays_one_incident()
+    public void Process_FlappingAttack_StaysOneIncident()
     {
         var scenario = new Scenario(new DetectionOptions { LearningSeconds = 30, CooldownSeconds = 10 });
         scenario.Run(60, s => Noisy(s, Victim, 300));
@@ -341,7 +341,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void A_restart_with_saved_baselines_judges_at_once_and_resumes_the_open_incident()
+    public void Process_RestartWithSavedState_JudgesAtOnceAndResumesTheIncident()
     {
         var first = new Scenario();
         first.Run(400, s => Noisy(s, Victim, 300).Concat(Noisy(s, Host(50), 300)));
@@ -369,7 +369,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void A_new_destination_after_its_prefix_learned_is_judged_against_the_floors()
+    public void Process_NewDestinationAfterItsPrefixLearned_IsJudgedAgainstTheFloors()
     {
         var scenario = new Scenario();
         scenario.Run(400, s => Noisy(s, Victim, 300));
@@ -380,7 +380,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void Half_a_second_over_the_threshold_opens_the_incident_before_the_tick_and_the_tick_keeps_it()
+    public void Probe_HalfASecondOverTheThreshold_OpensBeforeTheTickWhichKeepsIt()
     {
         var scenario = new Scenario();
         scenario.Run(400, s => Noisy(s, Victim, 300));
@@ -400,7 +400,7 @@ public sealed class DetectorScenarioTests
     }
 
     [Fact]
-    public void A_probe_under_the_threshold_or_of_a_backup_opens_nothing()
+    public void Probe_UnderTheThresholdOrABackup_OpensNothing()
     {
         var scenario = new Scenario();
         scenario.Run(400, s => Noisy(s, Victim, 300));
@@ -424,11 +424,11 @@ public sealed class DetectorScenarioTests
     [InlineData(1.2, 900e6, 1e9, Severity.Critical)]
     [InlineData(1.2, 600e6, 1e9, Severity.High)]
     [InlineData(1.2, 300e6, 1e9, Severity.Medium)]
-    public void Severity_follows_the_ratio_and_the_share_of_capacity(double ratio, double bps, double capacity, Severity expected) =>
+    public void Process_Severity_FollowsTheRatioAndTheShareOfCapacity(double ratio, double bps, double capacity, Severity expected) =>
         Assert.Equal(expected, Detector.SeverityOf(ratio, bps, capacity));
 
     [Fact]
-    public void Bad_options_name_the_key()
+    public void Validate_BadOptions_NameTheKey()
     {
         var options = new DetectionOptions { Hysteresis = 2, LearningSeconds = -1 };
         options.Overrides.Add(new DetectionOverride { Prefix = "203.0.113.0/33", Fixed = new MetricLimits { Pps = -5 } });

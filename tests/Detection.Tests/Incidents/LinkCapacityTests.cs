@@ -7,7 +7,7 @@ namespace FlowCollector.Detection.Tests.Incidents;
 public sealed class LinkCapacityTests
 {
     [Fact]
-    public void A_destination_incident_carries_the_largest_known_link_so_its_share_is_never_overstated()
+    public void Process_DestinationIncident_CarriesTheLargestKnownLink()
     {
         var scenario = new Scenario(new DetectionOptions { DefaultCapacityBps = 10e9 });
         scenario.Capacities.Report(Scenario.Router, 9, 100e9);
@@ -20,7 +20,7 @@ public sealed class LinkCapacityTests
     }
 
     [Fact]
-    public void An_interface_filling_most_of_its_reported_speed_is_high_even_just_over_its_threshold()
+    public void Process_InterfaceNearItsSpeed_IsHighJustOverItsThreshold()
     {
         var scenario = new Scenario(new DetectionOptions { LearningSeconds = 10 });
 
@@ -36,7 +36,7 @@ public sealed class LinkCapacityTests
     }
 
     [Fact]
-    public void An_interface_second_beyond_what_its_link_can_carry_is_not_judged_even_when_each_record_is_plausible()
+    public void Process_InterfaceSecondBeyondItsLink_IsNotJudged()
     {
         var scenario = new Scenario(new DetectionOptions { LearningSeconds = 10 });
         scenario.Capacities.Report(Scenario.Router, 3, 1e9);

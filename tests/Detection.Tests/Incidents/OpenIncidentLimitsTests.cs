@@ -11,7 +11,7 @@ namespace FlowCollector.Detection.Tests.Incidents;
 public sealed class OpenIncidentLimitsTests
 {
     [Fact]
-    public void Open_incidents_are_the_records_observers_received_that_second_not_copies_made_per_update()
+    public void OpenIncidents_EachSecond_AreTheRecordsObserversReceived()
     {
         var scenario = new Scenario();
         scenario.Run(5, s => Enumerable.Range(10, 40).SelectMany(h => Flood(s, "udp_flood", Host(h), 30_000)));
@@ -28,7 +28,7 @@ public sealed class OpenIncidentLimitsTests
     }
 
     [Fact]
-    public void Open_incidents_follow_each_second_and_a_closed_one_leaves_the_list()
+    public void OpenIncidents_IncidentCloses_LeavesTheList()
     {
         var scenario = new Scenario(new DetectionOptions { CooldownSeconds = 3 });
         scenario.Run(3, s => Flood(s, "udp_flood", Host(10), 30_000).Concat(Flood(s, "udp_flood", Host(11), 30_000)));
@@ -44,7 +44,7 @@ public sealed class OpenIncidentLimitsTests
     }
 
     [Fact]
-    public void Beyond_the_cap_breaching_keys_are_counted_not_opened_and_get_their_incident_once_there_is_room()
+    public void Process_BeyondTheCap_CountsBreachingKeysAndOpensThemWhenThereIsRoom()
     {
         var options = new DetectionOptions { MaxOpenIncidents = 3, CooldownSeconds = 2 };
         var scenario = new Scenario(options);
@@ -67,7 +67,7 @@ public sealed class OpenIncidentLimitsTests
     }
 
     [Fact]
-    public void The_cap_is_validated()
+    public void Validate_MaxOpenIncidents_IsChecked()
     {
         Assert.Contains(new DetectionOptions { MaxOpenIncidents = 0 }.Validate(), e => e.StartsWith("MaxOpenIncidents:", StringComparison.Ordinal));
     }

@@ -44,7 +44,7 @@ public sealed class MitigationPlannerTests
     [InlineData("fragment_flood", "ip daddr 203.0.113.10 ip frag-off & 0x1fff != 0", "match { destination 203.0.113.10/32; fragment [ is-fragment ]; }")]
     [InlineData("gre_flood", "ip daddr 203.0.113.10 meta l4proto 47", "match { destination 203.0.113.10/32; protocol gre; }")]
     [InlineData("multi_vector", "ip daddr 203.0.113.10", "match { destination 203.0.113.10/32; }")]
-    public void Each_attack_type_becomes_its_narrowest_rule(string attackType, string nftables, string flowSpec)
+    public void RuleFor_EachAttackType_IsItsNarrowestRule(string attackType, string nftables, string flowSpec)
     {
         var plan = Planner().Plan(Incident(attackType));
 
@@ -59,7 +59,7 @@ public sealed class MitigationPlannerTests
     }
 
     [Fact]
-    public void IPv6_victims_get_ip6_rules_and_a_128_blackhole()
+    public void Plan_IPv6Victim_GetsIp6RulesAndA128Blackhole()
     {
         var plan = Planner().Plan(Incident("dns_amplification", "2001:db8:10::53"));
 
@@ -70,7 +70,7 @@ public sealed class MitigationPlannerTests
     }
 
     [Fact]
-    public void The_severity_decides_which_actions_run()
+    public void Plan_Severity_DecidesWhichActionsRun()
     {
         var planner = Planner();
 
@@ -80,7 +80,7 @@ public sealed class MitigationPlannerTests
     }
 
     [Fact]
-    public void A_prefix_override_replaces_the_policy()
+    public void Plan_PrefixOverride_ReplacesThePolicy()
     {
         var options = new MitigationOptions { Enabled = true };
         options.Overrides.Add(new PolicyOverride { Prefix = "203.0.113.128/25", Policy = new SeverityPolicy { Critical = ["flowspec"] } });
@@ -93,7 +93,7 @@ public sealed class MitigationPlannerTests
     [InlineData("203.0.113.10", "203.0.113.10/32")]
     [InlineData("203.0.113.10", "203.0.113.0/28")]
     [InlineData("203.0.113.0/24", "203.0.113.77")]
-    public void Nothing_is_done_to_an_allowlisted_address(string victim, string allowed)
+    public void Plan_AllowlistedAddress_GetsNothing(string victim, string allowed)
     {
         var keyKind = victim.Contains('/', StringComparison.Ordinal) ? "prefix" : "destination";
         var plan = Planner(null, allowed).Plan(Incident(keyKind == "prefix" ? "carpet_bombing" : "udp_flood", victim, keyKind: keyKind, vector: "udp_flood"));
@@ -103,14 +103,14 @@ public sealed class MitigationPlannerTests
     }
 
     [Fact]
-    public void Nothing_is_done_outside_the_monitored_prefixes_or_to_keys_without_a_victim()
+    public void Plan_OutsideMonitoredPrefixesOrNoVictim_GetsNothing()
     {
         Assert.Contains("not inside a monitored prefix", Planner().Plan(Incident("udp_flood", "198.51.100.10")).Refusal, StringComparison.Ordinal);
         Assert.Contains("names no victim", Planner().Plan(Incident("udp_flood", null!, keyKind: "interface")).Refusal, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Carpet_bombing_acts_on_the_prefix_with_its_vector_but_never_blackholes_it()
+    public void Plan_CarpetBombing_ActsOnThePrefixButNeverBlackholesIt()
     {
         var plan = Planner().Plan(Incident("carpet_bombing", "203.0.113.0/24", keyKind: "prefix", vector: "dns_amplification"));
 
@@ -122,7 +122,7 @@ public sealed class MitigationPlannerTests
     }
 
     [Fact]
-    public void RTBH_waits_for_the_flood_to_fill_enough_of_a_known_link()
+    public void Plan_RtbhOnAKnownLink_WaitsForTheFloodToFillEnoughOfIt()
     {
         var planner = Planner();
 
@@ -131,7 +131,7 @@ public sealed class MitigationPlannerTests
     }
 
     [Fact]
-    public void Bad_options_name_the_key()
+    public void Validate_BadOptions_NameTheKey()
     {
         var options = new MitigationOptions
         {

@@ -374,7 +374,7 @@ public sealed class RateAggregatorTests
     }
 
     [Fact]
-    public void Counting_records_and_ticking_allocates_nothing_once_keys_exist()
+    public void OnFlowAndTick_KeysExist_AllocateNothing()
     {
         var aggregator = Aggregator(monitored: "203.0.113.0/24");
         var shard = aggregator.CreateShard();

@@ -6,7 +6,7 @@ namespace FlowCollector.Detection.Tests.Rates;
 public sealed class TopItemsTests
 {
     [Fact]
-    public void Up_to_capacity_every_item_is_counted_exactly()
+    public void Add_UpToCapacity_CountsEveryItemExactly()
     {
         var top = default(TopItems<uint>);
         for (uint port = 1; port <= TopItems<uint>.Capacity; port++)
@@ -21,7 +21,7 @@ public sealed class TopItemsTests
     }
 
     [Fact]
-    public void A_heavy_item_survives_a_stream_of_distinct_light_ones_with_bounded_overestimate()
+    public void Add_HeavyItemAmongManyLightOnes_SurvivesWithBoundedOverestimate()
     {
         // A spoofed flood: every record a new source, one real heavy hitter holding a quarter of the packets.
         var top = default(TopItems<NetworkAddress>);
@@ -48,7 +48,7 @@ public sealed class TopItemsTests
     }
 
     [Fact]
-    public void Cleared_slots_are_not_matched_by_the_vector_search()
+    public void Add_AfterClear_SlotsAreNotMatched()
     {
         var top = default(TopItems<uint>);
         for (uint port = 10; port < 18; port++)
@@ -65,7 +65,7 @@ public sealed class TopItemsTests
     }
 
     [Fact]
-    public void The_lightest_slot_is_replaced_wherever_it_sits()
+    public void Add_TableFull_ReplacesTheLightestSlotWhereverItSits()
     {
         for (var position = 0; position < TopItems<uint>.Capacity; position++)
         {
@@ -84,7 +84,7 @@ public sealed class TopItemsTests
     }
 
     [Fact]
-    public void Zero_and_negative_weights_are_ignored()
+    public void Add_ZeroOrNegativeWeight_IsIgnored()
     {
         var top = default(TopItems<uint>);
         top.Add(1, 0);

@@ -9,7 +9,7 @@ public sealed class TrafficCountsTests
     private static readonly FieldInfo[] Fields = typeof(TrafficCounts).GetFields(BindingFlags.Public | BindingFlags.Instance);
 
     [Fact]
-    public void Add_is_vectorised_over_exactly_the_declared_fields()
+    public void Add_Vectorised_CoversExactlyTheDeclaredFields()
     {
         // The vector addition walks TrafficCounts.Fields doubles: a field added without updating it would be
         // skipped, or the addition would read past the struct.
@@ -19,7 +19,7 @@ public sealed class TrafficCountsTests
     }
 
     [Fact]
-    public void Add_scales_and_sums_every_field()
+    public void Add_Scaled_SumsEveryField()
     {
         object left = default(TrafficCounts);
         object right = default(TrafficCounts);

@@ -47,7 +47,7 @@ public sealed class IncidentStoreTests : IDisposable
     }
 
     [Fact]
-    public void A_new_database_is_created_in_wal_mode_at_the_current_schema_version()
+    public void TryOpen_NewDatabase_IsCreatedInWalModeAtTheCurrentVersion()
     {
         using (Open())
         {
@@ -68,7 +68,7 @@ public sealed class IncidentStoreTests : IDisposable
     }
 
     [Fact]
-    public void A_database_from_a_newer_build_is_refused_with_the_reason()
+    public void TryOpen_DatabaseOfANewerBuild_IsRefusedWithTheReason()
     {
         using (Open())
         {
@@ -86,7 +86,7 @@ public sealed class IncidentStoreTests : IDisposable
     }
 
     [Fact]
-    public void Incidents_round_trip_newest_first_with_their_seconds()
+    public void Incidents_RoundTrip_NewestFirstWithTheirSeconds()
     {
         using var store = Open();
         store.Save(Incident(1));
@@ -117,7 +117,7 @@ public sealed class IncidentStoreTests : IDisposable
     }
 
     [Fact]
-    public void Baselines_round_trip_exactly_and_old_ones_are_left_behind()
+    public void LoadDetectorState_Baselines_RoundTripExactlyAndOldOnesStayBehind()
     {
         var baseline = new KeyBaseline { Samples = 900 };
         for (var i = 0; i < MetricValues.Count; i++)
@@ -149,7 +149,7 @@ public sealed class IncidentStoreTests : IDisposable
     }
 
     [Fact]
-    public void What_was_committed_is_there_for_the_next_process_without_a_clean_shutdown()
+    public void TryOpen_AfterACrash_FindsWhatWasCommitted()
     {
         // The first "process" never disposes its store: what it flushed must already be in the file.
         var crashed = Open();

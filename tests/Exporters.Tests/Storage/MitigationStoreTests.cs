@@ -22,7 +22,7 @@ public sealed class MitigationStoreTests : IDisposable
     };
 
     [Fact]
-    public void A_version_1_database_is_migrated_and_keeps_its_rows()
+    public void TryOpen_Version1Database_MigratesAndKeepsItsRows()
     {
         using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
         {
@@ -42,7 +42,7 @@ public sealed class MitigationStoreTests : IDisposable
     }
 
     [Fact]
-    public void Actions_round_trip_and_a_withdrawal_can_be_requested_once()
+    public void UpdateAction_RoundTrip_AndWithdrawalRequestedOnce()
     {
         Assert.True(IncidentStore.TryOpen(DatabasePath, out var store, out var error), error);
         using (store)
@@ -65,11 +65,11 @@ public sealed class MitigationStoreTests : IDisposable
     [InlineData("announce flow route { match { destination 203.0.113.10/32; protocol udp; source-port =53; } then { discard; } }", "withdraw flow route { match { destination 203.0.113.10/32; protocol udp; source-port =53; } }")]
     [InlineData("announce flow route { match { destination 203.0.113.10/32; } then { rate-limit 9600; } }", "withdraw flow route { match { destination 203.0.113.10/32; } }")]
     [InlineData("announce route 203.0.113.10/32 next-hop 192.0.2.1 community [65535:666 no-export]", "withdraw route 203.0.113.10/32 next-hop 192.0.2.1")]
-    public void Each_announcement_has_its_withdrawal(string announcement, string withdrawal) =>
+    public void WithdrawalOf_EachAnnouncement_IsItsWithdrawal(string announcement, string withdrawal) =>
         Assert.Equal(withdrawal, ExaBgpCommands.WithdrawalOf(announcement));
 
     [Fact]
-    public void An_action_brings_its_incident_along_when_the_writer_is_behind()
+    public void AddAction_WriterBehind_BringsItsIncidentAlong()
     {
         Assert.True(IncidentStore.TryOpen(DatabasePath, out var store, out var error), error);
         using (store)

@@ -58,7 +58,7 @@ public sealed class StoreResilienceTests : IDisposable
     }
 
     [Fact]
-    public void A_batch_the_database_refuses_is_held_retried_and_lands_once_it_is_taken_again()
+    public void Writer_BatchRefused_IsHeldRetriedAndLandsLater()
     {
         using var store = Open();
         using (var connection = Connect())
@@ -94,7 +94,7 @@ public sealed class StoreResilienceTests : IDisposable
     }
 
     [Fact]
-    public void Updates_of_one_incident_waiting_in_a_batch_become_one_row_with_its_latest_state()
+    public void Writer_UpdatesWaitingInABatch_BecomeOneRowWithTheLatestState()
     {
         using var store = Open();
         for (var second = 0; second < 50; second++)
@@ -108,7 +108,7 @@ public sealed class StoreResilienceTests : IDisposable
     }
 
     [Fact]
-    public void Rows_that_cannot_be_read_back_are_skipped_and_counted_and_the_rest_is_served()
+    public void Incidents_UnreadableRows_AreSkippedAndCountedAndTheRestServed()
     {
         using (var store = Open())
         {
@@ -132,7 +132,7 @@ public sealed class StoreResilienceTests : IDisposable
     }
 
     [Fact]
-    public void A_damaged_file_is_refused_with_its_name_and_what_to_do_not_a_stack_trace()
+    public void TryOpen_DamagedFile_IsRefusedWithItsNameAndWhatToDo()
     {
         using (var store = Open())
         {
@@ -157,7 +157,7 @@ public sealed class StoreResilienceTests : IDisposable
     }
 
     [Fact]
-    public void A_damaged_page_found_while_resuming_is_reported_the_same_way()
+    public void TryLoadDetectorState_DamagedPage_IsReportedTheSameWay()
     {
         using (var store = Open())
         {
@@ -192,7 +192,7 @@ public sealed class StoreResilienceTests : IDisposable
     }
 
     [Fact]
-    public void Retention_deletes_old_closed_incidents_old_seconds_and_old_baselines_and_keeps_what_is_in_force()
+    public void Retention_OldRows_AreDeletedAndWhatIsInForceKept()
     {
         var time = new FakeTimeProvider(Now);
         using (var store = Open(new StoreRetention(IncidentDays: 30, SecondsDays: 7, BaselineHours: 24), time))
@@ -229,7 +229,7 @@ public sealed class StoreResilienceTests : IDisposable
 
     [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    public void The_database_and_its_journal_are_readable_by_their_owner_only()
+    public void TryOpen_DatabaseAndJournal_AreReadableByTheirOwnerOnly()
     {
         using (var store = Open())
         {
