@@ -62,7 +62,16 @@ public static class ConfigurationLoader
             errors.Add($"--config: {path} does not exist");
         }
 
-        builder.AddInMemoryCollection(EnvironmentSettings(environment));
+        if (environment is null)
+        {
+            // FLOWCOLLECTOR__Section__Key=value is Section:Key=value.
+            builder.AddEnvironmentVariables(EnvironmentPrefix);
+        }
+        else
+        {
+            builder.AddInMemoryCollection(EnvironmentSettings(environment));
+        }
+
         var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         foreach (var setting in overrides.Settings)
         {
@@ -82,18 +91,29 @@ public static class ConfigurationLoader
         try
         {
             configuration = builder.Build();
-            configuration.Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
         }
         catch (InvalidDataException exception)
         {
             errors.Add($"{path}: not valid JSON ({exception.InnerException?.Message ?? exception.Message})");
             return new LoadedConfiguration(options, errors, usedPath);
         }
+
+        // Unknown keys are found against the options' shape, each with its full path.
+        errors.AddRange(OptionsShape.UnknownKeys(configuration));
+        if (errors.Count > 0)
+        {
+            return new LoadedConfiguration(options, errors, usedPath);
+        }
+
+        try
+        {
+            configuration.Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
+        }
         catch (InvalidOperationException exception)
         {
-            // The binder names a badly typed key with its path ("Failed to convert configuration value 'x' at
-            // 'Listeners:NetFlowPort' ..."), an unknown one only by name: find its path.
-            errors.Add(UnknownKeys(exception.Message, configuration) ?? exception.Message);
+            // A badly typed value: the binder names its path ("Failed to convert configuration value 'x' at
+            // 'Listeners:NetFlowPort' to type ...").
+            errors.Add(exception.Message);
             return new LoadedConfiguration(options, errors, usedPath);
         }
 
@@ -128,29 +148,6 @@ public static class ConfigurationLoader
         {
             return $"{path}: cannot be read ({exception.Message})";
         }
-    }
-
-    /// <summary>"Listeners:NetFlowPrt: unknown setting" for each unknown name the binder reported, or null.</summary>
-    private static string? UnknownKeys(string message, IConfiguration? configuration)
-    {
-        const string Marker = "were not found on the instance of ";
-        var start = message.IndexOf(Marker, StringComparison.Ordinal);
-        if (start < 0 || configuration is null)
-        {
-            return null;
-        }
-
-        var names = message[(message.IndexOf(':', start) + 1)..]
-            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Select(name => name.Trim('\''))
-            .ToHashSet(StringComparer.OrdinalIgnoreCase);
-        var paths = configuration.AsEnumerable()
-            .Select(pair => pair.Key)
-            .Where(key => names.Contains(key.Split(':').Last()) || key.Split(':').Any(names.Contains))
-            .Select(key => string.Join(':', key.Split(':').TakeWhile(segment => !names.Contains(segment)).Append(key.Split(':').First(names.Contains))))
-            .Distinct()
-            .Order();
-        return string.Join("; ", paths.Select(path => $"{path}: unknown setting"));
     }
 
     private static void Apply(CommandLineOverrides overrides, CollectorOptions options)
@@ -196,23 +193,13 @@ public static class ConfigurationLoader
         }
     }
 
-    /// <summary>FLOWCOLLECTOR__Section__Key=value becomes Section:Key=value.</summary>
-    private static Dictionary<string, string?> EnvironmentSettings(IDictionary<string, string?>? environment)
+    /// <summary>A given environment (tests) read as the environment provider reads the process's.</summary>
+    private static Dictionary<string, string?> EnvironmentSettings(IDictionary<string, string?> environment)
     {
         var result = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        if (environment is null)
+        foreach (var (key, value) in environment)
         {
-            foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
-            {
-                Add(result, (string)entry.Key, (string?)entry.Value);
-            }
-        }
-        else
-        {
-            foreach (var (key, value) in environment)
-            {
-                Add(result, key, value);
-            }
+            Add(result, key, value);
         }
 
         return result;

@@ -35,6 +35,36 @@ internal static class OptionsShape
         }
     }
 
+    /// <summary>
+    /// "Section:Key: unknown setting" for every configuration path the options have no place for, named at its first
+    /// unknown segment (a misspelt section is reported once, not once per key under it), in path order.
+    /// </summary>
+    public static IEnumerable<string> UnknownKeys(IConfiguration configuration)
+    {
+        var unknown = new SortedSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, _) in configuration.AsEnumerable())
+        {
+            if (Resolve(key) is not null)
+            {
+                continue;
+            }
+
+            // The shortest prefix that does not resolve is the misspelt part.
+            var segments = key.Split(':');
+            for (var length = 1; length <= segments.Length; length++)
+            {
+                var prefix = string.Join(':', segments[..length]);
+                if (Resolve(prefix) is null)
+                {
+                    unknown.Add(prefix);
+                    break;
+                }
+            }
+        }
+
+        return unknown.Select(path => $"{path}: unknown setting");
+    }
+
     /// <summary>The type a configuration path binds to, or null when the path is not part of the options.</summary>
     private static JsonTypeInfo? Resolve(string path)
     {
@@ -49,6 +79,9 @@ internal static class OptionsShape
                     break;
                 case { Kind: JsonTypeInfoKind.Enumerable, ElementType: { } element } when int.TryParse(segment, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _):
                     current = OptionsShapeContext.Default.GetTypeInfo(element);
+                    break;
+                case { Kind: JsonTypeInfoKind.Dictionary, ElementType: { } value }:
+                    current = OptionsShapeContext.Default.GetTypeInfo(value);
                     break;
                 default:
                     return null;

@@ -176,4 +176,20 @@ public sealed class ConfigurationLoaderTests
 
         Assert.Contains(loaded.Errors, e => e.StartsWith(expected, StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void CheckConfig_EnvironmentVariables_AreReadWithTheirKeysNamedInErrors()
+    {
+        var (exit, output, error) = Flowcollector.RunWith(
+            new Dictionary<string, string> { ["FLOWCOLLECTOR__Http__Listen"] = "127.0.0.1:19999", ["FLOWCOLLECTOR__Listeners__NetFlowPrt"] = "2055", ["FLOWCOLLECTOR__Detektion__Hysteresis"] = "0.5" },
+            "check-config");
+        var (goodExit, goodOutput, goodError) = Flowcollector.RunWith(new Dictionary<string, string> { ["FLOWCOLLECTOR__Http__Listen"] = "127.0.0.1:19999" }, "check-config");
+
+        Assert.Equal(78, exit);
+        Assert.Contains("Listeners:NetFlowPrt: unknown setting", error, StringComparison.Ordinal);
+        Assert.Contains("Detektion: unknown setting", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Detektion:Hysteresis", error, StringComparison.Ordinal);
+        Assert.True(goodExit == 0, goodError + output);
+        Assert.Contains("http: 127.0.0.1:19999", goodOutput, StringComparison.Ordinal);
+    }
 }
