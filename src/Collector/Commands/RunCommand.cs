@@ -1,5 +1,7 @@
 using System.CommandLine;
 using FlowCollector.Collector.Configuration;
+using FlowCollector.Collector.Hosting;
+using FlowCollector.Collector.Pipeline;
 using FlowCollector.Collector.Runtime;
 using FlowCollector.Detection.Rates;
 using Microsoft.Extensions.DependencyInjection;
@@ -137,22 +139,8 @@ internal static partial class RunCommand
         // Under systemd: Type=notify readiness, and log lines in journald's format with priorities.
         builder.Services.AddSystemd();
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(services => new CollectorRuntime(loaded.Options, dataDirectory, TimeProvider.System, services.GetRequiredService<ILoggerFactory>()));
-        builder.Services.AddHostedService<CollectorService>();
+        builder.Services.AddFlowCollector(loaded.Options, dataDirectory);
         using var host = builder.Build();
-        var runtime = host.Services.GetRequiredService<CollectorRuntime>();
-        if (!runtime.TryStart(out var startError))
-        {
-            Console.Error.WriteLine($"flowcollector: {startError}");
-            runtime.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            return runtime.Failure switch
-            {
-                StartFailure.Configuration => ConfigurationError,
-                StartFailure.DamagedData => DataError,
-                _ => StartError,
-            };
-        }
-
         var startupLogger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("FlowCollector");
         host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() =>
         {
@@ -171,16 +159,39 @@ internal static partial class RunCommand
     }
 
     /// <summary>
-    /// Runs the host until it stops. The host also stops when the collector's service fails (a fault in the tick),
-    /// and returns as after SIGTERM: the exit code must then say it failed, or a service manager would not restart it.
+    /// Starts the host, then runs it until it stops. A part that cannot start ends it with the exit code of its
+    /// reason. The host also stops when the second clock fails (a fault in the tick) and returns as after SIGTERM:
+    /// the exit code must then say it failed, or a service manager would not restart it.
     /// </summary>
     internal static int Serve(IHost host)
     {
-        // Found before running: Run disposes the host, and its services with it, when it returns.
-        var service = host.Services.GetServices<IHostedService>().OfType<CollectorService>().Single();
-        host.Run();
-        return service.ExecuteTask is { IsFaulted: true } ? RuntimeError : 0;
+        var clock = host.Services.GetRequiredService<SecondClock>();
+        try
+        {
+            host.Start();
+        }
+        catch (StartupException exception)
+        {
+            Console.Error.WriteLine($"flowcollector: {exception.Message}");
+            return exception.Failure switch
+            {
+                StartFailure.Configuration => ConfigurationError,
+                StartFailure.DamagedData => DataError,
+                _ => StartError,
+            };
+        }
+
+        var core = host.Services.GetRequiredService<CollectorCore>();
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("FlowCollector");
+        var node = core.Node;
+        var data = core.DataDirectory;
+        LogStarted(logger, node, data);
+        host.WaitForShutdown();
+        return clock.ExecuteTask is { IsFaulted: true } ? RuntimeError : 0;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "flowcollector running as node {Node}, data in {DataDirectory}")]
+    private static partial void LogStarted(ILogger logger, string node, string dataDirectory);
 }
 
 /// <summary><c>flowcollector check-config</c>: validates a configuration without starting anything.</summary>

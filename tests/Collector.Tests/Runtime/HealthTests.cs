@@ -1,9 +1,9 @@
 using FlowCollector.Collector.Commands;
 using FlowCollector.Collector.Configuration;
-using FlowCollector.Collector.Runtime;
+using FlowCollector.Collector.Hosting;
+using FlowCollector.Collector.Pipeline;
+using FlowCollector.Collector.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
 namespace FlowCollector.Collector.Tests.Runtime;
@@ -19,41 +19,38 @@ public sealed class HealthTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_700_000_000).AddMilliseconds(300));
         var options = new CollectorOptions { ProcNetDev = { Mode = "off" } };
-        await using var runtime = new CollectorRuntime(options, Path.GetTempPath(), time, NullLoggerFactory.Instance);
-        Assert.Empty(runtime.Degradations());
+        using var host = CollectorHost.Build(options, time);
+        var health = host.Services.GetRequiredService<CollectorHealth>();
+        var pipeline = host.Services.GetRequiredService<SecondPipeline>();
+        Assert.Empty(health.Degradations());
 
         // Ten seconds pass and no second is closed: detection is that far behind.
         time.Advance(TimeSpan.FromSeconds(10));
-        Assert.InRange(runtime.TickLagSeconds, 10, 11);
-        Assert.Contains(runtime.Degradations(), r => r.Contains("s behind", StringComparison.Ordinal));
+        Assert.InRange(pipeline.LagSeconds, 10, 11);
+        Assert.Contains(health.Degradations(), r => r.Contains("s behind", StringComparison.Ordinal));
 
-        for (var second = runtime.Aggregator.CurrentSecond; second < 1_700_000_010; second++)
+        for (var second = host.Services.GetRequiredService<CollectorCore>().Aggregator.CurrentSecond; second < 1_700_000_010; second++)
         {
-            runtime.Tick(second);
+            pipeline.Close(second);
         }
 
-        Assert.Empty(runtime.Degradations());
+        Assert.Empty(health.Degradations());
     }
 
     [Fact]
     public void Serve_TheTickFails_ExitsWithTheFailureCodeNotZero()
     {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         var options = new CollectorOptions { ProcNetDev = { Mode = "off" } };
-        builder.Services.AddSingleton(_ => new CollectorRuntime(options, Path.GetTempPath(), new BrokenClock(), NullLoggerFactory.Instance));
-        builder.Services.AddHostedService<CollectorService>();
-        using var host = builder.Build();
+        using var host = CollectorHost.Build(options, new BrokenClock());
 
-        Assert.Equal(RunCommand.RuntimeError, RunCommand.Serve(host));
+        Assert.Equal(RunCommand.RuntimeError, RunCommand.Serve(host.Host));
     }
 
-    /// <summary>A clock that works while the collector is built and fails once the tick reads it.</summary>
+    /// <summary>A clock that fails when the tick's thread reads it, and works for every other part.</summary>
     private sealed class BrokenClock : TimeProvider
     {
-        private int _reads;
-
-        public override DateTimeOffset GetUtcNow() => Interlocked.Increment(ref _reads) <= 3
-            ? DateTimeOffset.UtcNow
-            : throw new InvalidOperationException("the clock broke");
+        public override DateTimeOffset GetUtcNow() => Thread.CurrentThread.Name == "tick"
+            ? throw new InvalidOperationException("the clock broke")
+            : DateTimeOffset.UtcNow;
     }
 }

@@ -1,5 +1,5 @@
 using FlowCollector.Collector.Configuration;
-using FlowCollector.Collector.Runtime;
+using FlowCollector.Collector.Pipeline;
 using FlowCollector.Collector.Tests.Detection;
 using FlowCollector.Collector.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,7 +1,7 @@
 using FlowCollector.Collector.Configuration;
-using FlowCollector.Collector.Runtime;
+using FlowCollector.Collector.Pipeline;
+using Microsoft.Extensions.DependencyInjection;
 using FlowCollector.Decoders;
-using Microsoft.Extensions.Logging.Abstractions;
 using FlowCollector.Collector.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 
@@ -16,8 +16,10 @@ public sealed class TickTests
         var fake = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_700_000_000));
         var time = new EarlyTimers(fake);
         var options = new CollectorOptions { ProcNetDev = { Mode = "off" } };
-        await using var runtime = new CollectorRuntime(options, Path.GetTempPath(), time, NullLoggerFactory.Instance);
-        var shard = runtime.Aggregator.CreateShard();
+        using var host = CollectorHost.Build(options, time);
+        var core = host.Services.GetRequiredService<CollectorCore>();
+        var pipeline = host.Services.GetRequiredService<SecondPipeline>();
+        var shard = core.Aggregator.CreateShard();
         shard.Enter();
         shard.OnFlow(new FlowRecord
         {
@@ -33,7 +35,7 @@ public sealed class TickTests
         shard.Exit();
 
         using var stop = new CancellationTokenSource();
-        var running = runtime.RunAsync(stop.Token);
+        var running = host.Services.GetRequiredService<SecondClock>().RunAsync(stop.Token);
         for (var second = 0; second < 15; second++)
         {
             // Real timers fire a little early at times: these fire 2 ms early, always, and the clock creeps up to
@@ -48,14 +50,14 @@ public sealed class TickTests
                 fake.SetUtcNow(nearBoundary);
             }
 
-            for (var millisecond = 0; millisecond < 500 && runtime.LastSecond < closing; millisecond++)
+            for (var millisecond = 0; millisecond < 500 && pipeline.LastSecond < closing; millisecond++)
             {
                 fake.Advance(TimeSpan.FromMilliseconds(1));
                 await Task.Delay(2);
             }
 
-            Assert.Equal(closing + 1, runtime.Aggregator.CurrentSecond);
-            Assert.Equal(closing, runtime.LastSecond);
+            Assert.Equal(closing + 1, core.Aggregator.CurrentSecond);
+            Assert.Equal(closing, pipeline.LastSecond);
         }
 
         await stop.CancelAsync();
@@ -63,7 +65,7 @@ public sealed class TickTests
 
         // 1000 packets over 10 seconds, each second closed once: the counters hold 1000, not a multiple.
         using var metrics = new MemoryStream();
-        await runtime.Metrics.ExportAsync(metrics, CancellationToken.None);
+        await core.Metrics.ExportAsync(metrics, CancellationToken.None);
         var text = System.Text.Encoding.UTF8.GetString(metrics.ToArray());
         var line = text.Split('\n').Single(l => l.StartsWith("flowcollector_node_packets_total{source=\"netflow\"}", StringComparison.Ordinal));
         Assert.Equal(1000.0, double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture), 6);
@@ -73,12 +75,14 @@ public sealed class TickTests
     public async Task RunAsync_SystemClock_ClosesSecondsInOrderOnItsOwnThreadAndStopsWhenCancelled()
     {
         var options = new CollectorOptions { ProcNetDev = { Mode = "off" } };
-        await using var runtime = new CollectorRuntime(options, Path.GetTempPath(), TimeProvider.System, NullLoggerFactory.Instance);
-        var first = runtime.Aggregator.CurrentSecond;
+        using var host = CollectorHost.Build(options, TimeProvider.System);
+        var core = host.Services.GetRequiredService<CollectorCore>();
+        var pipeline = host.Services.GetRequiredService<SecondPipeline>();
+        var first = core.Aggregator.CurrentSecond;
 
         using var stop = new CancellationTokenSource();
-        var running = runtime.RunAsync(stop.Token);
-        while (runtime.LastSecond < first + 2)
+        var running = host.Services.GetRequiredService<SecondClock>().RunAsync(stop.Token);
+        while (pipeline.LastSecond < first + 2)
         {
             Assert.False(running.IsCompleted, running.Exception?.ToString());
             await Task.Delay(50);
@@ -86,7 +90,7 @@ public sealed class TickTests
 
         // Each second closed once its boundary had passed, never before.
         Assert.True(DateTimeOffset.UtcNow >= DateTimeOffset.FromUnixTimeSeconds(first + 3));
-        Assert.Equal(first + 3, runtime.Aggregator.CurrentSecond);
+        Assert.Equal(first + 3, core.Aggregator.CurrentSecond);
         await stop.CancelAsync();
         await running.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.True(running.IsCompletedSuccessfully);

@@ -2,7 +2,7 @@ using System.Text.Json;
 using FlowCollector.Decoders;
 using FlowCollector.Detection.Rates;
 
-namespace FlowCollector.Collector.Runtime;
+namespace FlowCollector.Collector.Pipeline;
 
 /// <summary>One interface's rates in the last complete second, as /api/interfaces shows them.</summary>
 internal readonly record struct InterfaceRate(

@@ -4,7 +4,7 @@ using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Rates;
 using Microsoft.Extensions.Logging;
 
-namespace FlowCollector.Collector.Runtime;
+namespace FlowCollector.Collector.Pipeline;
 
 /// <summary>
 /// Tells the log when a bounded table is full or input is thrown away: each kind when its counter first grows, then

@@ -1,7 +1,7 @@
 using FlowCollector.Detection.Incidents;
 using Microsoft.Extensions.Logging;
 
-namespace FlowCollector.Collector.Runtime;
+namespace FlowCollector.Collector.Incidents;
 
 /// <summary>Tells the journal when an incident opens, escalates or closes.</summary>
 internal sealed partial class IncidentLog(ILogger logger) : IIncidentObserver

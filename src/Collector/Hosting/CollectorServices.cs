@@ -1,0 +1,74 @@
+using FlowCollector.Collector.Configuration;
+using FlowCollector.Collector.Http;
+using FlowCollector.Collector.Incidents;
+using FlowCollector.Collector.Mitigation;
+using FlowCollector.Collector.Pipeline;
+using FlowCollector.Collector.Sources;
+using FlowCollector.Collector.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace FlowCollector.Collector.Hosting;
+
+/// <summary>
+/// The one composition root. The host starts hosted services in the order they are registered here and stops them in
+/// the reverse order, so the order is the collector's start-up and shutdown:
+/// storage, mitigation, detection, sources, metrics, the second clock, HTTP to start;
+/// HTTP, the clock, metrics, sources, detection (baselines saved), mitigation (withdrawn), storage (flushed) to stop.
+/// </summary>
+internal static class CollectorServices
+{
+    /// <summary>Everything <c>flowcollector run</c> is, on the given options and data directory.</summary>
+    public static IServiceCollection AddFlowCollector(this IServiceCollection services, CollectorOptions options, string dataDirectory)
+    {
+        services.AddSingleton(options);
+        services.AddSingleton(services => new CollectorCore(options, dataDirectory, services.GetRequiredService<TimeProvider>()));
+        return services
+            .AddStorage()
+            .AddMitigation()
+            .AddDetection()
+            .AddSources()
+            .AddCollectorMetrics()
+            .AddSecondClock()
+            .AddHttpEndpoints();
+    }
+
+    /// <summary>The incident store: first to start, last to stop.</summary>
+    public static IServiceCollection AddStorage(this IServiceCollection services) => services.AddHostedSingleton<StorageService>();
+
+    /// <summary>Mitigation: reconciles what an earlier run left before any incident arrives; withdraws at stop.</summary>
+    public static IServiceCollection AddMitigation(this IServiceCollection services) => services.AddHostedSingleton<MitigationService>();
+
+    /// <summary>The detector, resumed from the store; its baselines saved at stop.</summary>
+    public static IServiceCollection AddDetection(this IServiceCollection services) => services.AddHostedSingleton<DetectionService>();
+
+    /// <summary>Flow listeners, mirrored traffic, live capture and /proc/net/dev.</summary>
+    public static IServiceCollection AddSources(this IServiceCollection services) => services.AddHostedSingleton<SourcesService>();
+
+    /// <summary>Counters read at scrape time.</summary>
+    public static IServiceCollection AddCollectorMetrics(this IServiceCollection services) => services.AddHostedSingleton<MetricsService>();
+
+    /// <summary>The pipeline each closed second goes through, and the clock that closes them.</summary>
+    public static IServiceCollection AddSecondClock(this IServiceCollection services)
+    {
+        services.AddSingleton<SecondPipeline>();
+        services.AddSingleton<CollectorHealth>();
+        return services.AddHostedSingleton<SecondClock>();
+    }
+
+    /// <summary>/metrics, /healthz and the API.</summary>
+    public static IServiceCollection AddHttpEndpoints(this IServiceCollection services)
+    {
+        services.AddSingleton<CollectorEndpoints>();
+        return services.AddHostedSingleton<HttpService>();
+    }
+
+    /// <summary>A hosted service that other parts also depend on: one instance, started in registration order.</summary>
+    private static IServiceCollection AddHostedSingleton<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicConstructors)] TService>(this IServiceCollection services)
+        where TService : class, IHostedService
+    {
+        services.AddSingleton<TService>();
+        services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<TService>());
+        return services;
+    }
+}

@@ -1,0 +1,62 @@
+using FlowCollector.Collector.Mitigation;
+using FlowCollector.Collector.Pipeline;
+using FlowCollector.Collector.Sources;
+using FlowCollector.Collector.Storage;
+using FlowCollector.Exporters.Metrics;
+using Microsoft.Extensions.Hosting;
+
+namespace FlowCollector.Collector.Hosting;
+
+/// <summary>
+/// The counters that are read from their owners when Prometheus scrapes, not every second: exporters, every source's
+/// counters (with the kernel's drops of the UDP ports, read in one pass), the store's writer and mitigation.
+/// </summary>
+internal sealed class MetricsService(CollectorCore core, SourcesService sources, StorageService storage, MitigationService mitigation) : IHostedService
+{
+    private readonly List<KeyValuePair<string, long>> _events = [];
+    private readonly Lock _reading = new();
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        core.Metrics.Registry.AddBeforeCollectCallback(Record);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private void Record()
+    {
+        var metrics = core.Metrics;
+        metrics.RecordExporters(core.Decoder.Exporters);
+        var list = sources.Sources;
+        var kernelDrops = KernelDrops.Read([.. list.Select(source => source.UdpPort)]);
+        lock (_reading)
+        {
+            for (var i = 0; i < list.Count; i++)
+            {
+                var source = list[i];
+                if (source.Kind != SourceKind.InterfaceCounters)
+                {
+                    metrics.RecordListener(new ListenerCounters(source.Name, source.Received, source.Rejected, source.Dropped + kernelDrops[i]));
+                }
+
+                _events.Clear();
+                source.ReadEvents(_events);
+                foreach (var (name, count) in _events)
+                {
+                    metrics.RecordSourceEvent(source.Name, name, count);
+                }
+            }
+        }
+
+        if (storage.Store is { } store)
+        {
+            metrics.RecordStore(store.Written, store.Dropped, store.Failed);
+        }
+
+        if (mitigation.Worker is { } worker)
+        {
+            metrics.RecordMitigation(worker.Engine.Counters, mitigation.ExaBgp?.IsConnected);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using System.Text.Json;
+using FlowCollector.Collector.Hosting;
+using FlowCollector.Collector.Pipeline;
+using FlowCollector.Collector.Storage;
+using FlowCollector.Exporters.Storage;
+
+namespace FlowCollector.Collector.Http;
+
+/// <summary>What the collector serves: /metrics, /healthz and the JSON API, each streamed as it is written.</summary>
+internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipeline, StorageService storage, CollectorHealth health)
+{
+    /// <summary>The most incidents one page of <c>/api/incidents</c> holds; older ones are paged with <c>before=ID</c>.</summary>
+    public const int MaxIncidentPage = 1000;
+
+    public IEnumerable<Endpoint> All()
+    {
+        yield return new Endpoint("/metrics", "text/plain; version=0.0.4; charset=utf-8", (response, _, cancellation) => core.Metrics.ExportAsync(response.Body, cancellation));
+        yield return new Endpoint("/healthz", "application/json", (response, _, cancellation) =>
+        {
+            var reasons = health.Degradations();
+            response.Status = reasons.Count == 0 ? 200 : 503;
+            return WriteJsonAsync(response, writer => health.Write(writer, reasons), cancellation);
+        });
+        yield return new Endpoint("/api/interfaces", "application/json", (response, _, cancellation) => WriteJsonAsync(response, WriteInterfaces, cancellation));
+        yield return new Endpoint("/api/mitigations", "application/json", WriteMitigationsAsync);
+        yield return new Endpoint("/api/incidents", "application/json", WriteIncidentsAsync);
+    }
+
+    private static async Task WriteJsonAsync(HttpResponse response, Action<Utf8JsonWriter> write, CancellationToken cancellation)
+    {
+        await using var writer = new Utf8JsonWriter(response.Body);
+        write(writer);
+        await writer.FlushAsync(cancellation).ConfigureAwait(false);
+    }
+
+    private void WriteInterfaces(Utf8JsonWriter writer)
+    {
+        writer.WriteStartArray();
+        foreach (var rate in pipeline.Interfaces)
+        {
+            rate.Write(writer);
+        }
+
+        writer.WriteEndArray();
+    }
+
+    /// <summary>
+    /// Newest first from the store, streamed as rows are read: <c>?open=true</c> for open ones only, <c>limit=N</c>
+    /// (default and at most <see cref="MaxIncidentPage"/>), <c>before=ID</c> for the page of incidents older than ID.
+    /// </summary>
+    private async Task WriteIncidentsAsync(HttpResponse response, HttpRequestHead request, CancellationToken cancellation)
+    {
+        var openOnly = false;
+        var limit = MaxIncidentPage;
+        var before = long.MaxValue;
+        foreach (var (name, value) in QueryPairs(request.Query))
+        {
+            if (name == "open")
+            {
+                openOnly = value is "true" or "1";
+            }
+            else if (name == "limit" && !TryPositive(value, out limit))
+            {
+                await BadQueryAsync(response, $"limit: '{value}' is not a positive whole number", cancellation).ConfigureAwait(false);
+                return;
+            }
+            else if (name == "before" && !TryPositive(value, out before))
+            {
+                await BadQueryAsync(response, $"before: '{value}' is not an incident id", cancellation).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        await using var writer = new Utf8JsonWriter(response.Body);
+        writer.WriteStartArray();
+        if (storage.Store is { } store)
+        {
+            foreach (var incident in store.IncidentPage(openOnly, Math.Min(limit, MaxIncidentPage), before))
+            {
+                IncidentJson.Write(writer, incident);
+                if (writer.BytesPending >= HttpResponse.BufferSize)
+                {
+                    await writer.FlushAsync(cancellation).ConfigureAwait(false);
+                }
+            }
+        }
+
+        writer.WriteEndArray();
+        await writer.FlushAsync(cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>Newest first from the store; <c>?active=true</c> for actions not withdrawn.</summary>
+    private async Task WriteMitigationsAsync(HttpResponse response, HttpRequestHead request, CancellationToken cancellation)
+    {
+        var activeOnly = QueryPairs(request.Query).Any(p => p.Name == "active" && p.Value is "true" or "1");
+        await using var writer = new Utf8JsonWriter(response.Body);
+        writer.WriteStartArray();
+        foreach (var action in storage.Store?.Actions(activeOnly) ?? [])
+        {
+            MitigationJson.Write(writer, action);
+            if (writer.BytesPending >= HttpResponse.BufferSize)
+            {
+                await writer.FlushAsync(cancellation).ConfigureAwait(false);
+            }
+        }
+
+        writer.WriteEndArray();
+        await writer.FlushAsync(cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>A query string's name=value pairs, unescaped; a bare name reads as true.</summary>
+    private static IEnumerable<(string Name, string Value)> QueryPairs(string query) =>
+        query.Split('&', StringSplitOptions.RemoveEmptyEntries).Select(pair => pair.IndexOf('=', StringComparison.Ordinal) is var equals and > 0
+            ? (Uri.UnescapeDataString(pair[..equals]), Uri.UnescapeDataString(pair[(equals + 1)..]))
+            : (Uri.UnescapeDataString(pair), "true"));
+
+    private static bool TryPositive(string value, out int parsed) =>
+        int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out parsed) && parsed > 0;
+
+    private static bool TryPositive(string value, out long parsed) =>
+        long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out parsed) && parsed > 0;
+
+    private static async Task BadQueryAsync(HttpResponse response, string message, CancellationToken cancellation)
+    {
+        response.Status = 400;
+        response.ContentType = "text/plain; charset=utf-8";
+        await response.Body.WriteAsync(System.Text.Encoding.UTF8.GetBytes(message + "\n"), cancellation).ConfigureAwait(false);
+    }
+}
