@@ -69,15 +69,15 @@ public sealed class IncidentRecoveryTests
 
 
         // The first second was only partly under attack; a full one follows.
-        await Task.Delay(TimeSpan.FromSeconds(3));
-        continuing = (await Get(first, "/api/incidents?open=true")).Single(i => i.GetProperty("address").GetString() == Continuing);
+        continuing = (await WaitForAsync(first, "/api/incidents?open=true", incidents => incidents.Any(i => i.GetProperty("address").GetString() == Continuing && i.GetProperty("peakPps").GetDouble() >= 6_000)))
+            .Single(i => i.GetProperty("address").GetString() == Continuing);
         Assert.InRange(continuing.GetProperty("peakPps").GetDouble(), 6_000, 7_500);
         var metrics = await first.GetAsync("/metrics");
         Assert.True(OpenGauge(metrics, "dns_amplification") >= 2, metrics);
         Assert.DoesNotContain("flowcollector_incidents_open{type=\"syn_flood\"}", metrics, StringComparison.Ordinal);
 
         // Let a baseline save happen, then kill -9 while both are open; one attack goes on, the other ends with it.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        await Eventually.True(() => Task.FromResult(SavedBaselines(data.FullName) > 0), "a baseline save");
         await first.KillHardAsync();
         _floodEnding = false;
         var stored = Incidents(data.FullName, "--open");
@@ -101,8 +101,7 @@ public sealed class IncidentRecoveryTests
         // When the flood stops, the resumed incident closes after its cool-down, and its type's gauge reads 0.
         _floodContinuing = false;
         await WaitForAsync(second, "/api/incidents", incidents => incidents.Any(i => i.GetProperty("id").GetInt64() == continuingId && i.GetProperty("closeReason").GetString() == "calm"));
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
-        Assert.Equal(0, OpenGauge(await second.GetAsync("/metrics"), "dns_amplification"));
+        await Eventually.True(async () => OpenGauge(await second.GetAsync("/metrics"), "dns_amplification") == 0, "the open-incident gauge reading 0");
         Assert.DoesNotContain(Incidents(data.FullName, "--open"), i => i.GetProperty("keyKind").GetString() == "destination");
     }
 
@@ -120,6 +119,16 @@ public sealed class IncidentRecoveryTests
         return text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToList();
     }
 
+    /// <summary>Baselines in the database, read as another process would while the collector runs.</summary>
+    private static long SavedBaselines(string dataDirectory)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dataDirectory, "flowcollector.db")};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM baselines";
+        return (long)command.ExecuteScalar()!;
+    }
+
     private static async Task<List<JsonElement>> Get(CollectorProcess collector, string path)
     {
         using var document = JsonDocument.Parse(await collector.GetAsync(path));
@@ -128,17 +137,9 @@ public sealed class IncidentRecoveryTests
 
     private static async Task<List<JsonElement>> WaitForAsync(CollectorProcess collector, string path, Func<List<JsonElement>, bool> condition)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var incidents = await Get(collector, path);
-            if (condition(incidents))
-            {
-                return incidents;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"{path} did not reach the expected state in 30 s: {string.Join("\n", incidents)}\n{collector.Output}");
-            await Task.Delay(200);
-        }
+        List<JsonElement>? last = null;
+        var reached = await Eventually.Within(async () => condition(last = await Get(collector, path)), 30, 200);
+        Assert.True(reached, $"{path} did not reach the expected state in 30 s: {string.Join("\n", last ?? [])}\n{collector.Output}");
+        return last!;
     }
 }

@@ -104,7 +104,7 @@ public sealed class SourceCountersTests
             other.Send(new byte[2], (IPEndPoint)socket.LocalEndPoint!);
         }
 
-        SpinWait.SpinUntil(() => counters.Received == 3, TimeSpan.FromSeconds(10));
+        Eventually.TrueNow(() => counters.Received == 3, "three datagrams received");
         socket.Dispose();
 
         Assert.True(loop.Join(TimeSpan.FromSeconds(10)), "the loop ended when its socket closed");

@@ -89,16 +89,10 @@ internal sealed class BgpLab : IDisposable
             ["exabgp.log.destination"] = "stdout",
         }, Path.Combine(directory, "exabgp.conf"));
         var lab = new BgpLab(directory, apiPort, gobgpd, exabgp);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!lab.Gobgp("neighbor").Contains("Establ", StringComparison.Ordinal))
+        if (!Eventually.Within(() => Task.FromResult(lab.Gobgp("neighbor").Contains("Establ", StringComparison.Ordinal)), 30, 200).GetAwaiter().GetResult())
         {
-            if (DateTime.UtcNow > deadline)
-            {
-                lab.Dispose();
-                Assert.Fail("ExaBGP and GoBGP did not establish their session within 30 s");
-            }
-
-            Thread.Sleep(200);
+            lab.Dispose();
+            Assert.Fail("ExaBGP and GoBGP did not establish their session within 30 s");
         }
 
         return lab;

@@ -149,22 +149,11 @@ internal sealed class CollectorProcess : IAsyncDisposable
         return total;
     }
 
-    /// <summary>Polls until the metric reaches the value (or stops changing past it); returns the last value read.</summary>
+    /// <summary>Polls until the metric reaches the value; returns the last value read, for the caller to assert on.</summary>
     public async Task<double> WaitForMetricAsync(string name, double expected, TimeSpan timeout, params (string Label, string Value)[] labels)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        double value;
-        do
-        {
-            value = await MetricAsync(name, labels);
-            if (Math.Abs(value - expected) < 1e-6 * Math.Max(1, expected))
-            {
-                return value;
-            }
-
-            await Task.Delay(250);
-        }
-        while (DateTime.UtcNow < deadline);
+        var value = 0.0;
+        await Eventually.Within(async () => Math.Abs((value = await MetricAsync(name, labels)) - expected) < 1e-6 * Math.Max(1, expected), timeout.TotalSeconds, 250);
         return value;
     }
 
