@@ -3,7 +3,7 @@ using FlowCollector.Collector.Configuration;
 using FlowCollector.Collector.Hosting;
 using FlowCollector.Collector.Pipeline;
 using FlowCollector.Collector.Runtime;
-using FlowCollector.Detection.Rates;
+using FlowCollector.Decoders;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Net;
-using FlowCollector.Detection.Rates;
+using FlowCollector.Decoders;
 
 namespace FlowCollector.Collector.Configuration;
 

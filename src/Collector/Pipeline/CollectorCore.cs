@@ -1,5 +1,6 @@
 using FlowCollector.Collector.Configuration;
 using FlowCollector.Decoders.Flows;
+using FlowCollector.Decoders;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Rates;
 using FlowCollector.Exporters.Metrics;

@@ -2,7 +2,7 @@ using System.Net;
 using FlowCollector.Collector.Hosting;
 using FlowCollector.Collector.Pipeline;
 using FlowCollector.Decoders.Packets;
-using FlowCollector.Detection.Rates;
+using FlowCollector.Decoders;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 

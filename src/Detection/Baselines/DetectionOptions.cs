@@ -1,3 +1,4 @@
+using FlowCollector.Decoders;
 using FlowCollector.Detection.Rates;
 
 namespace FlowCollector.Detection.Baselines;

@@ -1,4 +1,4 @@
-using FlowCollector.Detection.Rates;
+using FlowCollector.Decoders;
 
 namespace FlowCollector.Detection.Mitigation;
 

@@ -69,7 +69,7 @@ public sealed partial class ResidentSetTests
         Assert.True(returned.ResidentAfter > 0);
         Assert.True(returned.ImagePages > 0, "this test assembly is a read-only mapping of a file in the directory");
         // Code in the mappings just given back still runs.
-        Assert.Equal("192.0.2.0/24", FlowCollector.Detection.Rates.IpPrefix.Parse("192.0.2.0/24").ToString());
+        Assert.Equal("192.0.2.0/24", FlowCollector.Decoders.IpPrefix.Parse("192.0.2.0/24").ToString());
     }
 
     private static byte Pattern(int offset) => (byte)(offset * 7 + (offset >> 12));

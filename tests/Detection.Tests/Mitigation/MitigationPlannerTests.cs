@@ -1,3 +1,4 @@
+using FlowCollector.Decoders;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Mitigation;
 using FlowCollector.Detection.Rates;
@@ -34,28 +35,28 @@ public sealed class MitigationPlannerTests
         new(options ?? new MitigationOptions { Enabled = true }, Monitored, allowlist.Select(IpPrefix.Parse));
 
     [Theory]
-    [InlineData("dns_amplification", "ip daddr 203.0.113.10 udp sport 53", "match { destination 203.0.113.10/32; protocol udp; source-port =53; }")]
-    [InlineData("ntp_amplification", "ip daddr 203.0.113.10 udp sport 123", "match { destination 203.0.113.10/32; protocol udp; source-port =123; }")]
-    [InlineData("memcached_amplification", "ip daddr 203.0.113.10 udp sport 11211", "match { destination 203.0.113.10/32; protocol udp; source-port =11211; }")]
-    [InlineData("syn_flood", "ip daddr 203.0.113.10 tcp flags & (syn | ack) == syn", "match { destination 203.0.113.10/32; protocol tcp; tcp-flags [ syn ]; }")]
-    [InlineData("tcp_rst_flood", "ip daddr 203.0.113.10 tcp flags & rst == rst", "match { destination 203.0.113.10/32; protocol tcp; tcp-flags [ rst ]; }")]
-    [InlineData("udp_flood", "ip daddr 203.0.113.10 meta l4proto udp", "match { destination 203.0.113.10/32; protocol udp; }")]
-    [InlineData("icmp_flood", "ip daddr 203.0.113.10 meta l4proto icmp", "match { destination 203.0.113.10/32; protocol icmp; }")]
-    [InlineData("fragment_flood", "ip daddr 203.0.113.10 ip frag-off & 0x1fff != 0", "match { destination 203.0.113.10/32; fragment [ is-fragment ]; }")]
-    [InlineData("gre_flood", "ip daddr 203.0.113.10 meta l4proto 47", "match { destination 203.0.113.10/32; protocol gre; }")]
-    [InlineData("multi_vector", "ip daddr 203.0.113.10", "match { destination 203.0.113.10/32; }")]
-    public void RuleFor_EachAttackType_IsItsNarrowestRule(string attackType, string nftables, string flowSpec)
+    [InlineData("dns_amplification", MitigationRule.Udp, 53, TcpSignature.None, false)]
+    [InlineData("ntp_amplification", MitigationRule.Udp, 123, TcpSignature.None, false)]
+    [InlineData("memcached_amplification", MitigationRule.Udp, 11211, TcpSignature.None, false)]
+    [InlineData("syn_flood", MitigationRule.Tcp4, null, TcpSignature.Syn, false)]
+    [InlineData("tcp_rst_flood", MitigationRule.Tcp4, null, TcpSignature.Rst, false)]
+    [InlineData("udp_flood", MitigationRule.Udp, null, TcpSignature.None, false)]
+    [InlineData("icmp_flood", MitigationRule.Icmp, null, TcpSignature.None, false)]
+    [InlineData("fragment_flood", null, null, TcpSignature.None, true)]
+    [InlineData("gre_flood", MitigationRule.Gre, null, TcpSignature.None, false)]
+    [InlineData("multi_vector", null, null, TcpSignature.None, false)]
+    public void RuleFor_EachAttackType_IsItsNarrowestRule(string attackType, byte? protocol, int? sourcePort, TcpSignature tcp, bool fragments)
     {
         var plan = Planner().Plan(Incident(attackType));
 
         Assert.Null(plan.Refusal);
         Assert.Equal([PolicyAction.LocalDrop, PolicyAction.FlowSpec, PolicyAction.Rtbh], plan.Actions.Select(a => a.Kind));
-        Assert.Equal(nftables, plan.Actions[0].Rule.ToNftables());
-        Assert.Equal(flowSpec, plan.Actions[1].Rule.ToFlowSpecMatch());
+        var expected = new MitigationRule(IpPrefix.Parse("203.0.113.10/32"), protocol, (ushort?)sourcePort, tcp, fragments);
+        Assert.Equal(expected, plan.Actions[0].Rule);
+        Assert.Equal(expected, plan.Actions[1].Rule);
 
         // RTBH is the whole host, whatever the attack.
-        Assert.Equal("203.0.113.10/32", plan.Actions[2].Rule.Destination.ToString());
-        Assert.Null(plan.Actions[2].Rule.Protocol);
+        Assert.Equal(new MitigationRule(IpPrefix.Parse("203.0.113.10/32")), plan.Actions[2].Rule);
     }
 
     [Fact]
@@ -63,9 +64,8 @@ public sealed class MitigationPlannerTests
     {
         var plan = Planner().Plan(Incident("dns_amplification", "2001:db8:10::53"));
 
-        Assert.Equal("ip6 daddr 2001:db8:10::53 udp sport 53", plan.Actions[0].Rule.ToNftables());
-        Assert.Equal("match { destination 2001:db8:10::53/128; next-header udp; source-port =53; }", plan.Actions[1].Rule.ToFlowSpecMatch());
-        Assert.Equal(["-d", "2001:db8:10::53/128", "-p", "udp", "--sport", "53"], plan.Actions[0].Rule.ToIptables());
+        Assert.Equal(new MitigationRule(IpPrefix.Parse("2001:db8:10::53/128"), MitigationRule.Udp, 53), plan.Actions[0].Rule);
+        Assert.True(plan.Actions[0].Rule.IsIPv6);
         Assert.Equal("2001:db8:10::53/128", plan.Actions[2].Rule.Destination.ToString());
     }
 
@@ -115,7 +115,7 @@ public sealed class MitigationPlannerTests
         var plan = Planner().Plan(Incident("carpet_bombing", "203.0.113.0/24", keyKind: "prefix", vector: "dns_amplification"));
 
         Assert.Equal([PolicyAction.LocalDrop, PolicyAction.FlowSpec], plan.Actions.Select(a => a.Kind));
-        Assert.Equal("ip daddr 203.0.113.0/24 udp sport 53", plan.Actions[0].Rule.ToNftables());
+        Assert.Equal(new MitigationRule(IpPrefix.Parse("203.0.113.0/24"), MitigationRule.Udp, 53), plan.Actions[0].Rule);
 
         // Without a signature a whole prefix is never dropped.
         Assert.Empty(Planner().Plan(Incident("carpet_bombing", "203.0.113.0/24", keyKind: "prefix", vector: "unknown")).Actions);

@@ -1,3 +1,4 @@
+using FlowCollector.Decoders;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Mitigation;
 using FlowCollector.Detection.Rates;
