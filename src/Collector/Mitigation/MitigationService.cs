@@ -5,7 +5,6 @@ using FlowCollector.Collector.Runtime;
 using FlowCollector.Collector.Storage;
 using FlowCollector.Detection.Mitigation;
 using FlowCollector.Exporters.Mitigation;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace FlowCollector.Collector.Mitigation;
@@ -17,16 +16,15 @@ namespace FlowCollector.Collector.Mitigation;
 /// are owed a withdrawal, ExaBGP's socket when announcing or when announcements are. At stop, everything in force is
 /// withdrawn (the incidents stay open in the store; the next start resumes them and applies again, or closes them).
 /// </summary>
-internal sealed partial class MitigationService(CollectorCore core, StorageService storage, TimeProvider time, ILoggerFactory loggers) : IHostedService, IDisposable
+internal sealed partial class MitigationService(CollectorCore core, StorageService storage, TimeProvider time, ILoggerFactory loggers) : ReleasingService
 {
     private readonly ILogger _logger = loggers.CreateLogger("FlowCollector");
-    private int _stopped;
 
     public MitigationWorker? Worker { get; private set; }
 
     public ExaBgpSpeaker? ExaBgp { get; private set; }
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public override Task StartAsync(CancellationToken cancellationToken)
     {
         var options = core.Options.Mitigation;
         var store = storage.Store ?? throw new InvalidOperationException("the store starts before mitigation");
@@ -97,21 +95,9 @@ internal sealed partial class MitigationService(CollectorCore core, StorageServi
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>Everything in force is withdrawn (the worker's engine shuts down), then the relay's socket closes.</summary>
+    protected override void Release()
     {
-        Stop();
-        return Task.CompletedTask;
-    }
-
-    public void Dispose() => Stop();
-
-    private void Stop()
-    {
-        if (Interlocked.Exchange(ref _stopped, 1) == 1)
-        {
-            return;
-        }
-
         Worker?.Dispose();
         ExaBgp?.Dispose();
     }

@@ -3,7 +3,6 @@ using FlowCollector.Collector.Hosting;
 using FlowCollector.Collector.Pipeline;
 using FlowCollector.Decoders.Packets;
 using FlowCollector.Decoders;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace FlowCollector.Collector.Sources;
@@ -12,12 +11,11 @@ namespace FlowCollector.Collector.Sources;
 /// Opens every configured source (flow listeners, mirrored traffic, live capture, /proc/net/dev) once detection is
 /// ready for what they bring, and closes them first at stop.
 /// </summary>
-internal sealed partial class SourcesService(CollectorCore core, TimeProvider time, ILoggerFactory loggers) : IHostedService, IDisposable
+internal sealed partial class SourcesService(CollectorCore core, TimeProvider time, ILoggerFactory loggers) : ReleasingService
 {
     private readonly ILogger _logger = loggers.CreateLogger("FlowCollector");
     private readonly List<IFlowSource> _sources = [];
     private readonly List<IPolledSource> _polled = [];
-    private int _stopped;
 
     public IReadOnlyList<IFlowSource> Sources => _sources;
 
@@ -42,7 +40,7 @@ internal sealed partial class SourcesService(CollectorCore core, TimeProvider ti
         }
     }
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public override Task StartAsync(CancellationToken cancellationToken)
     {
         var options = core.Options;
         var listen = IPAddress.Parse(options.Listeners.Address);
@@ -108,21 +106,8 @@ internal sealed partial class SourcesService(CollectorCore core, TimeProvider ti
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    protected override void Release()
     {
-        Stop();
-        return Task.CompletedTask;
-    }
-
-    public void Dispose() => Stop();
-
-    private void Stop()
-    {
-        if (Interlocked.Exchange(ref _stopped, 1) == 1)
-        {
-            return;
-        }
-
         foreach (var source in _sources)
         {
             source.Dispose();

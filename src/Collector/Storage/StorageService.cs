@@ -2,7 +2,6 @@ using FlowCollector.Collector.Hosting;
 using FlowCollector.Collector.Pipeline;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Exporters.Storage;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace FlowCollector.Collector.Storage;
@@ -12,10 +11,9 @@ namespace FlowCollector.Collector.Storage;
 /// before any other observer so that an action's incident is always recorded first, and closed last, once
 /// everything queued is on disk.
 /// </summary>
-internal sealed partial class StorageService(CollectorCore core, TimeProvider time, ILoggerFactory loggers) : IHostedService, IDisposable
+internal sealed partial class StorageService(CollectorCore core, TimeProvider time, ILoggerFactory loggers) : ReleasingService
 {
     private readonly ILogger _logger = loggers.CreateLogger("FlowCollector");
-    private int _closed;
 
     /// <summary>The store, once started.</summary>
     public IncidentStore? Store { get; private set; }
@@ -23,7 +21,7 @@ internal sealed partial class StorageService(CollectorCore core, TimeProvider ti
     /// <summary>What the detector resumes from: saved baselines, open incidents, the last incident id.</summary>
     public DetectorState State { get; private set; } = new();
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public override Task StartAsync(CancellationToken cancellationToken)
     {
         var options = core.Options.Storage;
         var retention = new StoreRetention(options.IncidentRetentionDays, options.SecondsRetentionDays, options.BaselineMaxAgeHours);
@@ -48,23 +46,11 @@ internal sealed partial class StorageService(CollectorCore core, TimeProvider ti
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>Everything queued is written, then the store closes.</summary>
+    protected override void Release()
     {
-        Close();
-        return Task.CompletedTask;
-    }
-
-    public void Dispose() => Close();
-
-    private void Close()
-    {
-        if (Interlocked.Exchange(ref _closed, 1) == 1 || Store is null)
-        {
-            return;
-        }
-
-        Store.Flush(TimeSpan.FromSeconds(10));
-        Store.Dispose();
+        Store?.Flush(TimeSpan.FromSeconds(10));
+        Store?.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Rows} rows of {Database} could not be read back (damaged JSON) and were skipped")]
