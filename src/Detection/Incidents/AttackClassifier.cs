@@ -45,7 +45,7 @@ public sealed class AttackEvidence
         for (var i = 0; i < sample.SourcePorts.Count; i++)
         {
             var (protocol, port) = TrafficSample.SplitPortKey(sample.SourcePorts.ItemAt(i));
-            var type = protocol == Udp ? AttackNames.Amplification(port) : AttackType.Unknown;
+            var type = protocol == Udp ? AttackSignatures.Amplification(port) : AttackType.Unknown;
             if (type != AttackType.Unknown)
             {
                 var packets = sample.SourcePorts.WeightAt(i);

@@ -57,25 +57,27 @@ public static class AttackNames
 
     public static IReadOnlyList<AttackType> All { get; } = Enum.GetValues<AttackType>();
 
+    /// <summary>The type a name stands for (as stored and served); false for a name no type has.</summary>
+    public static bool TryParse(string? name, out AttackType type)
+    {
+        foreach (var candidate in All)
+        {
+            if (Name(candidate) == name)
+            {
+                type = candidate;
+                return true;
+            }
+        }
+
+        type = AttackType.Unknown;
+        return false;
+    }
+
     public static string Name(Severity severity) => severity switch
     {
         Severity.Medium => "medium",
         Severity.High => "high",
         Severity.Critical => "critical",
         _ => "low",
-    };
-
-    /// <summary>The UDP source port that identifies a reflection attack, or <see cref="AttackType.Unknown"/>.</summary>
-    public static AttackType Amplification(ushort sourcePort) => sourcePort switch
-    {
-        53 => AttackType.DnsAmplification,
-        123 => AttackType.NtpAmplification,
-        11211 => AttackType.MemcachedAmplification,
-        1900 => AttackType.SsdpAmplification,
-        389 => AttackType.CldapAmplification,
-        19 => AttackType.ChargenAmplification,
-        161 => AttackType.SnmpAmplification,
-        3702 => AttackType.WsDiscoveryAmplification,
-        _ => AttackType.Unknown,
     };
 }

@@ -129,36 +129,17 @@ public sealed class MitigationPlanner
     public static MitigationRule? RuleFor(IncidentRecord incident, IpPrefix victim)
     {
         ArgumentNullException.ThrowIfNull(incident);
-        var type = incident.AttackType == "carpet_bombing" ? incident.Vector ?? "unknown" : incident.AttackType;
-        var rule = type switch
+        var name = incident.AttackType == "carpet_bombing" ? incident.Vector ?? "unknown" : incident.AttackType;
+        MitigationRule? rule = null;
+        if (AttackNames.TryParse(name, out var type) && AttackSignatures.TryGet(type, out var signature))
         {
-            "udp_flood" => new MitigationRule(victim, MitigationRule.Udp),
-            "syn_flood" => new MitigationRule(victim, MitigationRule.Tcp4, Tcp: TcpSignature.Syn),
-            "tcp_ack_flood" => new MitigationRule(victim, MitigationRule.Tcp4, Tcp: TcpSignature.Ack),
-            "tcp_rst_flood" => new MitigationRule(victim, MitigationRule.Tcp4, Tcp: TcpSignature.Rst),
-            "icmp_flood" => new MitigationRule(victim, victim.IsIPv4 ? MitigationRule.Icmp : MitigationRule.IcmpV6),
-            "fragment_flood" => new MitigationRule(victim, Fragments: true),
-            "gre_flood" => new MitigationRule(victim, MitigationRule.Gre),
-            _ when AmplificationPort(type) is { } port => new MitigationRule(victim, MitigationRule.Udp, port),
-            _ => null,
-        };
+            var protocol = signature.Protocol == AttackSignatures.Icmp && !victim.IsIPv4 ? AttackSignatures.IcmpV6 : signature.Protocol;
+            rule = new MitigationRule(victim, protocol, signature.SourcePort, signature.Tcp, signature.Fragments);
+        }
 
         // Without a signature only a single host may be dropped whole; a whole prefix never is.
         return rule ?? (victim.IsHost() ? new MitigationRule(victim) : null);
     }
-
-    private static ushort? AmplificationPort(string type) => type switch
-    {
-        "dns_amplification" => 53,
-        "ntp_amplification" => 123,
-        "memcached_amplification" => 11211,
-        "ssdp_amplification" => 1900,
-        "cldap_amplification" => 389,
-        "chargen_amplification" => 19,
-        "snmp_amplification" => 161,
-        "ws_discovery_amplification" => 3702,
-        _ => null,
-    };
 
     private bool Inside(IpPrefix victim)
     {

@@ -1,22 +1,9 @@
 using System.Globalization;
 using System.Text;
 using FlowCollector.Decoders;
+using FlowCollector.Detection.Incidents;
 
 namespace FlowCollector.Detection.Mitigation;
-
-/// <summary>TCP flag signatures a rule may match.</summary>
-public enum TcpSignature
-{
-    None = 0,
-
-    /// <summary>SYN without ACK: connection attempts.</summary>
-    Syn,
-
-    /// <summary>ACK alone (no SYN, FIN or RST).</summary>
-    Ack,
-
-    Rst,
-}
 
 /// <summary>
 /// What an incident's traffic looks like, narrowed as far as its type allows: the victim (a host, or a monitored
@@ -25,7 +12,7 @@ public enum TcpSignature
 /// </summary>
 public sealed record MitigationRule(IpPrefix Destination, byte? Protocol = null, ushort? SourcePort = null, TcpSignature Tcp = TcpSignature.None, bool Fragments = false)
 {
-    public const byte Icmp = 1, Tcp4 = 6, Udp = 17, Gre = 47, IcmpV6 = 58;
+    public const byte Icmp = AttackSignatures.Icmp, Tcp4 = AttackSignatures.Tcp, Udp = AttackSignatures.Udp, Gre = AttackSignatures.Gre, IcmpV6 = AttackSignatures.IcmpV6;
 
     public bool IsIPv6 => !Destination.IsIPv4;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using FlowCollector.Decoders;
+using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Mitigation;
 
 namespace FlowCollector.Exporters.Mitigation;

@@ -1,4 +1,5 @@
 using FlowCollector.Decoders;
+using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Mitigation;
 using FlowCollector.Exporters.Mitigation;
 
