@@ -40,8 +40,7 @@ public sealed class Detector
     private readonly bool[] _prefixHasIncident;
     private readonly bool[] _sourceHasInterfaceBreach = new bool[8];
     // Per kind of key, indexed by KeyKind.
-    private readonly MetricValues[] _learningFloors = new MetricValues[4];
-    private readonly MetricValues[] _floors = new MetricValues[4];
+    private readonly ThresholdPolicy _policy;
     private readonly long _resumeDeadline;
     private readonly long[] _overflow = new long[4];
     private long _implausibleSeconds;
@@ -67,11 +66,7 @@ public sealed class Detector
         _observer = observer ?? throw new ArgumentNullException(nameof(observer));
         _capacities = capacities ?? InterfaceCapacities.Configured(options, names, 0);
         _prefixHasIncident = new bool[Math.Max(1, prefixes.Count)];
-        foreach (var kind in (ReadOnlySpan<KeyKind>)[KeyKind.Node, KeyKind.Interface, KeyKind.Destination, KeyKind.Prefix])
-        {
-            _learningFloors[(int)kind] = options.LearningFloors.For(kind).ToValues(double.PositiveInfinity);
-            _floors[(int)kind] = options.Floors.For(kind).ToValues(0);
-        }
+        _policy = new ThresholdPolicy(options, prefixes);
         state ??= new DetectorState();
         foreach (var saved in state.Baselines)
         {
@@ -264,7 +259,7 @@ public sealed class Detector
             state.Learned = true;
         }
 
-        Thresholds(state);
+        _policy.Apply(state.Key.Kind, state.Learned, state.Override, state.Baseline, ref state.Thresholds);
         if (sample.Key.Kind == KeyKind.Interface && !_capacities.IsPlausible(sample.Key.Device, sample.Key.Interface, sample.Counts.Packets, sample.Counts.BitsPerSecond))
         {
             // Plausible records that add up to an impossible link (forged or garbled exports): neither judged nor learned.
@@ -309,28 +304,6 @@ public sealed class Detector
         }
 
         return true;
-    }
-
-    private void Thresholds(KeyState state)
-    {
-        var kind = state.Key.Kind;
-        ref readonly var floors = ref (state.Learned ? ref _floors[(int)kind] : ref _learningFloors[(int)kind]);
-        var overrides = state.Override;
-        var multiplier = overrides?.Multiplier ?? 1;
-        for (var m = 0; m < MetricValues.Count; m++)
-        {
-            var metric = (DetectionMetric)m;
-            if (overrides?.Fixed.Get(metric) is { } fixedThreshold)
-            {
-                state.Thresholds[m] = fixedThreshold;
-                continue;
-            }
-
-            var floor = (state.Learned ? overrides?.Floors.Get(metric) : null) ?? floors[m];
-            state.Thresholds[m] = state.Learned
-                ? multiplier * state.Baseline.Threshold(m, floor, _options.Deviations, _options.MinimumRatio)
-                : multiplier * floor;
-        }
     }
 
     private void Track(KeyState state, in TrafficSample sample, long now)
@@ -574,7 +547,7 @@ public sealed class Detector
     private KeyState Create(in TrafficKey key, long now)
     {
         var description = KeyDescription.Of(key, _node, _names, _prefixes);
-        var state = new KeyState(key, description, now) { Override = FindOverride(key, description) };
+        var state = new KeyState(key, description, now) { Override = _policy.OverrideFor(key, description) };
         if (_saved.Remove(description.Text, out var saved))
         {
             state.Baseline = saved.Baseline;
@@ -589,41 +562,6 @@ public sealed class Detector
         }
 
         return state;
-    }
-
-    private DetectionOverride? FindOverride(in TrafficKey key, KeyDescription description)
-    {
-        foreach (var candidate in _options.Overrides)
-        {
-            switch (key.Kind)
-            {
-                case KeyKind.Interface when candidate.Interface.Length > 0:
-                    if (candidate.Interface == description.Interface
-                        && (candidate.Exporter.Length == 0 || candidate.Exporter == description.Exporter)
-                        && (candidate.Direction.Length == 0 || candidate.Direction == description.Direction))
-                    {
-                        return candidate;
-                    }
-
-                    break;
-                case KeyKind.Destination when candidate.ParsedPrefix is { } prefix:
-                    if (prefix.Contains(key.Address))
-                    {
-                        return candidate;
-                    }
-
-                    break;
-                case KeyKind.Prefix when candidate.ParsedPrefix is { } prefix:
-                    if (key.Prefix >= 0 && key.Prefix < _prefixes.Count && prefix.Contains(_prefixes.Prefixes[key.Prefix].Network) && prefix.Length <= _prefixes.Prefixes[key.Prefix].Length)
-                    {
-                        return candidate;
-                    }
-
-                    break;
-            }
-        }
-
-        return null;
     }
 
     private void ExpireResumable(long now)
