@@ -187,8 +187,8 @@ public sealed class Detector
             }
 
             var values = MetricValues.From(sample.Counts);
-            var breachingMetric = MostExceeded(values, state.Thresholds, out var ratio);
-            if (breachingMetric < 0 || IsBulkTransfer(sample, values, state.Thresholds)
+            var breachingMetric = BreachJudge.MostExceeded(values, state.Thresholds, out var ratio);
+            if (breachingMetric < 0 || BreachJudge.IsBulkTransfer(sample, values, state.Thresholds)
                 || (sample.Key.Kind == KeyKind.Interface && !_capacities.IsPlausible(sample.Key.Device, sample.Key.Interface, sample.Counts.Packets, sample.Counts.BitsPerSecond)))
             {
                 continue;
@@ -270,10 +270,10 @@ public sealed class Detector
             return state;
         }
 
-        var breachingMetric = MostExceeded(state.Values, state.Thresholds, out var ratio);
+        var breachingMetric = BreachJudge.MostExceeded(state.Values, state.Thresholds, out var ratio);
         state.Ratio = ratio;
         state.BreachingMetric = breachingMetric;
-        state.Breaching = breachingMetric >= 0 && !(state.Override?.LearningOnly ?? false) && !IsBulkTransfer(sample, state.Values, state.Thresholds);
+        state.Breaching = breachingMetric >= 0 && !(state.Override?.LearningOnly ?? false) && !BreachJudge.IsBulkTransfer(sample, state.Values, state.Thresholds);
         if (!state.Breaching && state.Incident is null)
         {
             state.Baseline.Learn(state.Values, _options.BaselineSeconds);
@@ -287,25 +287,6 @@ public sealed class Detector
     /// TCP segments do not need a handshake-free host to hurt, but they need no SYN-flood signature either, and
     /// flagging every large transfer is what makes operators switch detection off. Only rate metrics are excused.
     /// </summary>
-    private static bool IsBulkTransfer(in TrafficSample sample, in MetricValues values, in MetricValues thresholds)
-    {
-        ref readonly var counts = ref sample.Counts;
-        if (counts.TcpPackets <= 0 || counts.TcpBytes < 0.85 * counts.Bytes || counts.TcpBytes / counts.TcpPackets < 800 || counts.SynPackets > 0.05 * counts.TcpPackets)
-        {
-            return false;
-        }
-
-        for (var m = (int)DetectionMetric.UdpPps; m < MetricValues.Count; m++)
-        {
-            if (values[m] > thresholds[m])
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
     private void Track(KeyState state, in TrafficSample sample, long now)
     {
         var breaching = state.Breaching;
@@ -444,7 +425,7 @@ public sealed class Detector
         incident.PeakPps = Math.Max(incident.PeakPps, incident.CurrentPps);
         incident.PeakBps = Math.Max(incident.PeakBps, incident.CurrentBps);
         incident.CapacityBps = CapacityOf(state);
-        var severity = SeverityOf(state.Ratio, incident.CurrentBps, incident.CapacityBps);
+        var severity = BreachJudge.SeverityOf(state.Ratio, incident.CurrentBps, incident.CapacityBps);
         incident.Severity = (Severity)Math.Max((int)incident.Severity, (int)severity);
     }
 
@@ -464,40 +445,6 @@ public sealed class Detector
     }
 
     /// <summary>The metric furthest over its threshold (-1 when none is over), and by how much.</summary>
-    private static int MostExceeded(in MetricValues values, in MetricValues thresholds, out double ratio)
-    {
-        var metric = -1;
-        ratio = 0;
-        for (var m = 0; m < MetricValues.Count; m++)
-        {
-            var over = values[m] / thresholds[m];
-            if (values[m] > thresholds[m] && over > ratio)
-            {
-                ratio = over;
-                metric = m;
-            }
-        }
-
-        return metric;
-    }
-
-    /// <summary>Severity from how far over the threshold and how much of the link the traffic fills.</summary>
-    public static Severity SeverityOf(double ratio, double bps, double capacityBps)
-    {
-        var share = capacityBps > 0 ? bps / capacityBps : 0;
-        if (ratio >= 10 || share >= 0.8)
-        {
-            return Severity.Critical;
-        }
-
-        if (ratio >= 4 || share >= 0.5)
-        {
-            return Severity.High;
-        }
-
-        return ratio >= 2 || share >= 0.2 ? Severity.Medium : Severity.Low;
-    }
-
     private void Calm(KeyState state, long now, in TrafficSample sample)
     {
         var incident = state.Incident!;

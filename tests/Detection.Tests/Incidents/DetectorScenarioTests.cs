@@ -425,7 +425,7 @@ public sealed class DetectorScenarioTests
     [InlineData(1.2, 600e6, 1e9, Severity.High)]
     [InlineData(1.2, 300e6, 1e9, Severity.Medium)]
     public void Process_Severity_FollowsTheRatioAndTheShareOfCapacity(double ratio, double bps, double capacity, Severity expected) =>
-        Assert.Equal(expected, Detector.SeverityOf(ratio, bps, capacity));
+        Assert.Equal(expected, BreachJudge.SeverityOf(ratio, bps, capacity));
 
     [Fact]
     public void Validate_BadOptions_NameTheKey()
