@@ -9,13 +9,14 @@ internal sealed partial class IncidentLog(ILogger logger) : IIncidentObserver
     public void OnIncident(in IncidentEvent change)
     {
         var incident = change.Incident;
+        var severity = AttackNames.Name(incident.Severity);
         switch (change.Change)
         {
             case IncidentChange.Opened:
-                LogOpened(logger, incident.Id, incident.AttackType, incident.Key, incident.Confidence, incident.Severity, incident.CurrentPps, incident.ThresholdMetric, incident.Threshold);
+                LogOpened(logger, incident.Id, incident.AttackType, incident.Key, incident.Confidence, severity, incident.CurrentPps, incident.ThresholdMetric, incident.Threshold);
                 break;
             case IncidentChange.Escalated:
-                LogEscalated(logger, incident.Id, incident.AttackType, incident.Key, incident.Severity, incident.PeakPps, incident.PeakBps);
+                LogEscalated(logger, incident.Id, incident.AttackType, incident.Key, severity, incident.PeakPps, incident.PeakBps);
                 break;
             case IncidentChange.Closed:
                 LogClosed(logger, incident.Id, incident.AttackType, incident.Key, incident.CloseReason ?? "calm", incident.PeakPps, incident.PeakBps);

@@ -107,7 +107,7 @@ internal sealed class Incident
             AttackType = AttackNames.Name(Type),
             Vector = Type == AttackType.CarpetBombing ? AttackNames.Name(Vector) : null,
             Confidence = Math.Round(Confidence, 3),
-            Severity = AttackNames.Name(Severity),
+            Severity = Severity,
             OpenedAt = OpenedAt,
             ClosedAt = ClosedAt,
             UpdatedAt = now,

@@ -41,7 +41,7 @@ public sealed record IncidentRecord
 
     public required double Confidence { get; init; }
 
-    public required string Severity { get; init; }
+    public required Severity Severity { get; init; }
 
     public required DateTimeOffset OpenedAt { get; init; }
 

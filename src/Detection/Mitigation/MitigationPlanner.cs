@@ -82,10 +82,11 @@ public sealed class MitigationPlanner
             }
         }
 
-        var kinds = policy.For(incident.Severity);
+        var severity = AttackNames.Name(incident.Severity);
+        var kinds = policy.For(severity);
         if (kinds.Count == 0)
         {
-            return new MitigationPlan([], $"the policy for {incident.Severity} incidents has no actions");
+            return new MitigationPlan([], $"the policy for {severity} incidents has no actions");
         }
 
         var rule = RuleFor(incident, victim);
@@ -131,7 +132,7 @@ public sealed class MitigationPlanner
         ArgumentNullException.ThrowIfNull(incident);
         var name = incident.AttackType == "carpet_bombing" ? incident.Vector ?? "unknown" : incident.AttackType;
         MitigationRule? rule = null;
-        if (AttackNames.TryParse(name, out var type) && AttackSignatures.TryGet(type, out var signature))
+        if (AttackNames.TryParse(name, out AttackType type) && AttackSignatures.TryGet(type, out var signature))
         {
             var protocol = signature.Protocol == AttackSignatures.Icmp && !victim.IsIPv4 ? AttackSignatures.IcmpV6 : signature.Protocol;
             rule = new MitigationRule(victim, protocol, signature.SourcePort, signature.Tcp, signature.Fragments);

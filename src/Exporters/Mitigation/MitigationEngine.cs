@@ -527,7 +527,7 @@ public sealed partial class MitigationEngine
         if (!plan.Actions.Any(a => a.Kind == kind))
         {
             var name = action.Kind.IsLocal() ? "nftables" : ActionNames.Name(action.Kind);
-            return $"the configuration no longer asks for it ({plan.Refusal ?? $"the policy for {incident.Severity} incidents has no {name}"})";
+            return $"the configuration no longer asks for it ({plan.Refusal ?? $"the policy for {AttackNames.Name(incident.Severity)} incidents has no {name}"})";
         }
 
         var local = action.Kind.IsLocal();
@@ -544,7 +544,7 @@ public sealed partial class MitigationEngine
         Node = string.Empty,
         AttackType = "unknown",
         Confidence = 0,
-        Severity = "low",
+        Severity = Severity.Low,
         OpenedAt = _time.GetUtcNow(),
         ClosedAt = _time.GetUtcNow(),
         UpdatedAt = _time.GetUtcNow(),

@@ -26,7 +26,7 @@ public static class IncidentJson
         writer.WriteString("attackType", incident.AttackType);
         WriteNullable(writer, "vector", incident.Vector);
         writer.WriteNumber("confidence", incident.Confidence);
-        writer.WriteString("severity", incident.Severity);
+        writer.WriteString("severity", AttackNames.Name(incident.Severity));
         writer.WriteString("openedAt", incident.OpenedAt.UtcDateTime);
         if (incident.ClosedAt is { } closed)
         {

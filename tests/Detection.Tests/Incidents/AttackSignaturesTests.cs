@@ -34,7 +34,7 @@ public sealed class AttackSignaturesTests
         var type = AttackSignatures.Amplification((ushort)port);
 
         Assert.Equal(name, AttackNames.Name(type));
-        Assert.True(AttackNames.TryParse(name, out var parsed) && parsed == type);
+        Assert.True(AttackNames.TryParse(name, out AttackType parsed) && parsed == type);
         if (type != AttackType.Unknown)
         {
             Assert.True(AttackSignatures.TryGet(type, out var signature));

@@ -32,7 +32,7 @@ public sealed class LinkCapacityTests
         // 7 % over the threshold alone would be low; 655 Mbit/s is two thirds of the port.
         var incident = scenario.Observer.Latest[Assert.Single(scenario.Opened("interface"), i => i.Direction == "in").Id];
         Assert.Equal(1e9, incident.CapacityBps);
-        Assert.Equal("high", incident.Severity);
+        Assert.Equal(FlowCollector.Detection.Incidents.Severity.High, incident.Severity);
     }
 
     [Fact]

@@ -19,7 +19,7 @@ public sealed class MitigationPlannerTests
         AttackType = attackType,
         Vector = vector,
         Confidence = 0.95,
-        Severity = severity,
+        Severity = AttackNames.TryParse(severity, out Severity parsed) ? parsed : throw new ArgumentException(severity, nameof(severity)),
         OpenedAt = DateTimeOffset.UnixEpoch,
         UpdatedAt = DateTimeOffset.UnixEpoch,
         FirstSecond = 0,

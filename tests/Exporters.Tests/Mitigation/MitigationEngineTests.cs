@@ -67,7 +67,7 @@ public sealed class MitigationEngineTests : IDisposable
         Address = address,
         AttackType = "udp_flood",
         Confidence = 0.9,
-        Severity = severity,
+        Severity = AttackNames.TryParse(severity, out Severity parsed) ? parsed : throw new ArgumentException(severity, nameof(severity)),
         OpenedAt = _time.GetUtcNow(),
         UpdatedAt = _time.GetUtcNow(),
         FirstSecond = _time.GetUtcNow().ToUnixTimeSeconds(),
@@ -166,7 +166,7 @@ public sealed class MitigationEngineTests : IDisposable
         var action = Assert.Single(_store.Actions(activeOnly: false));
         Assert.Equal((ActionState.Withdrawn, "maximum lifetime reached"), (action.State, action.Error));
 
-        engine.Handle(incident with { Severity = "medium", PeakPps = 900_000 }, closed: false);
+        engine.Handle(incident with { Severity = Severity.Medium, PeakPps = 900_000 }, closed: false);
         Assert.Single(_store.Actions(activeOnly: false));
         Assert.Empty(_rules.Rules);
     }
@@ -274,7 +274,7 @@ public sealed class MitigationEngineTests : IDisposable
         engine.Handle(incident, closed: false);
         Assert.Equal([ActionKind.Nftables], Active().Select(a => a.Kind));
 
-        engine.Handle(incident with { Severity = "critical" }, closed: false);
+        engine.Handle(incident with { Severity = Severity.Critical }, closed: false);
 
         Assert.Equal([ActionKind.Nftables, ActionKind.FlowSpec, ActionKind.Rtbh], Active().OrderBy(a => a.Id).Select(a => a.Kind));
         Assert.Single(_rules.Calls, c => c.StartsWith("apply", StringComparison.Ordinal));
@@ -312,7 +312,7 @@ public sealed class MitigationEngineTests : IDisposable
         var withdrawn = _store.Action(flowSpec.Id)!;
         Assert.Equal((ActionState.Withdrawn, "withdrawn by hand"), (withdrawn.State, withdrawn.Error));
         Assert.StartsWith("withdraw flow route", _flowSpec.Sent[^1], StringComparison.Ordinal);
-        engine.Handle(incident with { Severity = "critical" }, closed: false);
+        engine.Handle(incident with { Severity = Severity.Critical }, closed: false);
         Assert.DoesNotContain(Active(), a => a.Kind == ActionKind.FlowSpec);
         Assert.Single(Active(), a => a.Kind == ActionKind.Nftables);
     }

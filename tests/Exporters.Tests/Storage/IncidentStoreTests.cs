@@ -25,7 +25,7 @@ public sealed class IncidentStoreTests : IDisposable
         Address = address,
         AttackType = "dns_amplification",
         Confidence = 0.97,
-        Severity = "high",
+        Severity = Severity.High,
         OpenedAt = Opened.AddSeconds(id),
         ClosedAt = closed,
         UpdatedAt = Opened.AddSeconds(id + 5),

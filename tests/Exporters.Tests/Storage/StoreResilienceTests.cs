@@ -30,7 +30,7 @@ public sealed class StoreResilienceTests : IDisposable
         Address = $"203.0.113.{id}",
         AttackType = "udp_flood",
         Confidence = 1,
-        Severity = "high",
+        Severity = Severity.High,
         OpenedAt = Now.AddDays(-1),
         ClosedAt = closed,
         UpdatedAt = closed ?? Now,
