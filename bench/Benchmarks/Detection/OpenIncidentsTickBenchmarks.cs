@@ -68,7 +68,7 @@ public class OpenIncidentsTickBenchmarks
             Tick();
         }
 
-        if (_detector.OpenIncidents.Count(incident => incident.KeyKind == "destination") != OpenIncidents)
+        if (_detector.OpenIncidents.Count(incident => incident.KeyKind == KeyKind.Destination) != OpenIncidents)
         {
             throw new InvalidOperationException($"expected {OpenIncidents} open destination incidents, found {_detector.OpenIncidents.Count}");
         }

@@ -97,7 +97,7 @@ internal sealed class Incident
         {
             Id = Id,
             Key = Key.Text,
-            KeyKind = Key.KindName,
+            KeyKind = Key.Kind,
             Node = Key.Node,
             Source = Key.Source,
             Exporter = Key.Exporter,

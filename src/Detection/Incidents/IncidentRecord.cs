@@ -1,3 +1,4 @@
+using FlowCollector.Detection.Rates;
 namespace FlowCollector.Detection.Incidents;
 
 /// <summary>A source port's share of an incident's traffic, per second.</summary>
@@ -18,7 +19,7 @@ public sealed record IncidentRecord
     public required string Key { get; init; }
 
     /// <summary><c>interface</c>, <c>destination</c>, <c>prefix</c> or <c>node</c>.</summary>
-    public required string KeyKind { get; init; }
+    public required KeyKind KeyKind { get; init; }
 
     public required string Node { get; init; }
 

@@ -49,9 +49,9 @@ public sealed class MitigationPlanner
     public MitigationPlan Plan(IncidentRecord incident, double capacityBps = 0)
     {
         ArgumentNullException.ThrowIfNull(incident);
-        if (incident.KeyKind is not ("destination" or "prefix") || incident.Address is null)
+        if (incident.KeyKind is not (KeyKind.Destination or KeyKind.Prefix) || incident.Address is null)
         {
-            return new MitigationPlan([], $"a {incident.KeyKind} incident names no victim to act on");
+            return new MitigationPlan([], $"a {TrafficKey.KindName(incident.KeyKind)} incident names no victim to act on");
         }
 
         if (!IpPrefix.TryParse(incident.Address, out var victim, out _))

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Mitigation;
+using FlowCollector.Detection.Rates;
 using FlowCollector.Exporters.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -540,7 +541,7 @@ public sealed partial class MitigationEngine
     {
         Id = action.IncidentId,
         Key = "unknown",
-        KeyKind = "unknown",
+        KeyKind = KeyKind.Node,
         Node = string.Empty,
         AttackType = "unknown",
         Confidence = 0,

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using FlowCollector.Detection.Incidents;
+using FlowCollector.Detection.Rates;
 
 namespace FlowCollector.Exporters.Storage;
 
@@ -16,7 +17,7 @@ public static class IncidentJson
         ArgumentNullException.ThrowIfNull(incident);
         writer.WriteStartObject();
         writer.WriteNumber("id", incident.Id);
-        writer.WriteString("keyKind", incident.KeyKind);
+        writer.WriteString("keyKind", TrafficKey.KindName(incident.KeyKind));
         writer.WriteString("node", incident.Node);
         WriteNullable(writer, "source", incident.Source);
         WriteNullable(writer, "exporter", incident.Exporter);

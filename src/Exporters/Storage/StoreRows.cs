@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Incidents;
+using FlowCollector.Detection.Rates;
 using FlowCollector.Exporters.Mitigation;
 
 namespace FlowCollector.Exporters.Storage;
@@ -73,7 +74,7 @@ internal sealed class IncidentRow
     {
         Id = record.Id,
         Key = record.Key,
-        KeyKind = record.KeyKind,
+        KeyKind = TrafficKey.KindName(record.KeyKind),
         Node = record.Node,
         Source = record.Source,
         Exporter = record.Exporter,
@@ -105,7 +106,7 @@ internal sealed class IncidentRow
     {
         Id = Id,
         Key = Key,
-        KeyKind = KeyKind,
+        KeyKind = TrafficKey.TryParseKind(KeyKind, out var kind) ? kind : throw new FormatException($"key kind '{KeyKind}' is not a kind of key"),
         Node = Node,
         Source = Source,
         Exporter = Exporter,

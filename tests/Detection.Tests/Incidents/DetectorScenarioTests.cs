@@ -58,7 +58,7 @@ public sealed class DetectorScenarioTests
         Assert.InRange(top.Pps, 15_900, 16_100);
         Assert.Contains(incident.TopSources, s => s.Address == "192.0.2.100");
         Assert.True(incident.IsOpen);
-        Assert.Equal(incident.Id, Assert.Single(scenario.Detector.OpenIncidents, i => i.KeyKind == "destination").Id);
+        Assert.Equal(incident.Id, Assert.Single(scenario.Detector.OpenIncidents, i => i.KeyKind == KeyKind.Destination).Id);
     }
 
     [Fact]
@@ -174,7 +174,7 @@ public sealed class DetectorScenarioTests
         scenario.Run(10, s => Noisy(s, Victim, 300).Concat(Flood(s, "udp_flood", Victim, 3_000)));
         scenario.Run(10, s => Noisy(s, Victim, 300).Concat(Flood(s, "udp_flood", Victim, 300_000)));
 
-        var events = scenario.Observer.Events.Where(e => e.Incident.KeyKind == "destination").ToList();
+        var events = scenario.Observer.Events.Where(e => e.Incident.KeyKind == KeyKind.Destination).ToList();
         Assert.True(events.Count > 0 && events[0].Change == IncidentChange.Opened, scenario.Report());
         var escalations = events.Where(e => e.Change == IncidentChange.Escalated).Select(e => e.Incident.Severity).ToList();
         Assert.NotEmpty(escalations);
@@ -354,8 +354,8 @@ public sealed class DetectorScenarioTests
         var second = new Scenario(state: state, start: first.Second + 20);
         second.Run(5, s => Noisy(s, Victim, 300).Concat(Noisy(s, Host(50), 300)).Concat(Flood(s, "udp_flood", Victim, 8_000)));
 
-        Assert.DoesNotContain(second.Observer.Opened, i => i.Id != open.Id && i.KeyKind == "destination");
-        var resumed = Assert.Single(second.Observer.Opened, i => i.KeyKind == "destination");
+        Assert.DoesNotContain(second.Observer.Opened, i => i.Id != open.Id && i.KeyKind == KeyKind.Destination);
+        var resumed = Assert.Single(second.Observer.Opened, i => i.KeyKind == KeyKind.Destination);
         Assert.Equal(open.Id, resumed.Id);
         Assert.Equal(open.OpenedAt, resumed.OpenedAt);
 

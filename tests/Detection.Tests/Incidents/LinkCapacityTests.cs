@@ -1,3 +1,4 @@
+using FlowCollector.Detection.Rates;
 using FlowCollector.Detection.Baselines;
 using static FlowCollector.Detection.Tests.Incidents.Traffic;
 
@@ -45,7 +46,7 @@ public sealed class LinkCapacityTests
         // Eight records of 400 Mbit/s each: each could be real on a 1 Gbit/s port, together they are 3.2 Gbit/s.
         scenario.Run(5, s => Normal(s, Host(10), 300).Concat(Flood(s, "udp_flood", Host(10), 780_000)));
 
-        Assert.DoesNotContain(scenario.Observer.Opened, i => i.KeyKind == "interface" && i.Interface == "3");
+        Assert.DoesNotContain(scenario.Observer.Opened, i => i.KeyKind == KeyKind.Interface && i.Interface == "3");
         Assert.Equal(5, scenario.Detector.ImplausibleSeconds);
 
         // The destination is judged on its own: it names no link, and the flood is a flood.

@@ -16,7 +16,7 @@ public sealed class OpenIncidentLimitsTests
         var scenario = new Scenario();
         scenario.Run(5, s => Enumerable.Range(10, 40).SelectMany(h => Flood(s, "udp_flood", Host(h), 30_000)));
 
-        var open = scenario.Detector.OpenIncidents.Where(i => i.KeyKind == "destination").ToList();
+        var open = scenario.Detector.OpenIncidents.Where(i => i.KeyKind == KeyKind.Destination).ToList();
         Assert.Equal(40, open.Count);
         foreach (var incident in open)
         {

@@ -99,7 +99,7 @@ internal sealed class Scenario
             $"{i.Key} {i.AttackType} {i.Confidence} first={i.FirstSecond - Start} {i.ThresholdMetric}>{i.Threshold} peak={i.PeakPps} reopened={i.Reopened} closed={i.CloseReason}"));
 
     /// <summary>Incidents of one kind of key that opened, each once (a reopened incident keeps its id).</summary>
-    public List<IncidentRecord> Opened(string keyKind) => Observer.Opened.Where(i => i.KeyKind == keyKind).DistinctBy(i => i.Id).ToList();
+    public List<IncidentRecord> Opened(string keyKind) => Observer.Opened.Where(i => TrafficKey.KindName(i.KeyKind) == keyKind).DistinctBy(i => i.Id).ToList();
 }
 
 internal sealed class RecordingObserver : IIncidentObserver

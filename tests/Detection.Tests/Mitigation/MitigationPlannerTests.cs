@@ -13,7 +13,7 @@ public sealed class MitigationPlannerTests
     {
         Id = 7,
         Key = $"{keyKind}/{address}",
-        KeyKind = keyKind,
+        KeyKind = TrafficKey.TryParseKind(keyKind, out var kind) ? kind : throw new ArgumentException(keyKind, nameof(keyKind)),
         Node = "edge-1",
         Address = address,
         AttackType = attackType,

@@ -62,7 +62,7 @@ public sealed class MitigationEngineTests : IDisposable
     {
         Id = id,
         Key = $"destination/{address}",
-        KeyKind = "destination",
+        KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination,
         Node = "edge-1",
         Address = address,
         AttackType = "udp_flood",

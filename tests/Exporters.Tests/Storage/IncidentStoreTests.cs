@@ -20,7 +20,7 @@ public sealed class IncidentStoreTests : IDisposable
     {
         Id = id,
         Key = $"destination/{address}",
-        KeyKind = "destination",
+        KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination,
         Node = "edge-1",
         Address = address,
         AttackType = "dns_amplification",

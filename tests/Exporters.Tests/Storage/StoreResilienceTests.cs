@@ -25,7 +25,7 @@ public sealed class StoreResilienceTests : IDisposable
     {
         Id = id,
         Key = $"destination/203.0.113.{id}",
-        KeyKind = "destination",
+        KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination,
         Node = "edge-1",
         Address = $"203.0.113.{id}",
         AttackType = "udp_flood",
