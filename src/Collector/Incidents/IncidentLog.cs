@@ -1,3 +1,4 @@
+using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Incidents;
 using Microsoft.Extensions.Logging;
 
@@ -10,10 +11,11 @@ internal sealed partial class IncidentLog(ILogger logger) : IIncidentObserver
     {
         var incident = change.Incident;
         var severity = AttackNames.Name(incident.Severity);
+        var metric = MetricValues.Name(incident.ThresholdMetric);
         switch (change.Change)
         {
             case IncidentChange.Opened:
-                LogOpened(logger, incident.Id, incident.AttackType, incident.Key, incident.Confidence, severity, incident.CurrentPps, incident.ThresholdMetric, incident.Threshold);
+                LogOpened(logger, incident.Id, incident.AttackType, incident.Key, incident.Confidence, severity, incident.CurrentPps, metric, incident.Threshold);
                 break;
             case IncidentChange.Escalated:
                 LogEscalated(logger, incident.Id, incident.AttackType, incident.Key, severity, incident.PeakPps, incident.PeakBps);

@@ -368,7 +368,7 @@ public sealed class Detector
 
     private static Incident Resume(IncidentRecord previous, KeyState state)
     {
-        var metric = Enum.GetValues<DetectionMetric>().FirstOrDefault(m => MetricValues.Name(m) == previous.ThresholdMetric);
+        var metric = previous.ThresholdMetric;
         return new Incident(previous.Id, state.Description, previous.FirstSecond, previous.OpenedAt, metric, previous.Threshold)
         {
             PeakPps = previous.PeakPps,

@@ -118,7 +118,7 @@ internal sealed class Incident
             CurrentBps = Math.Round(CurrentBps),
             CapacityBps = CapacityBps,
             Threshold = Math.Round(Threshold, 1),
-            ThresholdMetric = MetricValues.Name(ThresholdMetric),
+            ThresholdMetric = ThresholdMetric,
             TopSourcePorts = portRates,
             TopSources = sourceRates,
             Reopened = Reopened,

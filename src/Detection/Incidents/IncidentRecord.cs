@@ -1,3 +1,4 @@
+using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Rates;
 namespace FlowCollector.Detection.Incidents;
 
@@ -70,7 +71,7 @@ public sealed record IncidentRecord
     /// <summary>The threshold of <see cref="ThresholdMetric"/> when the incident opened.</summary>
     public required double Threshold { get; init; }
 
-    public required string ThresholdMetric { get; init; }
+    public required DetectionMetric ThresholdMetric { get; init; }
 
     public IReadOnlyList<PortRate> TopSourcePorts { get; init; } = [];
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Mitigation;
 using FlowCollector.Detection.Rates;
@@ -555,7 +556,7 @@ public sealed partial class MitigationEngine
         CurrentPps = 0,
         CurrentBps = 0,
         Threshold = 0,
-        ThresholdMetric = "pps",
+        ThresholdMetric = DetectionMetric.Pps,
         CloseReason = "not found at start-up",
     };
 

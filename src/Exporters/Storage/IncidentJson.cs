@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Rates;
 
@@ -46,7 +47,7 @@ public static class IncidentJson
         writer.WriteNumber("currentBps", incident.CurrentBps);
         writer.WriteNumber("capacityBps", incident.CapacityBps);
         writer.WriteNumber("threshold", incident.Threshold);
-        writer.WriteString("thresholdMetric", incident.ThresholdMetric);
+        writer.WriteString("thresholdMetric", MetricValues.Name(incident.ThresholdMetric));
         writer.WritePropertyName("topSourcePorts");
         WritePorts(writer, incident.TopSourcePorts);
         writer.WritePropertyName("topSources");

@@ -145,7 +145,7 @@ public sealed class MitigationSafetyTests
                 {
                     Id = 1, Key = "destination/203.0.113.10", KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination, Node = "edge-1", Address = "203.0.113.10", AttackType = "udp_flood",
                     Confidence = 1, Severity = FlowCollector.Detection.Incidents.Severity.High, OpenedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow, FirstSecond = 0,
-                    PeakPps = 1, PeakBps = 8, CurrentPps = 1, CurrentBps = 8, Threshold = 1, ThresholdMetric = "pps",
+                    PeakPps = 1, PeakBps = 8, CurrentPps = 1, CurrentBps = 8, Threshold = 1, ThresholdMetric = FlowCollector.Detection.Baselines.DetectionMetric.Pps,
                 };
                 id = store!.AddAction(new MitigationAction { IncidentId = 1, Kind = ActionKind.FlowSpec, Rule = "destination 203.0.113.10/32", State = ActionState.Applied, AppliedAt = DateTimeOffset.UtcNow }, incident);
             }

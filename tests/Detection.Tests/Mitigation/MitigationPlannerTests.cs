@@ -28,7 +28,7 @@ public sealed class MitigationPlannerTests
         CurrentPps = 100_000,
         CurrentBps = peakBps,
         Threshold = 1_000,
-        ThresholdMetric = "pps",
+        ThresholdMetric = FlowCollector.Detection.Baselines.DetectionMetric.Pps,
     };
 
     private static MitigationPlanner Planner(MitigationOptions? options = null, params string[] allowlist) =>

@@ -76,7 +76,7 @@ public sealed class MitigationEngineTests : IDisposable
         CurrentPps = 500_000,
         CurrentBps = 4e9,
         Threshold = 10_000,
-        ThresholdMetric = "pps",
+        ThresholdMetric = FlowCollector.Detection.Baselines.DetectionMetric.Pps,
     };
 
     private IncidentRecord Closed(IncidentRecord incident, string reason = "calm") => incident with { ClosedAt = _time.GetUtcNow(), CloseReason = reason };

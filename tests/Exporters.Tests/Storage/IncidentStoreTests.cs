@@ -35,7 +35,7 @@ public sealed class IncidentStoreTests : IDisposable
         CurrentPps = 19_000,
         CurrentBps = 210_000_000,
         Threshold = 1_000,
-        ThresholdMetric = "pps",
+        ThresholdMetric = FlowCollector.Detection.Baselines.DetectionMetric.Pps,
         TopSourcePorts = [new PortRate("udp", 53, 19_800.5)],
         TopSources = [new SourceRate("192.0.2.100", 2_500), new SourceRate("2001:db8::53", 2_400)],
     };

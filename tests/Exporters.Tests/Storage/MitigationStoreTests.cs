@@ -18,7 +18,7 @@ public sealed class MitigationStoreTests : IDisposable
     {
         Id = id, Key = "destination/203.0.113.10", KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination, Node = "n", Address = "203.0.113.10", AttackType = "udp_flood",
         Confidence = 1, Severity = Severity.High, OpenedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch, FirstSecond = 0,
-        PeakPps = 1, PeakBps = 8, CurrentPps = 1, CurrentBps = 8, Threshold = 1, ThresholdMetric = "pps",
+        PeakPps = 1, PeakBps = 8, CurrentPps = 1, CurrentBps = 8, Threshold = 1, ThresholdMetric = FlowCollector.Detection.Baselines.DetectionMetric.Pps,
     };
 
     [Fact]

@@ -40,7 +40,7 @@ public sealed class StoreResilienceTests : IDisposable
         CurrentPps = 20_000,
         CurrentBps = 1e8,
         Threshold = 1_000,
-        ThresholdMetric = "pps",
+        ThresholdMetric = FlowCollector.Detection.Baselines.DetectionMetric.Pps,
         TopSourcePorts = [new PortRate("udp", 53, 19_000)],
     };
 
