@@ -37,20 +37,7 @@ public struct MetricValues
     }
 
     /// <summary>The metric a name stands for (as stored and served); false for a name no metric has.</summary>
-    public static bool TryParse(string? name, out DetectionMetric metric)
-    {
-        for (var m = 0; m < Count; m++)
-        {
-            if (Name((DetectionMetric)m) == name)
-            {
-                metric = (DetectionMetric)m;
-                return true;
-            }
-        }
-
-        metric = DetectionMetric.Pps;
-        return false;
-    }
+    public static bool TryParse(string? name, out DetectionMetric metric) => EnumNames.TryParse(name, Name, out metric);
 
     public static string Name(DetectionMetric metric) => metric switch
     {

@@ -58,33 +58,10 @@ public static class AttackNames
     public static IReadOnlyList<AttackType> All { get; } = Enum.GetValues<AttackType>();
 
     /// <summary>The severity a name stands for (as stored and served); false for a name no severity has.</summary>
-    public static bool TryParse(string? name, out Severity severity)
-    {
-        severity = name switch { "low" => Severity.Low, "medium" => Severity.Medium, "high" => Severity.High, "critical" => Severity.Critical, _ => (Severity)(-1) };
-        if (severity >= Severity.Low)
-        {
-            return true;
-        }
-
-        severity = Severity.Low;
-        return false;
-    }
+    public static bool TryParse(string? name, out Severity severity) => EnumNames.TryParse(name, Name, out severity);
 
     /// <summary>The type a name stands for (as stored and served); false for a name no type has.</summary>
-    public static bool TryParse(string? name, out AttackType type)
-    {
-        foreach (var candidate in All)
-        {
-            if (Name(candidate) == name)
-            {
-                type = candidate;
-                return true;
-            }
-        }
-
-        type = AttackType.Unknown;
-        return false;
-    }
+    public static bool TryParse(string? name, out AttackType type) => EnumNames.TryParse(name, Name, out type);
 
     public static string Name(Severity severity) => severity switch
     {

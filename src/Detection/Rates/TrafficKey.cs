@@ -84,20 +84,7 @@ public readonly record struct TrafficKey(
     };
 
     /// <summary>The kind a name stands for (as stored and served); false for a name no kind has.</summary>
-    public static bool TryParseKind(string? name, out KeyKind kind)
-    {
-        foreach (var candidate in (ReadOnlySpan<KeyKind>)[KeyKind.Node, KeyKind.Interface, KeyKind.Destination, KeyKind.Prefix])
-        {
-            if (KindName(candidate) == name)
-            {
-                kind = candidate;
-                return true;
-            }
-        }
-
-        kind = KeyKind.Node;
-        return false;
-    }
+    public static bool TryParseKind(string? name, out KeyKind kind) => EnumNames.TryParse(name, KindName, out kind);
 
     public static string SourceName(TrafficSource source) => source switch
     {

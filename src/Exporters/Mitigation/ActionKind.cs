@@ -1,3 +1,5 @@
+using FlowCollector.Detection;
+
 namespace FlowCollector.Exporters.Mitigation;
 
 /// <summary>Where an action takes effect: a local drop rule (nftables or iptables) or a BGP announcement.</summary>
@@ -46,32 +48,9 @@ public static class ActionNames
         _ => "dry-run",
     };
 
-    public static bool TryParse(string? text, out ActionKind kind)
-    {
-        (var known, kind) = text switch
-        {
-            "nftables" => (true, ActionKind.Nftables),
-            "iptables" => (true, ActionKind.Iptables),
-            "flowspec" => (true, ActionKind.FlowSpec),
-            "rtbh" => (true, ActionKind.Rtbh),
-            _ => (false, ActionKind.Nftables),
-        };
-        return known;
-    }
+    public static bool TryParse(string? text, out ActionKind kind) => EnumNames.TryParse(text, Name, out kind);
 
-    public static bool TryParse(string? text, out ActionState state)
-    {
-        (var known, state) = text switch
-        {
-            "pending" => (true, ActionState.Pending),
-            "applied" => (true, ActionState.Applied),
-            "failed" => (true, ActionState.Failed),
-            "withdrawn" => (true, ActionState.Withdrawn),
-            "dry-run" => (true, ActionState.DryRun),
-            _ => (false, ActionState.Pending),
-        };
-        return known;
-    }
+    public static bool TryParse(string? text, out ActionState state) => EnumNames.TryParse(text, Name, out state);
 
     /// <summary>A drop rule on this machine rather than a route announced to the routers.</summary>
     public static bool IsLocal(this ActionKind kind) => kind is ActionKind.Nftables or ActionKind.Iptables;
