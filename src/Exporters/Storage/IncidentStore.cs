@@ -187,14 +187,7 @@ public sealed partial class IncidentStore : IIncidentObserver, IDisposable
     }
 
     /// <summary>Incidents newest first; rows that cannot be read back are skipped and counted.</summary>
-    public List<IncidentRecord> Incidents(bool openOnly, int limit = 1000)
-    {
-        using var connection = Connect();
-        var rows = connection.Query<IncidentRow>(
-            openOnly ? SelectIncidents + " WHERE closed_at IS NULL ORDER BY id DESC LIMIT @Limit" : SelectIncidents + " ORDER BY id DESC LIMIT @Limit",
-            new LimitRow { Limit = limit });
-        return Readable(rows, static r => r.ToRecord());
-    }
+    public List<IncidentRecord> Incidents(bool openOnly, int limit = 1000) => [.. IncidentPage(openOnly, limit)];
 
     /// <summary>
     /// One page of incidents, newest first, with ids below <paramref name="before"/>, read row by row as the caller
