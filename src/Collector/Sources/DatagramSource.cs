@@ -28,7 +28,7 @@ internal sealed partial class DatagramSource<THandler> : IFlowSource
     private readonly List<Thread> _threads = [];
 
     /// <param name="name">The source's name.</param>
-    /// <param name="open">Opens and binds the sockets (and sets <see cref="UdpPort"/>).</param>
+    /// <param name="open">Opens and binds the sockets.</param>
     /// <param name="handler">What each datagram becomes.</param>
     /// <param name="unrecognizedEvent">The event name datagrams the handler does not understand are counted under.</param>
     /// <param name="aggregator">Where the records go, through a shard per socket.</param>
@@ -51,7 +51,8 @@ internal sealed partial class DatagramSource<THandler> : IFlowSource
 
     public SourceKind Kind => SourceKind.Listener;
 
-    public int UdpPort { get; internal set; }
+    /// <summary>The port the sockets are bound to, read back from the first one (0 for the raw GRE socket).</summary>
+    public int UdpPort { get; private set; }
 
     public long Received => _counters.Received;
 
@@ -69,6 +70,7 @@ internal sealed partial class DatagramSource<THandler> : IFlowSource
     public void Start()
     {
         _sockets.AddRange(_open(this));
+        UdpPort = _sockets[0].LocalEndPoint is IPEndPoint bound && _sockets[0].SocketType == SocketType.Dgram ? bound.Port : 0;
         foreach (var socket in _sockets)
         {
             var shard = _aggregator.CreateShard();
@@ -138,7 +140,7 @@ internal static partial class DatagramSockets
     /// Several sockets sharing one UDP port with SO_REUSEPORT, steered by sender (each exporter to one socket, and
     /// none to a socket of another process); the first learns the port when 0 is asked and the others join it.
     /// </summary>
-    public static List<Socket> ReusePortGroup(IFlowSource source, IPAddress address, int port, int count, int receiveBuffer, ILogger logger, Action<int> boundTo)
+    public static List<Socket> ReusePortGroup(IFlowSource source, IPAddress address, int port, int count, int receiveBuffer, ILogger logger)
     {
         SocketOptions.EnsurePortFree(address, port, SocketType.Dgram, ProtocolType.Udp);
         var sockets = new List<Socket>();
@@ -161,7 +163,6 @@ internal static partial class DatagramSockets
             throw;
         }
 
-        boundTo(bound);
         if (!SocketOptions.TrySteerBySender(sockets[0], count))
         {
             LogNotSteered(logger, source.Name, bound);
@@ -172,7 +173,7 @@ internal static partial class DatagramSockets
     }
 
     /// <summary>One UDP socket (mirrored traffic in TZSP or VXLAN).</summary>
-    public static List<Socket> Single(IFlowSource source, IPAddress address, int port, int receiveBuffer, ILogger logger, Action<int> boundTo)
+    public static List<Socket> Single(IFlowSource source, IPAddress address, int port, int receiveBuffer, ILogger logger)
     {
         var socket = Udp(address);
         try
@@ -186,9 +187,7 @@ internal static partial class DatagramSockets
             throw;
         }
 
-        var bound = ((IPEndPoint)socket.LocalEndPoint!).Port;
-        boundTo(bound);
-        LogListening(logger, source.Name, address, bound, 1);
+        LogListening(logger, source.Name, address, ((IPEndPoint)socket.LocalEndPoint!).Port, 1);
         return [socket];
     }
 

@@ -58,7 +58,7 @@ internal sealed partial class SourcesService(CollectorCore core, TimeProvider ti
                 if (port != 0)
                 {
                     Start(new DatagramSource<FlowExports>(
-                        name, source => DatagramSockets.ReusePortGroup(source, listen, port, sockets, buffer, listenerLogger, bound => source.UdpPort = bound), exports, "unrecognized", aggregator, allowlist, time, listenerLogger));
+                        name, source => DatagramSockets.ReusePortGroup(source, listen, port, sockets, buffer, listenerLogger), exports, "unrecognized", aggregator, allowlist, time, listenerLogger));
                 }
             }
 
@@ -66,7 +66,7 @@ internal sealed partial class SourcesService(CollectorCore core, TimeProvider ti
             {
                 var mirrored = new MirroredFrames(mirrorPort == PacketHeaderParser.VxlanPort ? Encapsulation.Vxlan : Encapsulation.Tzsp);
                 Start(new DatagramSource<MirroredFrames>(
-                    "mirror-udp", source => DatagramSockets.Single(source, listen, mirrorPort, buffer, mirrorLogger, bound => source.UdpPort = bound), mirrored, "not_ip", aggregator, allowlist, time, mirrorLogger));
+                    "mirror-udp", source => DatagramSockets.Single(source, listen, mirrorPort, buffer, mirrorLogger), mirrored, "not_ip", aggregator, allowlist, time, mirrorLogger));
             }
 
             if (options.Listeners.Gre)
