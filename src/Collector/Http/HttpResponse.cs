@@ -15,6 +15,9 @@ internal sealed class HttpResponse : IDisposable
 {
     public const int BufferSize = 32 * 1024;
 
+    private static readonly byte[] CrLf = "\r\n"u8.ToArray();
+    private static readonly byte[] LastChunk = "0\r\n\r\n"u8.ToArray();
+
     private readonly Socket _socket;
     private readonly bool _headOnly;
     private readonly bool _http11;
@@ -165,7 +168,7 @@ internal sealed class HttpResponse : IDisposable
             {
                 segments.Add(Encoding.ASCII.GetBytes(_filled.ToString("x", CultureInfo.InvariantCulture) + "\r\n"));
                 segments.Add(new ArraySegment<byte>(_buffer, 0, _filled));
-                segments.Add("\r\n"u8.ToArray());
+                segments.Add(CrLf);
             }
             else
             {
@@ -175,7 +178,7 @@ internal sealed class HttpResponse : IDisposable
 
         if (final && _http11)
         {
-            segments.Add("0\r\n\r\n"u8.ToArray());
+            segments.Add(LastChunk);
         }
 
         if (segments.Count > 0)
@@ -194,8 +197,9 @@ internal sealed class HttpResponse : IDisposable
         {
             head.Append("Transfer-Encoding: chunked\r\n");
         }
-        else if (!Started || _headOnly)
+        else if (!Started)
         {
+            // Not started: the whole body (or, for HEAD, its counted length) is known.
             head.Append(CultureInfo.InvariantCulture, $"Content-Length: {(_headOnly ? BodyLength : _filled)}\r\n");
         }
 

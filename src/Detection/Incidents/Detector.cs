@@ -368,8 +368,7 @@ public sealed class Detector
 
     private static Incident Resume(IncidentRecord previous, KeyState state)
     {
-        var metric = previous.ThresholdMetric;
-        return new Incident(previous.Id, state.Description, previous.FirstSecond, previous.OpenedAt, metric, previous.Threshold)
+        return new Incident(previous.Id, state.Description, previous.FirstSecond, previous.OpenedAt, previous.ThresholdMetric, previous.Threshold)
         {
             PeakPps = previous.PeakPps,
             PeakBps = previous.PeakBps,
