@@ -12,16 +12,18 @@ internal sealed partial class IncidentLog(ILogger logger) : IIncidentObserver
         var incident = change.Incident;
         var severity = AttackNames.Name(incident.Severity);
         var metric = MetricValues.Name(incident.ThresholdMetric);
+        var type = AttackNames.Name(incident.AttackType);
         switch (change.Change)
         {
             case IncidentChange.Opened:
-                LogOpened(logger, incident.Id, incident.AttackType, incident.Key, incident.Confidence, severity, incident.CurrentPps, metric, incident.Threshold);
+                LogOpened(logger, incident.Id, type, incident.Key, incident.Confidence, severity, incident.CurrentPps, metric, incident.Threshold);
                 break;
             case IncidentChange.Escalated:
-                LogEscalated(logger, incident.Id, incident.AttackType, incident.Key, severity, incident.PeakPps, incident.PeakBps);
+                LogEscalated(logger, incident.Id, type, incident.Key, severity, incident.PeakPps, incident.PeakBps);
                 break;
             case IncidentChange.Closed:
-                LogClosed(logger, incident.Id, incident.AttackType, incident.Key, incident.CloseReason ?? "calm", incident.PeakPps, incident.PeakBps);
+                var reason = CloseReasons.Name(incident.CloseReason ?? CloseReason.Calm);
+                LogClosed(logger, incident.Id, type, incident.Key, reason, incident.PeakPps, incident.PeakBps);
                 break;
         }
     }

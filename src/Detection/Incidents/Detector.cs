@@ -221,25 +221,6 @@ public sealed class Detector
         return result;
     }
 
-    /// <summary>Closes every open incident (the collector is stopping).</summary>
-    public void CloseAll(string reason)
-    {
-        var now = _time.GetUtcNow();
-        foreach (var state in _open)
-        {
-            var incident = state.Incident!;
-            incident.ClosedAt = now;
-            incident.CloseReason = reason;
-            _observer.OnIncident(IncidentEvent.Closed(incident.ToRecord(now)));
-            state.Incident = null;
-            state.Record = null;
-        }
-
-        _open.Clear();
-        _openChanged = true;
-        PublishOpen();
-    }
-
     private KeyState Judge(in TrafficSample sample, long now)
     {
         if (!_states.TryGetValue(sample.Key, out var state))
@@ -470,7 +451,7 @@ public sealed class Detector
         }
 
         incident.ClosedAt = wallClock;
-        incident.CloseReason = "calm";
+        incident.CloseReason = CloseReason.Calm;
         state.Incident = null;
         state.Closed = incident;
         state.ClosedSecond = now;
@@ -521,7 +502,7 @@ public sealed class Detector
         var wallClock = _time.GetUtcNow();
         foreach (var previous in _resumable.Values)
         {
-            _observer.OnIncident(IncidentEvent.Closed(previous with { ClosedAt = previous.UpdatedAt, UpdatedAt = wallClock, CloseReason = "restart" }));
+            _observer.OnIncident(IncidentEvent.Closed(previous with { ClosedAt = previous.UpdatedAt, UpdatedAt = wallClock, CloseReason = CloseReason.Restart }));
         }
 
         _resumable.Clear();

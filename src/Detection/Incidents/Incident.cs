@@ -58,7 +58,7 @@ internal sealed class Incident
 
     public DateTimeOffset? ClosedAt { get; set; }
 
-    public string? CloseReason { get; set; }
+    public CloseReason? CloseReason { get; set; }
 
     public int Reopened { get; set; }
 
@@ -104,8 +104,8 @@ internal sealed class Incident
             Interface = Key.Interface,
             Direction = Key.Direction,
             Address = Key.Address,
-            AttackType = AttackNames.Name(Type),
-            Vector = Type == AttackType.CarpetBombing ? AttackNames.Name(Vector) : null,
+            AttackType = Type,
+            Vector = Type == AttackType.CarpetBombing ? Vector : null,
             Confidence = Math.Round(Confidence, 3),
             Severity = Severity,
             OpenedAt = OpenedAt,

@@ -36,10 +36,10 @@ public sealed record IncidentRecord
     /// <summary>The destination address, or the prefix for a prefix key.</summary>
     public string? Address { get; init; }
 
-    public required string AttackType { get; init; }
+    public required AttackType AttackType { get; init; }
 
-    /// <summary>For carpet bombing: what the spread traffic is (e.g. udp_flood).</summary>
-    public string? Vector { get; init; }
+    /// <summary>For carpet bombing: what the spread traffic is (e.g. a UDP flood); null for every other type.</summary>
+    public AttackType? Vector { get; init; }
 
     public required double Confidence { get; init; }
 
@@ -80,10 +80,36 @@ public sealed record IncidentRecord
     /// <summary>Times the incident came back after it had calmed down.</summary>
     public int Reopened { get; init; }
 
-    /// <summary>Why it closed: calm, restart, shutdown.</summary>
-    public string? CloseReason { get; init; }
+    /// <summary>Why it closed; null while open.</summary>
+    public CloseReason? CloseReason { get; init; }
 
     public bool IsOpen => ClosedAt is null;
+}
+
+/// <summary>Why an incident closed.</summary>
+public enum CloseReason
+{
+    /// <summary>Its traffic stayed under threshold × hysteresis through the cool-down.</summary>
+    Calm,
+
+    /// <summary>It was open when the collector stopped and did not come back within a cool-down of the restart.</summary>
+    Restart,
+
+    /// <summary>Mitigation found an action whose incident the store no longer holds.</summary>
+    NotFound,
+}
+
+/// <summary>The names close reasons have at the edges (JSON, rows, logs).</summary>
+public static class CloseReasons
+{
+    public static string Name(CloseReason reason) => reason switch
+    {
+        CloseReason.Restart => "restart",
+        CloseReason.NotFound => "not found at start-up",
+        _ => "calm",
+    };
+
+    public static bool TryParse(string? name, out CloseReason reason) => EnumNames.TryParse(name, Name, out reason);
 }
 
 /// <summary>One second of an open incident, kept with it.</summary>

@@ -92,7 +92,7 @@ public sealed class MitigationPlanner
         var rule = RuleFor(incident, victim);
         if (rule is null)
         {
-            return new MitigationPlan([], $"{incident.AttackType} on a prefix has no signature narrow enough to act on");
+            return new MitigationPlan([], $"{AttackNames.Name(incident.AttackType)} on a prefix has no signature narrow enough to act on");
         }
 
         var actions = new List<PlannedAction>();
@@ -130,9 +130,9 @@ public sealed class MitigationPlanner
     public static MitigationRule? RuleFor(IncidentRecord incident, IpPrefix victim)
     {
         ArgumentNullException.ThrowIfNull(incident);
-        var name = incident.AttackType == "carpet_bombing" ? incident.Vector ?? "unknown" : incident.AttackType;
+        var type = incident.AttackType == AttackType.CarpetBombing ? incident.Vector ?? AttackType.Unknown : incident.AttackType;
         MitigationRule? rule = null;
-        if (AttackNames.TryParse(name, out AttackType type) && AttackSignatures.TryGet(type, out var signature))
+        if (AttackSignatures.TryGet(type, out var signature))
         {
             var protocol = signature.Protocol == AttackSignatures.Icmp && !victim.IsIPv4 ? AttackSignatures.IcmpV6 : signature.Protocol;
             rule = new MitigationRule(victim, protocol, signature.SourcePort, signature.Tcp, signature.Fragments);

@@ -55,7 +55,6 @@ public sealed class CollectorMetrics
     private readonly Gauge _openIncidents;
     private readonly Gauge.Child?[] _openIncidentSeries = new Gauge.Child?[AttackNames.All.Count];
     private readonly int[] _openByType = new int[AttackNames.All.Count];
-    private readonly Dictionary<string, int> _typeIndex = AttackNames.All.Select((type, index) => (AttackNames.Name(type), index)).ToDictionary(p => p.Item1, p => p.index, StringComparer.Ordinal);
     private readonly Counter _incidentOverflow;
     private readonly Counter _implausibleSeconds;
     private readonly Counter _storeRows;
@@ -246,10 +245,8 @@ public sealed class CollectorMetrics
         Array.Clear(_openByType);
         foreach (var incident in open)
         {
-            if (_typeIndex.TryGetValue(incident.AttackType, out var index))
-            {
-                _openByType[index]++;
-            }
+            // The enum's values run 0..n-1, in the order of AttackNames.All.
+            _openByType[(int)incident.AttackType]++;
         }
 
         for (var i = 0; i < _openByType.Length; i++)

@@ -189,7 +189,7 @@ public sealed partial class MitigationEngine
             }
             else if (entry.Owner.WithdrawAfter is { } after && now >= after)
             {
-                Withdraw(entry, entry.Owner.Incident.CloseReason ?? "calm");
+                Withdraw(entry, CloseReasons.Name(entry.Owner.Incident.CloseReason ?? CloseReason.Calm));
             }
             else if (action.AppliedAt is { } applied && now - applied >= TimeSpan.FromSeconds(_options.MaxLifetimeSeconds))
             {
@@ -511,7 +511,7 @@ public sealed partial class MitigationEngine
     {
         if (incident.ClosedAt is not null)
         {
-            return $"its incident closed ({incident.CloseReason ?? "calm"})";
+            return $"its incident closed ({CloseReasons.Name(incident.CloseReason ?? CloseReason.Calm)})";
         }
 
         if (_mode == MitigationMode.Off)
@@ -544,7 +544,7 @@ public sealed partial class MitigationEngine
         Key = "unknown",
         KeyKind = KeyKind.Node,
         Node = string.Empty,
-        AttackType = "unknown",
+        AttackType = AttackType.Unknown,
         Confidence = 0,
         Severity = Severity.Low,
         OpenedAt = _time.GetUtcNow(),
@@ -557,7 +557,7 @@ public sealed partial class MitigationEngine
         CurrentBps = 0,
         Threshold = 0,
         ThresholdMetric = DetectionMetric.Pps,
-        CloseReason = "not found at start-up",
+        CloseReason = CloseReason.NotFound,
     };
 
     private static bool Fail(string reason, out string failure)

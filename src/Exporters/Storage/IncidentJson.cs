@@ -25,8 +25,8 @@ public static class IncidentJson
         WriteNullable(writer, "interface", incident.Interface);
         WriteNullable(writer, "direction", incident.Direction);
         WriteNullable(writer, "address", incident.Address);
-        writer.WriteString("attackType", incident.AttackType);
-        WriteNullable(writer, "vector", incident.Vector);
+        writer.WriteString("attackType", AttackNames.Name(incident.AttackType));
+        WriteNullable(writer, "vector", incident.Vector is { } vector ? AttackNames.Name(vector) : null);
         writer.WriteNumber("confidence", incident.Confidence);
         writer.WriteString("severity", AttackNames.Name(incident.Severity));
         writer.WriteString("openedAt", incident.OpenedAt.UtcDateTime);
@@ -53,7 +53,7 @@ public static class IncidentJson
         writer.WritePropertyName("topSources");
         WriteSources(writer, incident.TopSources);
         writer.WriteNumber("reopened", incident.Reopened);
-        WriteNullable(writer, "closeReason", incident.CloseReason);
+        WriteNullable(writer, "closeReason", incident.CloseReason is { } reason ? CloseReasons.Name(reason) : null);
         writer.WriteEndObject();
     }
 

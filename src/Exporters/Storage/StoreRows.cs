@@ -81,8 +81,8 @@ internal sealed class IncidentRow
         Interface = record.Interface,
         Direction = record.Direction,
         Address = record.Address,
-        AttackType = record.AttackType,
-        Vector = record.Vector,
+        AttackType = AttackNames.Name(record.AttackType),
+        Vector = record.Vector is { } vector ? AttackNames.Name(vector) : null,
         Confidence = record.Confidence,
         Severity = AttackNames.Name(record.Severity),
         OpenedAt = record.OpenedAt.ToUnixTimeMilliseconds(),
@@ -99,7 +99,7 @@ internal sealed class IncidentRow
         TopSourcePorts = IncidentJson.Ports(record.TopSourcePorts),
         TopSources = IncidentJson.Sources(record.TopSources),
         Reopened = record.Reopened,
-        CloseReason = record.CloseReason,
+        CloseReason = record.CloseReason is { } reason ? CloseReasons.Name(reason) : null,
     };
 
     public IncidentRecord ToRecord() => new()
@@ -113,8 +113,8 @@ internal sealed class IncidentRow
         Interface = Interface,
         Direction = Direction,
         Address = Address,
-        AttackType = AttackType,
-        Vector = Vector,
+        AttackType = ParseAttackType(AttackType),
+        Vector = Vector is null ? null : ParseAttackType(Vector),
         Confidence = Confidence,
         Severity = AttackNames.TryParse(Severity, out Severity severity) ? severity : throw new FormatException($"severity '{Severity}' is not a severity"),
         OpenedAt = DateTimeOffset.FromUnixTimeMilliseconds(OpenedAt),
@@ -131,8 +131,11 @@ internal sealed class IncidentRow
         TopSourcePorts = IncidentJson.ParsePorts(TopSourcePorts),
         TopSources = IncidentJson.ParseSources(TopSources),
         Reopened = (int)Reopened,
-        CloseReason = CloseReason,
+        CloseReason = CloseReason is null ? null : CloseReasons.TryParse(CloseReason, out var reason) ? reason : throw new FormatException($"close reason '{CloseReason}' is not a reason to close"),
     };
+
+    /// <summary>A type a later version may have added reads as unknown rather than losing its incident.</summary>
+    private static AttackType ParseAttackType(string name) => AttackNames.TryParse(name, out AttackType type) ? type : Detection.Incidents.AttackType.Unknown;
 }
 
 internal sealed class SampleRow

@@ -24,7 +24,7 @@ public sealed class IncidentApiTests
                 store!.Save(new IncidentRecord
                 {
                     Id = id, Key = $"destination/203.0.113.{id % 250}", KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination, Node = "edge-1", Address = $"203.0.113.{id % 250}",
-                    AttackType = "udp_flood", Confidence = 0.9, Severity = Severity.High, OpenedAt = at, UpdatedAt = at, ClosedAt = at, CloseReason = "calm",
+                    AttackType = AttackType.UdpFlood, Confidence = 0.9, Severity = Severity.High, OpenedAt = at, UpdatedAt = at, ClosedAt = at, CloseReason = CloseReason.Calm,
                     FirstSecond = at.ToUnixTimeSeconds(), PeakPps = 1e5, PeakBps = 8e8, CurrentPps = 0, CurrentBps = 0, Threshold = 1e4, ThresholdMetric = FlowCollector.Detection.Baselines.DetectionMetric.Pps,
                 });
             }

@@ -143,7 +143,7 @@ public sealed class MitigationSafetyTests
             {
                 var incident = new FlowCollector.Detection.Incidents.IncidentRecord
                 {
-                    Id = 1, Key = "destination/203.0.113.10", KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination, Node = "edge-1", Address = "203.0.113.10", AttackType = "udp_flood",
+                    Id = 1, Key = "destination/203.0.113.10", KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination, Node = "edge-1", Address = "203.0.113.10", AttackType = FlowCollector.Detection.Incidents.AttackType.UdpFlood,
                     Confidence = 1, Severity = FlowCollector.Detection.Incidents.Severity.High, OpenedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow, FirstSecond = 0,
                     PeakPps = 1, PeakBps = 8, CurrentPps = 1, CurrentBps = 8, Threshold = 1, ThresholdMetric = FlowCollector.Detection.Baselines.DetectionMetric.Pps,
                 };

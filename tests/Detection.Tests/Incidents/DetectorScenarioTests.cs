@@ -34,13 +34,13 @@ public sealed class DetectorScenarioTests
         Assert.Equal(floodStart, incident.FirstSecond);
         Assert.Equal("203.0.113.10", incident.Address);
         var final = scenario.Observer.Latest[incident.Id];
-        Assert.Equal(kind, final.AttackType);
+        Assert.Equal(kind, AttackNames.Name(final.AttackType));
         Assert.InRange(final.Confidence, 0.7, 1.0);
         Assert.InRange(final.PeakPps, 20_000, 20_600);
 
         // Closed after the cool-down that followed the flood, not before and not much later.
         var closed = Assert.Single(scenario.Observer.Closed, c => c.Id == incident.Id);
-        Assert.Equal("calm", closed.CloseReason);
+        Assert.Equal(CloseReason.Calm, closed.CloseReason);
         var closedSecond = closed.ClosedAt!.Value.ToUnixTimeSeconds();
         Assert.InRange(closedSecond, floodStart + 20 + scenario.Options.CooldownSeconds, floodStart + 20 + scenario.Options.CooldownSeconds + 2);
     }
@@ -72,8 +72,8 @@ public sealed class DetectorScenarioTests
 
         Assert.True(scenario.Opened("destination").Count == 0, scenario.Report());
         var incident = scenario.Observer.Latest[Assert.Single(scenario.Opened("prefix")).Id];
-        Assert.Equal("carpet_bombing", incident.AttackType);
-        Assert.Equal("udp_flood", incident.Vector);
+        Assert.Equal(AttackType.CarpetBombing, incident.AttackType);
+        Assert.Equal(AttackType.UdpFlood, incident.Vector);
         Assert.Equal("203.0.113.0/24", incident.Address);
     }
 
@@ -120,7 +120,7 @@ public sealed class DetectorScenarioTests
 
         // And a flood on top of the new level is still seen.
         scenario.Run(5, s => Noisy(s, Victim, 4_000).Concat(Flood(s, "udp_flood", Victim, 30_000)));
-        Assert.Equal("udp_flood", Assert.Single(scenario.Opened("destination")).AttackType);
+        Assert.Equal(AttackType.UdpFlood, Assert.Single(scenario.Opened("destination")).AttackType);
     }
 
     [Fact]
@@ -331,7 +331,7 @@ public sealed class DetectorScenarioTests
         var latest = scenario.Observer.Latest[incident.Id];
         Assert.True(latest.Reopened >= 1, $"reopened {latest.Reopened} times");
         Assert.True(scenario.Observer.Opened.Count(i => i.Id == incident.Id) == latest.Reopened + 1, "observers hear of every reopening");
-        Assert.Equal("dns_amplification", latest.AttackType);
+        Assert.Equal(AttackType.DnsAmplification, latest.AttackType);
 
         // The doubled cool-downs run out in the end.
         scenario.Run(200, s => Noisy(s, Victim, 300));
@@ -362,9 +362,9 @@ public sealed class DetectorScenarioTests
         // Incidents of keys that stay quiet are closed as ended during the restart.
         second.Run(40, s => Noisy(s, Victim, 300).Concat(Noisy(s, Host(50), 300)));
         var ended = Assert.Single(second.Observer.Closed, c => c.Id == other.Id);
-        Assert.Equal("restart", ended.CloseReason);
+        Assert.Equal(CloseReason.Restart, ended.CloseReason);
         Assert.Equal(other.UpdatedAt, ended.ClosedAt);
-        Assert.DoesNotContain(second.Observer.Closed, c => c.Id == open.Id && c.CloseReason != "calm");
+        Assert.DoesNotContain(second.Observer.Closed, c => c.Id == open.Id && c.CloseReason != CloseReason.Calm);
     }
 
     [Fact]
@@ -390,7 +390,7 @@ public sealed class DetectorScenarioTests
         var early = Assert.Single(scenario.Opened("destination"));
         Assert.Equal(second, early.FirstSecond);
         Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(second).AddMilliseconds(500), early.OpenedAt);
-        Assert.Equal("dns_amplification", early.AttackType);
+        Assert.Equal(AttackType.DnsAmplification, early.AttackType);
 
         // The tick closes the same second: the same incident goes on, no second one.
         scenario.Run(3, s => Noisy(s, Victim, 300).Concat(Flood(s, "dns_amplification", Victim, s == second ? 10_000 : 20_000)));

@@ -65,7 +65,7 @@ public sealed class MitigationEngineTests : IDisposable
         KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination,
         Node = "edge-1",
         Address = address,
-        AttackType = "udp_flood",
+        AttackType = AttackType.UdpFlood,
         Confidence = 0.9,
         Severity = AttackNames.TryParse(severity, out Severity parsed) ? parsed : throw new ArgumentException(severity, nameof(severity)),
         OpenedAt = _time.GetUtcNow(),
@@ -79,7 +79,7 @@ public sealed class MitigationEngineTests : IDisposable
         ThresholdMetric = FlowCollector.Detection.Baselines.DetectionMetric.Pps,
     };
 
-    private IncidentRecord Closed(IncidentRecord incident, string reason = "calm") => incident with { ClosedAt = _time.GetUtcNow(), CloseReason = reason };
+    private IncidentRecord Closed(IncidentRecord incident, CloseReason reason = CloseReason.Calm) => incident with { ClosedAt = _time.GetUtcNow(), CloseReason = reason };
 
     private List<MitigationAction> Active() => _store.Actions(activeOnly: true);
 

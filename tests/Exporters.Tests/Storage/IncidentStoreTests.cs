@@ -23,7 +23,7 @@ public sealed class IncidentStoreTests : IDisposable
         KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination,
         Node = "edge-1",
         Address = address,
-        AttackType = "dns_amplification",
+        AttackType = AttackType.DnsAmplification,
         Confidence = 0.97,
         Severity = Severity.High,
         OpenedAt = Opened.AddSeconds(id),
@@ -92,7 +92,7 @@ public sealed class IncidentStoreTests : IDisposable
         store.Save(Incident(1));
         store.OnIncident(new IncidentEvent(IncidentChange.Updated, Incident(1), new IncidentSecond(1, 1_800_000_001, 20_000, 2.2e8, 40, 19_900, 0, 0, 12, true)));
         store.OnIncident(new IncidentEvent(IncidentChange.Updated, Incident(1), new IncidentSecond(1, 1_800_000_002, 21_000, 2.3e8, 41, 20_900, 0, 0, 13, true)));
-        store.Save(Incident(1, closed: Opened.AddSeconds(60)) with { CloseReason = "calm" });
+        store.Save(Incident(1, closed: Opened.AddSeconds(60)) with { CloseReason = CloseReason.Calm });
         store.Save(Incident(2, "2001:db8::10"));
         Assert.True(store.Flush(TimeSpan.FromSeconds(10)));
 
@@ -101,7 +101,7 @@ public sealed class IncidentStoreTests : IDisposable
         var closed = all[1];
         Assert.Equal(Incident(1).OpenedAt, closed.OpenedAt);
         Assert.Equal(Opened.AddSeconds(60), closed.ClosedAt);
-        Assert.Equal("calm", closed.CloseReason);
+        Assert.Equal(CloseReason.Calm, closed.CloseReason);
         Assert.Equal(0.97, closed.Confidence);
         Assert.Equal(20_112.5, closed.PeakPps);
         Assert.Equal(new PortRate("udp", 53, 19_800.5), Assert.Single(closed.TopSourcePorts));

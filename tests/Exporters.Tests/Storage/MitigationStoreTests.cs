@@ -16,7 +16,7 @@ public sealed class MitigationStoreTests : IDisposable
 
     private static IncidentRecord Incident(long id) => new()
     {
-        Id = id, Key = "destination/203.0.113.10", KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination, Node = "n", Address = "203.0.113.10", AttackType = "udp_flood",
+        Id = id, Key = "destination/203.0.113.10", KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination, Node = "n", Address = "203.0.113.10", AttackType = FlowCollector.Detection.Incidents.AttackType.UdpFlood,
         Confidence = 1, Severity = Severity.High, OpenedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch, FirstSecond = 0,
         PeakPps = 1, PeakBps = 8, CurrentPps = 1, CurrentBps = 8, Threshold = 1, ThresholdMetric = FlowCollector.Detection.Baselines.DetectionMetric.Pps,
     };

@@ -28,7 +28,7 @@ public sealed class StoreResilienceTests : IDisposable
         KeyKind = FlowCollector.Detection.Rates.KeyKind.Destination,
         Node = "edge-1",
         Address = $"203.0.113.{id}",
-        AttackType = "udp_flood",
+        AttackType = AttackType.UdpFlood,
         Confidence = 1,
         Severity = Severity.High,
         OpenedAt = Now.AddDays(-1),
