@@ -29,8 +29,7 @@ public class DetectionTickBenchmarks
     {
         _aggregator = new RateAggregator(new AggregationOptions { MaxDestinations = 20_000 }, new MonitoredPrefixes([IpPrefix.Parse("2001:db8::/32")]), new InterfaceNames(), _second);
         _shard = _aggregator.CreateShard();
-        var time = new ManualClock(DateTimeOffset.FromUnixTimeSeconds(_second));
-        _detector = new Detector(new DetectionOptions { LearningSeconds = 30 }, "bench", _aggregator.Names, _aggregator.Prefixes, time, new CountingObserver());
+        _detector = new Detector(new DetectionOptions { LearningSeconds = 30 }, "bench", _aggregator.Names, _aggregator.Prefixes, new CountingObserver());
         var destination = new byte[16];
         new byte[] { 0x20, 0x01, 0x0d, 0xb8 }.CopyTo(destination, 0);
         for (var i = 0; i < Destinations; i++)

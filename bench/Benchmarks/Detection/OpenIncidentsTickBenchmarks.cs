@@ -35,7 +35,7 @@ public class OpenIncidentsTickBenchmarks
         _aggregator = new RateAggregator(new AggregationOptions { MaxDestinations = 20_000 }, monitored, new InterfaceNames(), _second);
         _shard = _aggregator.CreateShard();
         _observer = new CountingObserver();
-        _detector = new Detector(new DetectionOptions { MaxOpenIncidents = 20_000 }, "bench", _aggregator.Names, _aggregator.Prefixes, new ManualClock(DateTimeOffset.FromUnixTimeSeconds(_second)), _observer);
+        _detector = new Detector(new DetectionOptions { MaxOpenIncidents = 20_000 }, "bench", _aggregator.Names, _aggregator.Prefixes, _observer);
         _records = new FlowRecord[OpenIncidents];
         var destination = new byte[16];
         new byte[] { 0x20, 0x01, 0x0d, 0xb8 }.CopyTo(destination, 0);

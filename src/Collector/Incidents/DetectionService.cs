@@ -10,7 +10,7 @@ namespace FlowCollector.Collector.Incidents;
 /// The detector, resumed from what the store kept (baselines, open incidents), publishing on the incident feed that
 /// the journal joins here. At stop its baselines are saved, so that the next start judges at once.
 /// </summary>
-internal sealed partial class DetectionService(CollectorCore core, StorageService storage, TimeProvider time, ILoggerFactory loggers) : IHostedService
+internal sealed partial class DetectionService(CollectorCore core, StorageService storage, ILoggerFactory loggers) : IHostedService
 {
     private readonly ILogger _logger = loggers.CreateLogger("FlowCollector");
 
@@ -21,7 +21,7 @@ internal sealed partial class DetectionService(CollectorCore core, StorageServic
     {
         var state = storage.State;
         core.Incidents.Subscribe(new IncidentLog(loggers.CreateLogger("FlowCollector.Incidents")));
-        Detector = new Detector(core.Options.Detection, core.Node, core.Aggregator.Names, core.Aggregator.Prefixes, time, core.Incidents, state, core.Aggregator.Capacities);
+        Detector = new Detector(core.Options.Detection, core.Node, core.Aggregator.Names, core.Aggregator.Prefixes, core.Incidents, state, core.Aggregator.Capacities);
         LogResumed(_logger, state.Baselines.Count, state.OpenIncidents.Count, core.DatabasePath);
         return Task.CompletedTask;
     }

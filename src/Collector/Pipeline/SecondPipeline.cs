@@ -53,7 +53,7 @@ internal sealed class SecondPipeline
     public bool CanProbe => _detection.Detector is not null;
 
     /// <summary>Judges the second being counted so far, so that an attack over its threshold opens before the tick.</summary>
-    public void Probe() => _detection.Detector?.Probe(_core.Aggregator.Peek());
+    public void Probe() => _detection.Detector?.Probe(_core.Aggregator.Peek(_time.GetUtcNow()));
 
     /// <summary>Closes one second.</summary>
     public void Close(long second)
@@ -66,7 +66,7 @@ internal sealed class SecondPipeline
             polled.Poll(_time.GetUtcNow().ToUnixTimeMilliseconds());
         }
 
-        var result = aggregator.Tick(second);
+        var result = aggregator.Tick(second, _time.GetUtcNow());
         var detector = _detection.Detector;
         if (detector is not null)
         {

@@ -28,6 +28,17 @@ public static class BreachJudge
     /// <summary>Medium; below both, low.</summary>
     public const double MediumRatio = 2, MediumLinkShare = 0.2;
 
+    /// <summary>
+    /// The verdict on one second of a key: the metric furthest over its threshold, by how much, and whether that is a
+    /// breach (a key that only learns, or a bulk transfer, exceeds without breaching).
+    /// </summary>
+    public static BreachVerdict Judge(in TrafficSample sample, in MetricValues values, in MetricValues thresholds, bool learningOnly)
+    {
+        var metric = MostExceeded(values, thresholds, out var ratio);
+        var breaching = metric >= 0 && !learningOnly && !IsBulkTransfer(sample, values, thresholds);
+        return new BreachVerdict(metric, ratio, breaching);
+    }
+
     /// <summary>The metric exceeded by the largest ratio (and the ratio); -1 when none is over its threshold.</summary>
     public static int MostExceeded(in MetricValues values, in MetricValues thresholds, out double ratio)
     {
@@ -88,4 +99,11 @@ public static class BreachJudge
 
         return ratio >= MediumRatio || share >= MediumLinkShare ? Severity.Medium : Severity.Low;
     }
+}
+
+/// <summary>What <see cref="BreachJudge.Judge"/> found: <see cref="Metric"/> is -1 when no metric is over its threshold.</summary>
+public readonly record struct BreachVerdict(int Metric, double Ratio, bool Breaching)
+{
+    /// <summary>A second not judged (an implausible interface).</summary>
+    public static BreachVerdict None => new(-1, 0, false);
 }

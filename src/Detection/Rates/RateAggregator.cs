@@ -9,6 +9,9 @@ public sealed class TrafficSecond
 
     public long Second { get; internal set; }
 
+    /// <summary>When the second was taken: the wall-clock time incidents opened or changed by it are stamped with.</summary>
+    public DateTimeOffset ObservedAt { get; internal set; }
+
     public ReadOnlySpan<TrafficSample> Samples => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(Buffer);
 }
 
@@ -120,15 +123,17 @@ public sealed class RateAggregator
 
     /// <summary>
     /// Closes <paramref name="second"/>: merges every shard's counts and the counter rates into one sample per key.
-    /// The result is valid until the next call.
+    /// The result is valid until the next call. <paramref name="observedAt"/> is when it was closed; the second's
+    /// end when not given (a replay, a test).
     /// </summary>
-    public TrafficSecond Tick(long second)
+    public TrafficSecond Tick(long second, DateTimeOffset? observedAt = null)
     {
         lock (_gate)
         {
             _merged.Clear();
             _result.Buffer.Clear();
             _result.Second = second;
+            _result.ObservedAt = observedAt ?? DateTimeOffset.FromUnixTimeSeconds(second + 1);
             foreach (var shard in _shards)
             {
                 shard.Drain(second, _merged, _result.Buffer, _options.IdleSeconds);
@@ -158,13 +163,14 @@ public sealed class RateAggregator
     /// The second being counted, so far, for destination and interface keys of flow evidence (not closed, not
     /// interface counters). Valid until the next call; read on the tick's thread.
     /// </summary>
-    public TrafficSecond Peek()
+    public TrafficSecond Peek(DateTimeOffset observedAt)
     {
         lock (_gate)
         {
             _partialMerged.Clear();
             _partial.Buffer.Clear();
             _partial.Second = _second;
+            _partial.ObservedAt = observedAt;
             foreach (var shard in _shards)
             {
                 shard.Peek(_second, _partialMerged, _partial.Buffer);

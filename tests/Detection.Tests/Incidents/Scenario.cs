@@ -28,7 +28,7 @@ internal sealed class Scenario
         var names = new InterfaceNames();
         _aggregator = new RateAggregator(new AggregationOptions(), new MonitoredPrefixes([Monitored]), names, start, InterfaceCapacities.Configured(Options, names, 4096));
         _shard = _aggregator.CreateShard();
-        Detector = new Detector(Options, "test-node", _aggregator.Names, _aggregator.Prefixes, Time, Observer, state, _aggregator.Capacities);
+        Detector = new Detector(Options, "test-node", _aggregator.Names, _aggregator.Prefixes, Observer, state, _aggregator.Capacities);
     }
 
     public FakeTimeProvider Time { get; }
@@ -64,7 +64,7 @@ internal sealed class Scenario
             }
 
             Time.SetUtcNow(DateTimeOffset.FromUnixTimeSeconds(Second + 1));
-            Detector.Process(_aggregator.Tick(Second));
+            Detector.Process(_aggregator.Tick(Second, Time.GetUtcNow()));
             Second++;
         }
     }
@@ -89,7 +89,7 @@ internal sealed class Scenario
         }
 
         Time.SetUtcNow(DateTimeOffset.FromUnixTimeSeconds(Second).AddMilliseconds(500));
-        Detector.Probe(_aggregator.Peek());
+        Detector.Probe(_aggregator.Peek(Time.GetUtcNow()));
     }
 
     /// <summary>The incidents opened so far, one per line, for assertion messages.</summary>
