@@ -1,7 +1,9 @@
+using FlowCollector.Decoders;
 using FlowCollector.Decoders.Flows;
 using FlowCollector.Detection.Baselines;
-using FlowCollector.Detection.Mitigation;
 using FlowCollector.Detection.Rates;
+using FlowCollector.Exporters.Mitigation;
+using Microsoft.Extensions.Options;
 
 namespace FlowCollector.Collector.Configuration;
 
@@ -47,15 +49,19 @@ public sealed class StorageOptions
     public string Path { get; set; } = string.Empty;
 
     /// <summary>How often learned baselines are saved (and once more at shutdown).</summary>
+    [Within(5, 86_400)]
     public int BaselineSaveSeconds { get; set; } = 60;
 
     /// <summary>Saved baselines older than this are not restored (and are deleted): the network has changed since.</summary>
+    [Within(0, 87_600, MinimumMeans = "never restore")]
     public int BaselineMaxAgeHours { get; set; } = 168;
 
     /// <summary>Closed incidents, with their seconds and actions, are deleted this many days after they closed; 0 keeps them.</summary>
+    [Within(0, 36_500, MinimumMeans = "keep forever")]
     public int IncidentRetentionDays { get; set; } = 180;
 
     /// <summary>The per-second rows of incidents are deleted after this many days, also of incidents kept; 0 keeps them.</summary>
+    [Within(0, 36_500, MinimumMeans = "keep forever")]
     public int SecondsRetentionDays { get; set; } = 14;
 
     /// <summary>The database file: <see cref="Path"/>, or flowcollector.db in <paramref name="dataDirectory"/>.</summary>
@@ -65,9 +71,11 @@ public sealed class StorageOptions
 public sealed class MetricsOptions
 {
     /// <summary>Interfaces with series of their own in /metrics at once; idle ones lose theirs as the aggregation forgets them.</summary>
+    [Within(1, 1_000_000)]
     public int MaxInterfaceSeries { get; set; } = 4096;
 
     /// <summary>Exporters with series of their own at once; those that delivered records come first.</summary>
+    [Within(1, 1_000_000)]
     public int MaxExporterSeries { get; set; } = 512;
 }
 
@@ -92,9 +100,11 @@ public sealed class ListenerOptions
     public string Address { get; set; } = "::";
 
     /// <summary>Sockets per port with SO_REUSEPORT, each with its own receive thread; 0: one per core.</summary>
+    [Within(0, 64, MinimumMeans = "one per core")]
     public int SocketsPerPort { get; set; }
 
     /// <summary>Receive buffer per socket (SO_RCVBUF, forced past net.core.rmem_max when running as root).</summary>
+    [Within(65_536, 1_073_741_824)]
     public int ReceiveBufferBytes { get; set; } = 32 * 1024 * 1024;
 
     /// <summary>When not empty, datagrams from other addresses or prefixes are dropped and counted.</summary>
@@ -148,7 +158,21 @@ public sealed class CaptureOptions
     public string Filter { get; set; } = string.Empty;
 
     /// <summary>Bytes kept of each frame: enough for every header, not the payload.</summary>
+    [Within(64, 65_535)]
     public int SnapLength { get; set; } = 256;
 
     public bool Promiscuous { get; set; } = true;
 }
+
+// The ranges declared on the collector's own options sections, checked by generated code.
+[OptionsValidator]
+internal sealed partial class StorageOptionsValidator : IValidateOptions<StorageOptions>;
+
+[OptionsValidator]
+internal sealed partial class MetricsOptionsValidator : IValidateOptions<MetricsOptions>;
+
+[OptionsValidator]
+internal sealed partial class ListenerOptionsValidator : IValidateOptions<ListenerOptions>;
+
+[OptionsValidator]
+internal sealed partial class CaptureOptionsValidator : IValidateOptions<CaptureOptions>;

@@ -29,15 +29,7 @@ public static class OptionsValidator
             errors.Add($"Listeners:Address: '{options.Listeners.Address}' is not an IP address");
         }
 
-        if (options.Listeners.SocketsPerPort is < 0 or > 64)
-        {
-            errors.Add($"Listeners:SocketsPerPort: must be between 0 (one per core) and 64, got {options.Listeners.SocketsPerPort}");
-        }
-
-        if (options.Listeners.ReceiveBufferBytes is < 65_536 or > 1_073_741_824)
-        {
-            errors.Add($"Listeners:ReceiveBufferBytes: must be between 65536 and 1073741824, got {options.Listeners.ReceiveBufferBytes}");
-        }
+        OptionRanges.AddTo(errors, new ListenerOptionsValidator().Validate(null, options.Listeners), "Listeners:");
 
         for (var i = 0; i < options.Listeners.AllowedExporters.Count; i++)
         {
@@ -75,10 +67,7 @@ public static class OptionsValidator
             errors.Add($"ProcNetDev:Path: {options.ProcNetDev.Path} does not exist, and ProcNetDev:Mode is on");
         }
 
-        if (options.Capture.SnapLength is < 64 or > 65_535)
-        {
-            errors.Add($"Capture:SnapLength: must be between 64 and 65535, got {options.Capture.SnapLength}");
-        }
+        OptionRanges.AddTo(errors, new CaptureOptionsValidator().Validate(null, options.Capture), "Capture:");
 
         errors.AddRange(options.Aggregation.Validate().Select(e => "Aggregation:" + e));
         errors.AddRange(options.Decoder.Validate().Select(e => "Decoder:" + e));
@@ -96,12 +85,8 @@ public static class OptionsValidator
                 + "or set Mitigation:TrustAnyExporter to true where anti-spoofing on the path guarantees exporters' addresses");
         }
 
-        Range(errors, "Storage:BaselineSaveSeconds", options.Storage.BaselineSaveSeconds, 5, 86_400);
-        Range(errors, "Storage:BaselineMaxAgeHours", options.Storage.BaselineMaxAgeHours, 0, 87_600, "never restore");
-        Range(errors, "Storage:IncidentRetentionDays", options.Storage.IncidentRetentionDays, 0, 36_500, "keep forever");
-        Range(errors, "Storage:SecondsRetentionDays", options.Storage.SecondsRetentionDays, 0, 36_500, "keep forever");
-        Range(errors, "Metrics:MaxInterfaceSeries", options.Metrics.MaxInterfaceSeries, 1, 1_000_000);
-        Range(errors, "Metrics:MaxExporterSeries", options.Metrics.MaxExporterSeries, 1, 1_000_000);
+        OptionRanges.AddTo(errors, new StorageOptionsValidator().Validate(null, options.Storage), "Storage:");
+        OptionRanges.AddTo(errors, new MetricsOptionsValidator().Validate(null, options.Metrics), "Metrics:");
         return errors;
     }
 
@@ -123,16 +108,6 @@ public static class OptionsValidator
 
         endpoint = parsed;
         return text.Contains(':', StringComparison.Ordinal);
-    }
-
-    /// <summary>"KEY: must be between MIN (meaning) and MAX, got VALUE" when out of range.</summary>
-    private static void Range(List<string> errors, string key, int value, int minimum, int maximum, string? minimumMeans = null)
-    {
-        if (value < minimum || value > maximum)
-        {
-            var low = minimumMeans is null ? $"{minimum}" : $"{minimum} ({minimumMeans})";
-            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{key}: must be between {low} and {maximum}, got {value}"));
-        }
     }
 
     private static void Port(List<string> errors, string key, int port)

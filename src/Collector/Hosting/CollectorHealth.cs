@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
+using System.Text.Json.Serialization;
 using FlowCollector.Collector.Incidents;
 using FlowCollector.Collector.Mitigation;
 using FlowCollector.Collector.Pipeline;
@@ -46,56 +46,61 @@ internal sealed class CollectorHealth(CollectorCore core, SecondPipeline pipelin
     }
 
     /// <summary>/healthz: status ok (answered 200), or degraded (503) with the reasons.</summary>
-    public void Write(Utf8JsonWriter writer, IReadOnlyList<string> reasons)
+    public HealthDocument Document(IReadOnlyList<string> reasons)
     {
         var store = storage.Store;
         var detector = detection.Detector;
-        writer.WriteStartObject();
-        writer.WriteString("status", reasons.Count == 0 ? "ok" : "degraded");
-        writer.WriteStartArray("reasons");
-        foreach (var reason in reasons)
-        {
-            writer.WriteStringValue(reason);
-        }
-
-        writer.WriteEndArray();
-        writer.WriteString("node", core.Node);
-        writer.WriteString("dataDirectory", core.DataDirectory);
-        writer.WriteNumber("uptimeSeconds", Math.Round((time.GetUtcNow() - core.Started).TotalSeconds, 1));
-        writer.WriteNumber("lastSecond", pipeline.LastSecond);
-        writer.WriteNumber("tickLagSeconds", Math.Round(pipeline.LagSeconds, 1));
-        writer.WriteStartObject("listeners");
+        var listeners = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var source in sources.Sources.Where(source => source.Kind == SourceKind.Listener))
         {
-            writer.WriteNumber(source.Name, source.UdpPort);
+            listeners[source.Name] = source.UdpPort;
         }
 
-        writer.WriteEndObject();
-        writer.WriteBoolean("procNetDev", sources.Polled.Count > 0);
-        writer.WriteStartArray("captures");
-        foreach (var capture in sources.Sources.OfType<LiveCapture>())
-        {
-            writer.WriteStringValue(capture.Interface);
-        }
-
-        writer.WriteEndArray();
-        writer.WriteNumber("exporters", core.Decoder.Exporters.Count);
-        writer.WriteString("database", core.DatabasePath);
-        writer.WriteStartObject("store");
-        writer.WriteString("status", store is null ? "closed" : store.Failing ? "failing" : "ok");
-        if (store?.LastError is { } storeError)
-        {
-            writer.WriteString("error", storeError);
-        }
-
-        writer.WriteNumber("heldRows", store?.HeldRows ?? 0);
-        writer.WriteNumber("failedBatches", store?.Failed ?? 0);
-        writer.WriteNumber("skippedRows", store?.SkippedRows ?? 0);
-        writer.WriteEndObject();
-        writer.WriteString("mitigation", mitigation.Worker?.Engine.Mode switch { MitigationMode.On => "on", MitigationMode.DryRun => "dry-run", _ => "off" });
-        writer.WriteString("exabgp", mitigation.ExaBgp is null ? "off" : mitigation.ExaBgp.IsConnected ? "connected" : "disconnected");
-        writer.WriteNumber("openIncidents", detector?.OpenIncidents.Count ?? 0);
-        writer.WriteNumber("detectionKeys", detector?.KeyCount ?? 0);
-        writer.WriteEndObject();
+        return new HealthDocument(
+            reasons.Count == 0 ? "ok" : "degraded",
+            reasons,
+            core.Node,
+            core.DataDirectory,
+            Math.Round((time.GetUtcNow() - core.Started).TotalSeconds, 1),
+            pipeline.LastSecond,
+            Math.Round(pipeline.LagSeconds, 1),
+            listeners,
+            sources.Polled.Count > 0,
+            [.. sources.Sources.OfType<LiveCapture>().Select(capture => capture.Interface)],
+            core.Decoder.Exporters.Count,
+            core.DatabasePath,
+            new StoreHealth(store is null ? "closed" : store.Failing ? "failing" : "ok", store?.LastError, store?.HeldRows ?? 0, store?.Failed ?? 0, store?.SkippedRows ?? 0),
+            mitigation.Worker?.Engine.Mode switch { MitigationMode.On => "on", MitigationMode.DryRun => "dry-run", _ => "off" },
+            mitigation.ExaBgp is null ? "off" : mitigation.ExaBgp.IsConnected ? "connected" : "disconnected",
+            detector?.OpenIncidents.Count ?? 0,
+            detector?.KeyCount ?? 0);
     }
 }
+
+/// <summary>/healthz's documented keys, in their documented order.</summary>
+internal sealed record HealthDocument(
+    string Status,
+    IReadOnlyList<string> Reasons,
+    string Node,
+    string DataDirectory,
+    double UptimeSeconds,
+    long LastSecond,
+    double TickLagSeconds,
+    IReadOnlyDictionary<string, int> Listeners,
+    bool ProcNetDev,
+    IReadOnlyList<string> Captures,
+    int Exporters,
+    string Database,
+    StoreHealth Store,
+    string Mitigation,
+    [property: JsonPropertyName("exabgp")] string ExaBgp,
+    int OpenIncidents,
+    int DetectionKeys);
+
+/// <summary>The store's part of /healthz; <c>error</c> only while there is one.</summary>
+internal sealed record StoreHealth(
+    string Status,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error,
+    long HeldRows,
+    long FailedBatches,
+    long SkippedRows);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using FlowCollector.Collector.Hosting;
 using FlowCollector.Collector.Pipeline;
 using FlowCollector.Collector.Storage;
@@ -19,29 +20,12 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
         {
             var reasons = health.Degradations();
             response.Status = reasons.Count == 0 ? 200 : 503;
-            return WriteJsonAsync(response, writer => health.Write(writer, reasons), cancellation);
+            return JsonSerializer.SerializeAsync(response.Body, health.Document(reasons), CollectorJsonContext.Default.HealthDocument, cancellation);
         });
-        yield return new Endpoint("/api/interfaces", "application/json", (response, _, cancellation) => WriteJsonAsync(response, WriteInterfaces, cancellation));
+        yield return new Endpoint("/api/interfaces", "application/json", (response, _, cancellation) =>
+            JsonSerializer.SerializeAsync(response.Body, pipeline.Interfaces, CollectorJsonContext.Default.IReadOnlyListInterfaceRate, cancellation));
         yield return new Endpoint("/api/mitigations", "application/json", WriteMitigationsAsync);
         yield return new Endpoint("/api/incidents", "application/json", WriteIncidentsAsync);
-    }
-
-    private static async Task WriteJsonAsync(HttpResponse response, Action<Utf8JsonWriter> write, CancellationToken cancellation)
-    {
-        await using var writer = new Utf8JsonWriter(response.Body);
-        write(writer);
-        await writer.FlushAsync(cancellation).ConfigureAwait(false);
-    }
-
-    private void WriteInterfaces(Utf8JsonWriter writer)
-    {
-        writer.WriteStartArray();
-        foreach (var rate in pipeline.Interfaces)
-        {
-            rate.Write(writer);
-        }
-
-        writer.WriteEndArray();
     }
 
     /// <summary>
@@ -127,3 +111,8 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
         await response.Body.WriteAsync(System.Text.Encoding.UTF8.GetBytes(message + "\n"), cancellation).ConfigureAwait(false);
     }
 }
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(HealthDocument))]
+[JsonSerializable(typeof(IReadOnlyList<InterfaceRate>))]
+internal sealed partial class CollectorJsonContext : JsonSerializerContext;

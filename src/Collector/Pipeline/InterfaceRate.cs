@@ -1,19 +1,19 @@
-using System.Text.Json;
+using System.Text.Json.Serialization;
 using FlowCollector.Decoders;
 using FlowCollector.Detection.Rates;
 
 namespace FlowCollector.Collector.Pipeline;
 
-/// <summary>One interface's rates in the last complete second, as /api/interfaces shows them.</summary>
-internal readonly record struct InterfaceRate(
+/// <summary>One interface's rates in the last complete second, as /api/interfaces shows them (rounded to 3 decimals).</summary>
+internal sealed record InterfaceRate(
     string Node,
     string? Exporter,
     string Interface,
     uint? IfIndex,
     string Direction,
     string Source,
-    double PacketsPerSecond,
-    double BitsPerSecond,
+    [property: JsonPropertyName("pps")] double PacketsPerSecond,
+    [property: JsonPropertyName("bps")] double BitsPerSecond,
     double FlowsPerSecond)
 {
     public static InterfaceRate From(in TrafficSample sample, string node, InterfaceNames names)
@@ -27,32 +27,8 @@ internal readonly record struct InterfaceRate(
             name is null ? key.Interface : null,
             TrafficKey.DirectionName(key.Direction),
             TrafficKey.SourceName(key.Source),
-            sample.Counts.Packets,
-            sample.Counts.BitsPerSecond,
-            sample.Counts.Flows);
-    }
-
-    /// <summary>Writes the documented keys (node, exporter, interface, ifIndex, direction, source, pps, bps, flowsPerSecond).</summary>
-    public void Write(Utf8JsonWriter writer)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("node", Node);
-        writer.WriteString("exporter", Exporter);
-        writer.WriteString("interface", Interface);
-        if (IfIndex is { } ifIndex)
-        {
-            writer.WriteNumber("ifIndex", ifIndex);
-        }
-        else
-        {
-            writer.WriteNull("ifIndex");
-        }
-
-        writer.WriteString("direction", Direction);
-        writer.WriteString("source", Source);
-        writer.WriteNumber("pps", Math.Round(PacketsPerSecond, 3));
-        writer.WriteNumber("bps", Math.Round(BitsPerSecond, 3));
-        writer.WriteNumber("flowsPerSecond", Math.Round(FlowsPerSecond, 3));
-        writer.WriteEndObject();
+            Math.Round(sample.Counts.Packets, 3),
+            Math.Round(sample.Counts.BitsPerSecond, 3),
+            Math.Round(sample.Counts.Flows, 3));
     }
 }

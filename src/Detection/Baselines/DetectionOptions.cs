@@ -1,5 +1,6 @@
 using FlowCollector.Decoders;
 using FlowCollector.Detection.Rates;
+using Microsoft.Extensions.Options;
 
 namespace FlowCollector.Detection.Baselines;
 
@@ -10,41 +11,52 @@ namespace FlowCollector.Detection.Baselines;
 public sealed class DetectionOptions
 {
     /// <summary>Seconds a key learns before its learned threshold applies; until then only the learning floors do.</summary>
+    [Within(0, 86_400)]
     public int LearningSeconds { get; set; } = 300;
 
     /// <summary>Time constant of the baseline (seconds): how quickly it follows a lasting change of level.</summary>
+    [Within(10, 604_800)]
     public int BaselineSeconds { get; set; } = 120;
 
     /// <summary>Spreads (mean absolute deviations) above the mean that normal traffic may reach.</summary>
+    [Within(0, 100, MinimumIsExclusive = true)]
     public double Deviations { get; set; } = 5;
 
     /// <summary>The threshold is at least this multiple of the mean, so steady traffic with no spread has room.</summary>
+    [Within(1, 1000)]
     public double MinimumRatio { get; set; } = 1.5;
 
     /// <summary>Consecutive breaching seconds that open an incident.</summary>
+    [Within(1, 60)]
     public int ConsecutiveSeconds { get; set; } = 1;
 
     /// <summary>An incident closes once every metric stays under threshold × Hysteresis for the cool-down.</summary>
+    [Within(0, 1, MinimumIsExclusive = true)]
     public double Hysteresis { get; set; } = 0.7;
 
+    [Within(1, 3600)]
     public int CooldownSeconds { get; set; } = 30;
 
     /// <summary>
     /// A breach this soon after an incident closed reopens it (with a doubled cool-down) instead of opening a new
     /// one: a flapping attack stays one incident.
     /// </summary>
+    [Within(0, 86_400)]
     public int ReopenSeconds { get; set; } = 300;
 
     /// <summary>A key whose last traffic is older than this loses its baseline (memory stays bounded).</summary>
+    [Within(60, 31_536_000)]
     public int ForgetSeconds { get; set; } = 86_400;
 
     /// <summary>Destinations a prefix must spread over before a prefix-wide breach is named carpet bombing.</summary>
+    [Within(2, 1_000_000)]
     public int CarpetBombingDestinations { get; set; } = 8;
 
     /// <summary>
     /// Incidents open at once. A carpet bombing of a large prefix, or forged exports naming thousands of interfaces,
     /// must not make each second's work grow without bound; breaches beyond it are counted, not opened.
     /// </summary>
+    [Within(1, 1_000_000)]
     public int MaxOpenIncidents { get; set; } = 10_000;
 
     /// <summary>Capacity of every interface in bits per second when nothing better is known (0: unknown).</summary>
@@ -62,29 +74,7 @@ public sealed class DetectionOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        OptionChecks.Range(errors, nameof(LearningSeconds), LearningSeconds, 0, 86_400);
-        OptionChecks.Range(errors, nameof(BaselineSeconds), BaselineSeconds, 10, 604_800);
-        OptionChecks.Range(errors, nameof(ConsecutiveSeconds), ConsecutiveSeconds, 1, 60);
-        OptionChecks.Range(errors, nameof(CooldownSeconds), CooldownSeconds, 1, 3600);
-        OptionChecks.Range(errors, nameof(ReopenSeconds), ReopenSeconds, 0, 86_400);
-        OptionChecks.Range(errors, nameof(ForgetSeconds), ForgetSeconds, 60, 31_536_000);
-        OptionChecks.Range(errors, nameof(CarpetBombingDestinations), CarpetBombingDestinations, 2, 1_000_000);
-        OptionChecks.Range(errors, nameof(MaxOpenIncidents), MaxOpenIncidents, 1, 1_000_000);
-        if (!(Deviations is > 0 and <= 100))
-        {
-            errors.Add($"{nameof(Deviations)}: must be above 0 and at most 100, got {Deviations}");
-        }
-
-        if (!(MinimumRatio is >= 1 and <= 1000))
-        {
-            errors.Add($"{nameof(MinimumRatio)}: must be between 1 and 1000, got {MinimumRatio}");
-        }
-
-        if (!(Hysteresis is > 0 and <= 1))
-        {
-            errors.Add($"{nameof(Hysteresis)}: must be above 0 and at most 1, got {Hysteresis}");
-        }
-
+        OptionRanges.AddTo(errors, new DetectionOptionsValidator().Validate(null, this));
         if (!(DefaultCapacityBps >= 0))
         {
             errors.Add($"{nameof(DefaultCapacityBps)}: must be 0 (unknown) or a rate in bits per second, got {DefaultCapacityBps}");
@@ -100,6 +90,10 @@ public sealed class DetectionOptions
         return errors;
     }
 }
+
+/// <summary>The ranges declared on <see cref="DetectionOptions"/>, checked by generated code.</summary>
+[OptionsValidator]
+internal sealed partial class DetectionOptionsValidator : IValidateOptions<DetectionOptions>;
 
 /// <summary>Limits per kind of key: a host, a prefix and a link carry very different normal traffic.</summary>
 public sealed class KindLimits

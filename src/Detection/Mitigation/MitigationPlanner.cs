@@ -29,12 +29,12 @@ public sealed record MitigationPlan(IReadOnlyList<PlannedAction> Actions, string
 /// </summary>
 public sealed class MitigationPlanner
 {
-    private readonly MitigationOptions _options;
+    private readonly MitigationPlanOptions _options;
     private readonly MonitoredPrefixes _monitored;
     private readonly List<IpPrefix> _allowlist;
     private readonly List<(IpPrefix Prefix, SeverityPolicy Policy)> _overrides;
 
-    public MitigationPlanner(MitigationOptions options, MonitoredPrefixes monitored, IEnumerable<IpPrefix> allowlist)
+    public MitigationPlanner(MitigationPlanOptions options, MonitoredPrefixes monitored, IEnumerable<IpPrefix> allowlist)
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _monitored = monitored ?? throw new ArgumentNullException(nameof(monitored));

@@ -1,156 +1,171 @@
-using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Rates;
+using FlowCollector.Exporters.Mitigation;
 
 namespace FlowCollector.Exporters.Storage;
 
 /// <summary>
-/// Incidents as JSON, written by hand with <see cref="Utf8JsonWriter"/> (no reflection, so it works under Native AOT):
-/// the same object for /api/incidents, <c>flowcollector incidents --format jsonl</c>, and the store's columns.
+/// Incidents as JSON, through System.Text.Json's source generation (no reflection, so it works under Native AOT):
+/// the same object for /api/incidents, <c>flowcollector incidents --format jsonl</c>, and the store's JSON columns.
+/// The enums are named here, at the edge.
 /// </summary>
 public static class IncidentJson
 {
     public static void Write(Utf8JsonWriter writer, IncidentRecord incident)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        ArgumentNullException.ThrowIfNull(incident);
-        writer.WriteStartObject();
-        writer.WriteNumber("id", incident.Id);
-        writer.WriteString("keyKind", TrafficKey.KindName(incident.KeyKind));
-        writer.WriteString("node", incident.Node);
-        WriteNullable(writer, "source", incident.Source);
-        WriteNullable(writer, "exporter", incident.Exporter);
-        WriteNullable(writer, "interface", incident.Interface);
-        WriteNullable(writer, "direction", incident.Direction);
-        WriteNullable(writer, "address", incident.Address);
-        writer.WriteString("attackType", AttackNames.Name(incident.AttackType));
-        WriteNullable(writer, "vector", incident.Vector is { } vector ? AttackNames.Name(vector) : null);
-        writer.WriteNumber("confidence", incident.Confidence);
-        writer.WriteString("severity", AttackNames.Name(incident.Severity));
-        writer.WriteString("openedAt", incident.OpenedAt.UtcDateTime);
-        if (incident.ClosedAt is { } closed)
-        {
-            writer.WriteString("closedAt", closed.UtcDateTime);
-        }
-        else
-        {
-            writer.WriteNull("closedAt");
-        }
-
-        writer.WriteString("updatedAt", incident.UpdatedAt.UtcDateTime);
-        writer.WriteNumber("firstSecond", incident.FirstSecond);
-        writer.WriteNumber("peakPps", incident.PeakPps);
-        writer.WriteNumber("peakBps", incident.PeakBps);
-        writer.WriteNumber("currentPps", incident.CurrentPps);
-        writer.WriteNumber("currentBps", incident.CurrentBps);
-        writer.WriteNumber("capacityBps", incident.CapacityBps);
-        writer.WriteNumber("threshold", incident.Threshold);
-        writer.WriteString("thresholdMetric", MetricValues.Name(incident.ThresholdMetric));
-        writer.WritePropertyName("topSourcePorts");
-        WritePorts(writer, incident.TopSourcePorts);
-        writer.WritePropertyName("topSources");
-        WriteSources(writer, incident.TopSources);
-        writer.WriteNumber("reopened", incident.Reopened);
-        WriteNullable(writer, "closeReason", incident.CloseReason is { } reason ? CloseReasons.Name(reason) : null);
-        writer.WriteEndObject();
+        JsonSerializer.Serialize(writer, IncidentDocument.From(incident), StoreJsonContext.Default.IncidentDocument);
     }
 
     /// <summary>One incident as a single line of JSON.</summary>
-    public static string Line(IncidentRecord incident)
+    public static string Line(IncidentRecord incident) => JsonSerializer.Serialize(IncidentDocument.From(incident), StoreJsonContext.Default.IncidentDocument);
+
+    public static string Ports(IReadOnlyList<PortRate> ports) => JsonSerializer.Serialize(ports, StoreJsonContext.Default.IReadOnlyListPortRate);
+
+    public static string Sources(IReadOnlyList<SourceRate> sources) => JsonSerializer.Serialize(sources, StoreJsonContext.Default.IReadOnlyListSourceRate);
+
+    /// <summary>A port list as stored; entries without a protocol (a damaged row) are left out.</summary>
+    public static IReadOnlyList<PortRate> ParsePorts(string text) =>
+        string.IsNullOrEmpty(text) ? [] : [.. (JsonSerializer.Deserialize(text, StoreJsonContext.Default.PortRateArray) ?? []).Where(p => p is { Protocol: not null })];
+
+    /// <summary>A source list as stored; entries without an address are left out.</summary>
+    public static IReadOnlyList<SourceRate> ParseSources(string text) =>
+        string.IsNullOrEmpty(text) ? [] : [.. (JsonSerializer.Deserialize(text, StoreJsonContext.Default.SourceRateArray) ?? []).Where(s => s is { Address: not null })];
+
+    /// <summary>A baseline's values as stored: a JSON array of the metrics in order.</summary>
+    internal static string Values(in MetricValues values)
     {
-        return Text(writer => Write(writer, incident));
-    }
-
-    public static string Ports(IReadOnlyList<PortRate> ports) => Text(writer => WritePorts(writer, ports));
-
-    public static string Sources(IReadOnlyList<SourceRate> sources) => Text(writer => WriteSources(writer, sources));
-
-    public static IReadOnlyList<PortRate> ParsePorts(string text)
-    {
-        var result = new List<PortRate>();
-        foreach (var element in Elements(text))
+        var array = new double[MetricValues.Count];
+        for (var i = 0; i < array.Length; i++)
         {
-            if (element.TryGetProperty("protocol", out var protocol) && element.TryGetProperty("port", out var port) && element.TryGetProperty("pps", out var pps))
-            {
-                result.Add(new PortRate(protocol.GetString() ?? string.Empty, port.GetInt32(), pps.GetDouble()));
-            }
+            array[i] = values[i];
         }
 
-        return result;
+        return JsonSerializer.Serialize(array, StoreJsonContext.Default.DoubleArray);
     }
 
-    public static IReadOnlyList<SourceRate> ParseSources(string text)
+    /// <summary>Stored values back; a value that is missing or not finite reads as 0.</summary>
+    internal static MetricValues ParseValues(string text)
     {
-        var result = new List<SourceRate>();
-        foreach (var element in Elements(text))
+        var values = default(MetricValues);
+        var array = JsonSerializer.Deserialize(text, StoreJsonContext.Default.DoubleArray) ?? [];
+        for (var i = 0; i < Math.Min(array.Length, MetricValues.Count); i++)
         {
-            if (element.TryGetProperty("address", out var address) && element.TryGetProperty("pps", out var pps))
-            {
-                result.Add(new SourceRate(address.GetString() ?? string.Empty, pps.GetDouble()));
-            }
+            values[i] = double.IsFinite(array[i]) ? array[i] : 0;
         }
 
-        return result;
-    }
-
-    private static List<JsonElement> Elements(string text)
-    {
-        using var document = JsonDocument.Parse(string.IsNullOrEmpty(text) ? "[]" : text);
-        return document.RootElement.ValueKind == JsonValueKind.Array ? document.RootElement.EnumerateArray().Select(e => e.Clone()).ToList() : [];
-    }
-
-    private static void WritePorts(Utf8JsonWriter writer, IReadOnlyList<PortRate> ports)
-    {
-        writer.WriteStartArray();
-        foreach (var port in ports)
-        {
-            writer.WriteStartObject();
-            writer.WriteString("protocol", port.Protocol);
-            writer.WriteNumber("port", port.Port);
-            writer.WriteNumber("pps", port.Pps);
-            writer.WriteEndObject();
-        }
-
-        writer.WriteEndArray();
-    }
-
-    private static void WriteSources(Utf8JsonWriter writer, IReadOnlyList<SourceRate> sources)
-    {
-        writer.WriteStartArray();
-        foreach (var source in sources)
-        {
-            writer.WriteStartObject();
-            writer.WriteString("address", source.Address);
-            writer.WriteNumber("pps", source.Pps);
-            writer.WriteEndObject();
-        }
-
-        writer.WriteEndArray();
-    }
-
-    internal static void WriteNullable(Utf8JsonWriter writer, string name, string? value)
-    {
-        if (value is null)
-        {
-            writer.WriteNull(name);
-        }
-        else
-        {
-            writer.WriteString(name, value);
-        }
-    }
-
-    /// <summary>What <paramref name="write"/> writes, as a string (one line).</summary>
-    internal static string Text(Action<Utf8JsonWriter> write)
-    {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            write(writer);
-        }
-
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        return values;
     }
 }
+
+/// <summary>An incident's documented JSON keys, in their documented order.</summary>
+internal sealed record IncidentDocument(
+    long Id,
+    string KeyKind,
+    string Node,
+    string? Source,
+    string? Exporter,
+    string? Interface,
+    string? Direction,
+    string? Address,
+    string AttackType,
+    string? Vector,
+    double Confidence,
+    string Severity,
+    DateTime OpenedAt,
+    DateTime? ClosedAt,
+    DateTime UpdatedAt,
+    long FirstSecond,
+    double PeakPps,
+    double PeakBps,
+    double CurrentPps,
+    double CurrentBps,
+    double CapacityBps,
+    double Threshold,
+    string ThresholdMetric,
+    IReadOnlyList<PortRate> TopSourcePorts,
+    IReadOnlyList<SourceRate> TopSources,
+    int Reopened,
+    string? CloseReason)
+{
+    public static IncidentDocument From(IncidentRecord incident)
+    {
+        ArgumentNullException.ThrowIfNull(incident);
+        return new IncidentDocument(
+            incident.Id,
+            TrafficKey.KindName(incident.KeyKind),
+            incident.Node,
+            incident.Source,
+            incident.Exporter,
+            incident.Interface,
+            incident.Direction,
+            incident.Address,
+            AttackNames.Name(incident.AttackType),
+            incident.Vector is { } vector ? AttackNames.Name(vector) : null,
+            incident.Confidence,
+            AttackNames.Name(incident.Severity),
+            incident.OpenedAt.UtcDateTime,
+            incident.ClosedAt?.UtcDateTime,
+            incident.UpdatedAt.UtcDateTime,
+            incident.FirstSecond,
+            incident.PeakPps,
+            incident.PeakBps,
+            incident.CurrentPps,
+            incident.CurrentBps,
+            incident.CapacityBps,
+            incident.Threshold,
+            MetricValues.Name(incident.ThresholdMetric),
+            incident.TopSourcePorts,
+            incident.TopSources,
+            incident.Reopened,
+            incident.CloseReason is { } reason ? CloseReasons.Name(reason) : null);
+    }
+}
+
+/// <summary>An action's documented JSON keys, in their documented order.</summary>
+internal sealed record MitigationDocument(
+    long Id,
+    long IncidentId,
+    string Kind,
+    string Rule,
+    string Command,
+    DateTime? AppliedAt,
+    DateTime? WithdrawnAt,
+    long? Dropped,
+    string State,
+    bool DryRun,
+    int Attempts,
+    string? Error)
+{
+    public static MitigationDocument From(MitigationAction action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        return new MitigationDocument(
+            action.Id,
+            action.IncidentId,
+            ActionNames.Name(action.Kind),
+            action.Rule,
+            action.Command,
+            action.AppliedAt?.UtcDateTime,
+            action.WithdrawnAt?.UtcDateTime,
+            action.Dropped,
+            ActionNames.Name(action.State),
+            action.DryRun,
+            action.Attempts,
+            action.Error);
+    }
+}
+
+// Named floating-point literals: a value that is not finite is written as "NaN" rather than failing the write.
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSerializable(typeof(IncidentDocument))]
+[JsonSerializable(typeof(MitigationDocument))]
+[JsonSerializable(typeof(IReadOnlyList<PortRate>))]
+[JsonSerializable(typeof(IReadOnlyList<SourceRate>))]
+[JsonSerializable(typeof(PortRate[]))]
+[JsonSerializable(typeof(SourceRate[]))]
+[JsonSerializable(typeof(double[]))]
+internal sealed partial class StoreJsonContext : JsonSerializerContext;

@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Rates;
@@ -178,44 +175,15 @@ internal sealed class BaselineRow
         Samples = saved.Baseline.Samples,
         FirstSecond = saved.FirstSecond,
         LastSecond = saved.LastSecond,
-        Mean = Format(saved.Baseline.Mean),
-        Spread = Format(saved.Baseline.Spread),
+        Mean = IncidentJson.Values(saved.Baseline.Mean),
+        Spread = IncidentJson.Values(saved.Baseline.Spread),
         SavedAt = savedAt,
     };
 
     public SavedBaseline ToSaved()
     {
-        var baseline = new KeyBaseline { Samples = Samples, Mean = Parse(Mean), Spread = Parse(Spread) };
+        var baseline = new KeyBaseline { Samples = Samples, Mean = IncidentJson.ParseValues(Mean), Spread = IncidentJson.ParseValues(Spread) };
         return new SavedBaseline(Key, baseline, FirstSecond, LastSecond, Learned != 0);
-    }
-
-    private static string Format(in MetricValues values)
-    {
-        var text = new StringBuilder("[");
-        for (var i = 0; i < MetricValues.Count; i++)
-        {
-            text.Append(i == 0 ? string.Empty : ",").Append(values[i].ToString("R", CultureInfo.InvariantCulture));
-        }
-
-        return text.Append(']').ToString();
-    }
-
-    private static MetricValues Parse(string text)
-    {
-        var values = default(MetricValues);
-        using var document = JsonDocument.Parse(text);
-        var i = 0;
-        foreach (var element in document.RootElement.EnumerateArray())
-        {
-            if (i < MetricValues.Count && element.TryGetDouble(out var value) && double.IsFinite(value))
-            {
-                values[i] = value;
-            }
-
-            i++;
-        }
-
-        return values;
     }
 }
 

@@ -31,8 +31,8 @@ public sealed class MitigationPlannerTests
         ThresholdMetric = FlowCollector.Detection.Baselines.DetectionMetric.Pps,
     };
 
-    private static MitigationPlanner Planner(MitigationOptions? options = null, params string[] allowlist) =>
-        new(options ?? new MitigationOptions { Enabled = true }, Monitored, allowlist.Select(IpPrefix.Parse));
+    private static MitigationPlanner Planner(MitigationPlanOptions? options = null, params string[] allowlist) =>
+        new(options ?? new MitigationPlanOptions(), Monitored, allowlist.Select(IpPrefix.Parse));
 
     [Theory]
     [InlineData("dns_amplification", MitigationRule.Udp, 53, TcpSignature.None, false)]
@@ -82,7 +82,7 @@ public sealed class MitigationPlannerTests
     [Fact]
     public void Plan_PrefixOverride_ReplacesThePolicy()
     {
-        var options = new MitigationOptions { Enabled = true };
+        var options = new MitigationPlanOptions();
         options.Overrides.Add(new PolicyOverride { Prefix = "203.0.113.128/25", Policy = new SeverityPolicy { Critical = ["flowspec"] } });
 
         Assert.Equal([PolicyAction.FlowSpec], Planner(options).Plan(Incident("udp_flood", "203.0.113.200")).Actions.Select(a => a.Kind));
@@ -131,23 +131,22 @@ public sealed class MitigationPlannerTests
     }
 
     [Fact]
-    public void Validate_BadOptions_NameTheKey()
+    public void Validate_BadPolicyOrPrefixes_NameTheKey()
     {
-        var options = new MitigationOptions
+        var options = new MitigationPlanOptions
         {
-            Enabled = true,
             Policy = new SeverityPolicy { High = ["nftables", "blackhole-everything"] },
             Allowlist = ["203.0.113.0/40"],
-            ExaBgp = new ExaBgpOptions { Communities = ["65535:666", "nonsense"] },
-            Nftables = new NftablesOptions { Table = "bad table" },
+            RtbhCapacityShare = 1.5,
         };
+        options.Overrides.Add(new PolicyOverride { Prefix = "203.0.113.0/99", Policy = new SeverityPolicy { Low = ["drop"] } });
         var errors = options.Validate();
 
         Assert.Contains(errors, e => e.StartsWith("Policy:High: 'blackhole-everything'", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Allowlist:0:", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("ExaBgp:Communities: 'nonsense'", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("Nftables:Table:", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("ExaBgp:Socket:", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("ExaBgp:NextHop:", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Overrides:0:Prefix:", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Overrides:0:Policy:Low: 'drop'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("RtbhCapacityShare:", StringComparison.Ordinal));
+        Assert.Empty(new MitigationPlanOptions().Validate());
     }
 }
