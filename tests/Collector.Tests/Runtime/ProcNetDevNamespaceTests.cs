@@ -35,8 +35,12 @@ public sealed class ProcNetDevNamespaceTests
                 "    delay = start + i / rate - time.monotonic()\n" +
                 "    if delay > 0: time.sleep(delay)\n" +
                 "    s.sendto(b'x' * 500, ('192.0.2.1', 9))\n"));
-            await Task.Delay(TimeSpan.FromSeconds(6));
-            var json = NetworkNamespaces.Run(namespaces.First, "/usr/bin/python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9750/api/interfaces').read().decode())");
+
+            // Once the veth's rate shows, two more whole seconds of it are closed before it is read.
+            await Eventually.Until(() => VethIn(Get(namespaces.First, "/api/interfaces")) is { } veth && veth.GetProperty("pps").GetDouble() > 0 ? "rate" : null, "the veth's rate", seconds: 9);
+            var shown = LastSecond(Get(namespaces.First, "/healthz"));
+            await Eventually.True(() => Task.FromResult(LastSecond(Get(namespaces.First, "/healthz")) >= shown + 2), "two more seconds closed", seconds: 5);
+            var json = Get(namespaces.First, "/api/interfaces")!;
             await sender;
 
             using var interfaces = JsonDocument.Parse(json);
@@ -57,4 +61,40 @@ public sealed class ProcNetDevNamespaceTests
             data.Delete(recursive: true);
         }
     }
+
+    /// <summary>A page of the collector's HTTP API inside the namespace; null while it does not answer yet.</summary>
+    private static string? Get(string space, string path)
+    {
+        try
+        {
+            return NetworkNamespaces.Run(
+                space, "/usr/bin/python3", "-c",
+                $"import urllib.request, urllib.error\ntry:\n    r = urllib.request.urlopen('http://127.0.0.1:9750{path}')\nexcept urllib.error.HTTPError as e:\n    r = e\nprint(r.read().decode())");
+        }
+        catch (Xunit.Sdk.XunitException)
+        {
+            return null;
+        }
+    }
+
+    private static JsonElement? VethIn(string? json)
+    {
+        if (json is null)
+        {
+            return null;
+        }
+
+        using var interfaces = JsonDocument.Parse(json);
+        foreach (var i in interfaces.RootElement.EnumerateArray())
+        {
+            if (i.GetProperty("interface").GetString() == NetworkNamespaces.FirstInterface && i.GetProperty("direction").GetString() == "in")
+            {
+                return i.Clone();
+            }
+        }
+
+        return null;
+    }
+
+    private static long LastSecond(string? health) => health is null ? 0 : JsonDocument.Parse(health).RootElement.GetProperty("lastSecond").GetInt64();
 }

@@ -51,7 +51,11 @@ public sealed class RunEndToEndTests
         var expected = DatagramsPerSecond * packets / OwnCaptures.Datagrams("pmacct-sflow.pcap");
 
         var replay = Task.Run(() => Replay("pmacct-sflow.pcap", collector.SFlowPort, "--rate", "100", "--duration", "8"));
-        await Task.Delay(TimeSpan.FromSeconds(4));
+
+        // Once sFlow's rate shows, two more whole seconds of the replay are closed before it is read.
+        await Eventually.True(async () => (await collector.GetAsync("/api/interfaces")).Contains("\"sflow\"", StringComparison.Ordinal), "sFlow's rate", seconds: 7);
+        var shown = await LastSecondAsync(collector);
+        await Eventually.True(async () => await LastSecondAsync(collector) >= shown + 2, "two more seconds closed", seconds: 4);
         using var interfaces = JsonDocument.Parse(await collector.GetAsync("/api/interfaces"));
         await replay;
 
@@ -182,5 +186,11 @@ public sealed class RunEndToEndTests
         // Drops belong to the port they happened on: the idle listeners, read in the same pass, have none.
         Assert.Equal(0.0, await collector.MetricAsync("flowcollector_listener_kernel_drops_total", ("listener", "netflow")));
         Assert.Equal(0.0, await collector.MetricAsync("flowcollector_listener_kernel_drops_total", ("listener", "ipfix")));
+    }
+
+    private static async Task<long> LastSecondAsync(CollectorProcess collector)
+    {
+        using var health = JsonDocument.Parse(await collector.GetAsync("/healthz"));
+        return health.RootElement.GetProperty("lastSecond").GetInt64();
     }
 }
