@@ -82,7 +82,7 @@ internal sealed class SecondPipeline
         if (detector is not null)
         {
             metrics.RecordIncidents(detector.OpenIncidents);
-            metrics.RecordIncidentOverflow(detector);
+            metrics.RecordDetection(detector);
         }
 
         var interfaces = new List<InterfaceRate>();

@@ -67,6 +67,9 @@ public sealed class Detector
     /// <summary>Keys with state (baselines) held.</summary>
     public int KeyCount => _keys.Count;
 
+    /// <summary>Keys still learning their baseline (judged by the learning floors alone); safe to read from any thread.</summary>
+    public int LearningKeys => _keys.Learning;
+
     /// <summary>Seconds of interfaces not judged because more traffic than their link can carry was counted for them.</summary>
     public long ImplausibleSeconds => Interlocked.Read(ref _implausibleSeconds);
 
@@ -189,7 +192,7 @@ public sealed class Detector
         state.Values = MetricValues.From(sample.Counts);
         if (!state.Learned && now - state.FirstSecond >= _options.LearningSeconds)
         {
-            state.Learned = true;
+            _keys.MarkLearned(state);
         }
 
         _policy.Apply(state.Key.Kind, state.Learned, state.Override, state.Baseline, ref state.Thresholds);

@@ -21,6 +21,7 @@ internal sealed class KeyStateTable
     private readonly Dictionary<TrafficKey, KeyState> _states = [];
     private readonly Dictionary<string, SavedBaseline> _saved = new(StringComparer.Ordinal);
     private long _lastEviction;
+    private int _learning;
 
     public KeyStateTable(DetectionOptions options, ThresholdPolicy policy, string node, InterfaceNames names, MonitoredPrefixes prefixes, IReadOnlyList<SavedBaseline> saved)
     {
@@ -36,6 +37,9 @@ internal sealed class KeyStateTable
     }
 
     public int Count => _states.Count;
+
+    /// <summary>Keys still learning their baseline: judged by the learning floors alone until they are done.</summary>
+    public int Learning => Volatile.Read(ref _learning);
 
     public bool TryGet(in TrafficKey key, out KeyState state) => _states.TryGetValue(key, out state!);
 
@@ -58,7 +62,22 @@ internal sealed class KeyStateTable
         }
 
         _states[key] = state;
+        if (!state.Learned)
+        {
+            Interlocked.Increment(ref _learning);
+        }
+
         return state;
+    }
+
+    /// <summary>A key has learned long enough for its own threshold to apply.</summary>
+    public void MarkLearned(KeyState state)
+    {
+        if (!state.Learned)
+        {
+            state.Learned = true;
+            Interlocked.Decrement(ref _learning);
+        }
     }
 
     /// <summary>Forgets keys silent for longer than the options allow, unless an incident holds them.</summary>
@@ -83,7 +102,10 @@ internal sealed class KeyStateTable
         {
             foreach (var key in forget)
             {
-                _states.Remove(key);
+                if (_states.Remove(key, out var state) && !state.Learned)
+                {
+                    Interlocked.Decrement(ref _learning);
+                }
             }
         }
     }

@@ -56,6 +56,8 @@ public sealed class CollectorMetrics
     private readonly Gauge.Child?[] _openIncidentSeries = new Gauge.Child?[AttackNames.All.Count];
     private readonly int[] _openByType = new int[AttackNames.All.Count];
     private readonly Counter _incidentOverflow;
+    private readonly Gauge _detectionKeys;
+    private readonly Gauge _learningKeys;
     private readonly Counter _implausibleSeconds;
     private readonly Counter _storeRows;
     private readonly Counter _storeDropped;
@@ -122,6 +124,8 @@ public sealed class CollectorMetrics
         _interfaceThresholdBytes = factory.CreateGauge("flowcollector_interface_threshold_bytes_per_second", "The IP byte rate above which an interface is under attack, as learned (or configured) now.", InterfaceLabels);
         _openIncidents = factory.CreateGauge("flowcollector_incidents_open", "Incidents open now, by attack type (a type appears once it has been seen, then stays).", "type");
         _implausibleSeconds = factory.CreateCounter("flowcollector_detection_implausible_seconds_total", "Seconds of interfaces not judged because more traffic was counted for them than the link can carry (the fastest link, or twice its known capacity).");
+        _detectionKeys = factory.CreateGauge("flowcollector_detection_keys", "Keys the detector holds a baseline for.");
+        _learningKeys = factory.CreateGauge("flowcollector_detection_learning_keys", "Keys still learning their baseline (Detection:LearningSeconds), judged by the learning floors alone; 0 once detection is calibrated.");
         _incidentOverflow = factory.CreateCounter("flowcollector_incidents_overflow_total", "Breaching seconds of keys that got no incident because Detection:MaxOpenIncidents were open, by kind of key.", "kind");
         _storeRows = factory.CreateCounter("flowcollector_store_rows_written_total", "Rows (incidents, incident seconds, baselines) committed to the database.");
         _storeDropped = factory.CreateCounter("flowcollector_store_writes_dropped_total", "Writes dropped because the database writer fell too far behind.");
@@ -261,10 +265,12 @@ public sealed class CollectorMetrics
         }
     }
 
-    /// <summary>Breaches that found no room under the open-incident cap, per kind of key.</summary>
-    public void RecordIncidentOverflow(Detector detector)
+    /// <summary>The detector's keys, those still learning, and breaches that found no room under the open-incident cap.</summary>
+    public void RecordDetection(Detector detector)
     {
         ArgumentNullException.ThrowIfNull(detector);
+        _detectionKeys.Set(detector.KeyCount);
+        _learningKeys.Set(detector.LearningKeys);
         _implausibleSeconds.IncTo(detector.ImplausibleSeconds);
         foreach (var kind in (ReadOnlySpan<KeyKind>)[KeyKind.Node, KeyKind.Interface, KeyKind.Destination, KeyKind.Prefix])
         {

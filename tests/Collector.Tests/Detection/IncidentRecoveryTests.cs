@@ -55,7 +55,7 @@ public sealed class IncidentRecoveryTests
         var (data, port) = (exporter.Data, exporter.Port);
         await using var first = await CollectorProcess.StartAsync(data, port, Settings);
         // Learn the normal mix, then both hosts come under DNS amplification (6,400 pps each).
-        await Task.Delay(TimeSpan.FromSeconds(8));
+        await first.WaitForCalibratedAsync();
         _floodContinuing = _floodEnding = true;
         var open = await WaitForAsync(first, "/api/incidents?open=true", incidents => incidents.Count(i => i.GetProperty("keyKind").GetString() == "destination") == 2);
 

@@ -89,7 +89,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
         await using var exporter = new ExporterRun("flowcollector-exabgp-", Traffic);
         var config = Config(exporter.Data.FullName, lab);
         await using var collector = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", config);
-        await Task.Delay(TimeSpan.FromSeconds(5));
+        await collector.WaitForCalibratedAsync();
         Flood("203.0.113.10", on: true);
         var flowSpec = await Eventually.Until(() => lab.FlowSpec() is var routes && routes.ContainsKey(FlowSpecKey) ? routes : null, "the FlowSpec route", pollMilliseconds: 20);
         var announced = DateTimeOffset.UtcNow;
@@ -133,7 +133,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
         await using var exporter = new ExporterRun("flowcollector-exabgp-", Traffic);
         var config = Config(exporter.Data.FullName, lab, """ "Allowlist": [ "203.0.113.20/32" ], "MaxAnnouncements": 2, """);
         await using var collector = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", config);
-        await Task.Delay(TimeSpan.FromSeconds(5));
+        await collector.WaitForCalibratedAsync();
         Flood("203.0.113.20", on: true);
         Flood("203.0.113.10", on: true);
         Flood("203.0.113.30", on: true);
@@ -169,7 +169,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
         await using var exporter = new ExporterRun("flowcollector-exabgp-", Traffic);
         var config = Config(exporter.Data.FullName, Path.Combine(directory, "exabgp.sock"), """ "RetrySeconds": 2, "MaxAttempts": 100, """);
         await using var collector = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", config);
-        await Task.Delay(TimeSpan.FromSeconds(5));
+        await collector.WaitForCalibratedAsync();
         Flood("203.0.113.10", on: true);
 
         // No ExaBGP yet: the actions are pending, with the reason, and the detection goes on regardless.
@@ -207,7 +207,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
         // The links are 100 Gbit/s: a 60 Mbit/s flood is worth a FlowSpec rule, not a blackhole of the victim.
         var config = Config(exporter.Data.FullName, lab, detection: "\"DefaultCapacityBps\": 100e9,");
         await using var collector = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", config);
-        await Task.Delay(TimeSpan.FromSeconds(5));
+        await collector.WaitForCalibratedAsync();
         Flood("203.0.113.10", on: true);
         await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) ? "announced" : null, "the FlowSpec route", pollMilliseconds: 20);
         await Eventually.Until(() => collector.Output.Contains("RTBH waits until the flood fills 50", StringComparison.Ordinal) ? "said" : null, "the refusal of RTBH in the log");
@@ -235,7 +235,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
         // The flood is announced; the collector dies; an operator restarts it with mitigation off.
         await using (var first = await CollectorProcess.StartAsync(exporter.Data, exporter.Port, "--config", on))
         {
-            await Task.Delay(TimeSpan.FromSeconds(5));
+            await first.WaitForCalibratedAsync();
             Flood("203.0.113.10", on: true);
             await Eventually.Until(() => lab.FlowSpec().ContainsKey(FlowSpecKey) && lab.Unicast().ContainsKey("203.0.113.10/32") ? "announced" : null, "the announcements", pollMilliseconds: 20);
             await first.KillHardAsync();
@@ -286,7 +286,7 @@ public sealed class ExaBgpMitigationTests(ITestOutputHelper output)
             }
             """);
         await using var collector = await CollectorProcess.StartAsync(data, port, "--config", config);
-        await Task.Delay(TimeSpan.FromSeconds(5));
+        await collector.WaitForCalibratedAsync();
         Flood("203.0.113.10", on: true);
         var actions = await Eventually.Until(async () => await Get(collector, "/api/mitigations") is { Count: 2 } list ? list : null, "two planned actions");
 

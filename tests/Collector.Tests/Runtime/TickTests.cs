@@ -82,11 +82,8 @@ public sealed class TickTests
 
         using var stop = new CancellationTokenSource();
         var running = host.Services.GetRequiredService<SecondClock>().RunAsync(stop.Token);
-        while (pipeline.LastSecond < first + 2)
-        {
-            Assert.False(running.IsCompleted, running.Exception?.ToString());
-            await Task.Delay(50);
-        }
+        await Eventually.True(() => Task.FromResult(pipeline.LastSecond >= first + 2 || running.IsCompleted), "three seconds closed", pollMilliseconds: 50);
+        Assert.False(running.IsCompleted, running.Exception?.ToString());
 
         // Each second closed once its boundary had passed, never before.
         Assert.True(DateTimeOffset.UtcNow >= DateTimeOffset.FromUnixTimeSeconds(first + 3));

@@ -157,6 +157,16 @@ internal sealed class CollectorProcess : IAsyncDisposable
         return value;
     }
 
+    /// <summary>
+    /// Waits until the detector holds keys and none of them is still learning (<c>flowcollector_detection_learning_keys</c>
+    /// reads 0): the traffic so far is its normal, and an attack from now on is judged against it.
+    /// </summary>
+    public async Task WaitForCalibratedAsync() =>
+        await Eventually.True(
+            async () => await MetricAsync("flowcollector_detection_keys") > 0 && await MetricAsync("flowcollector_detection_learning_keys") == 0,
+            "detection calibrated on the normal traffic",
+            pollMilliseconds: 250);
+
     /// <summary>SIGTERM, as systemd stops a service; waits for the exit and returns its code.</summary>
     public async Task<int> TerminateAsync()
     {

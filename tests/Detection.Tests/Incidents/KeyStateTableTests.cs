@@ -66,6 +66,25 @@ public sealed class KeyStateTableTests
         Assert.Equal(1, saved.Baseline.Samples);
     }
 
+    [Fact]
+    public void Learning_CountsKeysUntilTheyLearnOrAreForgotten()
+    {
+        var baseline = new KeyBaseline { Samples = 500 };
+        var table = Table([new SavedBaseline("destination/203.0.113.9", baseline, Start - 3_600, Start - 60, Learned: true)]);
+        var first = table.Create(Destination("203.0.113.1"), Start);
+        table.Create(Destination("203.0.113.2"), Start);
+        table.Create(Destination("203.0.113.9"), Start);
+        Assert.Equal(2, table.Learning);
+
+        table.MarkLearned(first);
+        table.MarkLearned(first);
+        Assert.Equal(1, table.Learning);
+
+        table.EvictSilent(Start + _options.ForgetSeconds + 1);
+        Assert.Equal(0, table.Learning);
+        Assert.Equal(0, table.Count);
+    }
+
     private static TrafficKey Destination(string address) => TrafficKey.ForDestination(NetworkAddress.Parse(address), 0);
 
     private KeyStateTable Table(IReadOnlyList<SavedBaseline> saved) =>

@@ -1,4 +1,4 @@
-namespace FlowCollector.Collector.Tests.Support;
+namespace FlowCollector.Tests.Support;
 
 /// <summary>
 /// The one way tests wait for something a running process (or thread) will do: poll until it holds, with a generous
