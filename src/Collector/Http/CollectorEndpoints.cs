@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FlowCollector.Collector.Hosting;
@@ -55,41 +56,40 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
             }
         }
 
-        await using var writer = new Utf8JsonWriter(response.Body);
-        writer.WriteStartArray();
-        if (storage.Store is { } store)
-        {
-            foreach (var incident in store.IncidentPage(openOnly, Math.Min(limit, MaxIncidentPage), before))
-            {
-                IncidentJson.Write(writer, incident);
-                if (writer.BytesPending >= HttpResponse.BufferSize)
-                {
-                    await writer.FlushAsync(cancellation).ConfigureAwait(false);
-                }
-            }
-        }
-
-        writer.WriteEndArray();
-        await writer.FlushAsync(cancellation).ConfigureAwait(false);
+        var rows = storage.Store?.IncidentPage(openOnly, Math.Min(limit, MaxIncidentPage), before) ?? [];
+        await StreamArrayAsync(response, rows, IncidentJson.Write, cancellation).ConfigureAwait(false);
     }
 
     /// <summary>Newest first from the store; <c>?active=true</c> for actions not withdrawn.</summary>
     private async Task WriteMitigationsAsync(HttpResponse response, HttpRequestHead request, CancellationToken cancellation)
     {
         var activeOnly = QueryPairs(request.Query).Any(p => p.Name == "active" && p.Value is "true" or "1");
-        await using var writer = new Utf8JsonWriter(response.Body);
+        await StreamArrayAsync(response, storage.Store?.Actions(activeOnly) ?? [], MitigationJson.Write, cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A JSON array written row by row into a buffer that goes to the client, asynchronously, whenever it holds a
+    /// chunk's worth: memory stays at about one chunk however many rows, and no write blocks a thread.
+    /// </summary>
+    private static async Task StreamArrayAsync<T>(HttpResponse response, IEnumerable<T> rows, Action<Utf8JsonWriter, T> write, CancellationToken cancellation)
+    {
+        var buffer = new ArrayBufferWriter<byte>(2 * HttpResponse.BufferSize);
+        await using var writer = new Utf8JsonWriter(buffer);
         writer.WriteStartArray();
-        foreach (var action in storage.Store?.Actions(activeOnly) ?? [])
+        foreach (var row in rows)
         {
-            MitigationJson.Write(writer, action);
-            if (writer.BytesPending >= HttpResponse.BufferSize)
+            write(writer, row);
+            writer.Flush();
+            if (buffer.WrittenCount >= HttpResponse.BufferSize)
             {
-                await writer.FlushAsync(cancellation).ConfigureAwait(false);
+                await response.Body.WriteAsync(buffer.WrittenMemory, cancellation).ConfigureAwait(false);
+                buffer.ResetWrittenCount();
             }
         }
 
         writer.WriteEndArray();
-        await writer.FlushAsync(cancellation).ConfigureAwait(false);
+        writer.Flush();
+        await response.Body.WriteAsync(buffer.WrittenMemory, cancellation).ConfigureAwait(false);
     }
 
     /// <summary>A query string's name=value pairs, unescaped; a bare name reads as true.</summary>

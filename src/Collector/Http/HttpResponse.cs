@@ -126,27 +126,6 @@ internal sealed class HttpResponse : IDisposable
         }
     }
 
-    private void Write(ReadOnlySpan<byte> data)
-    {
-        BodyLength += data.Length;
-        if (_headOnly)
-        {
-            return;
-        }
-
-        while (!data.IsEmpty)
-        {
-            var take = Math.Min(data.Length, _buffer.Length - _filled);
-            data[..take].CopyTo(_buffer.AsSpan(_filled));
-            _filled += take;
-            data = data[take..];
-            if (_filled == _buffer.Length)
-            {
-                FlushChunkAsync(final: false, CancellationToken.None).AsTask().GetAwaiter().GetResult();
-            }
-        }
-    }
-
     private async ValueTask FlushChunkAsync(bool final, CancellationToken cancellation)
     {
         var segments = new List<ArraySegment<byte>>(4);
@@ -298,9 +277,10 @@ internal sealed class HttpResponse : IDisposable
 
         public override void SetLength(long value) => throw new NotSupportedException();
 
-        public override void Write(byte[] buffer, int offset, int count) => response.Write(buffer.AsSpan(offset, count));
+        // Every endpoint writes asynchronously: a synchronous write would block a thread-pool thread on the socket.
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("the response body is written asynchronously");
 
-        public override void Write(ReadOnlySpan<byte> buffer) => response.Write(buffer);
+        public override void Write(ReadOnlySpan<byte> buffer) => throw new NotSupportedException("the response body is written asynchronously");
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             response.WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
