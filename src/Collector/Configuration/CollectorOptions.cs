@@ -1,5 +1,5 @@
-using FlowCollector.Decoders;
 using FlowCollector.Decoders.Flows;
+using FlowCollector.Detection;
 using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Rates;
 using FlowCollector.Exporters.Mitigation;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using FlowCollector.Decoders;
+using FlowCollector.Detection;
 
 namespace FlowCollector.Collector.Configuration;
 

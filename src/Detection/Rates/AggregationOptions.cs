@@ -1,4 +1,3 @@
-using FlowCollector.Decoders;
 using Microsoft.Extensions.Options;
 
 namespace FlowCollector.Detection.Rates;

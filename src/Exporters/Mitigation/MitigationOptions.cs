@@ -1,4 +1,5 @@
 using FlowCollector.Decoders;
+using FlowCollector.Detection;
 using FlowCollector.Detection.Mitigation;
 using Microsoft.Extensions.Options;
 

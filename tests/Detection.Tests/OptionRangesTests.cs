@@ -1,18 +1,19 @@
-using FlowCollector.Decoders.Flows;
+using FlowCollector.Detection.Baselines;
 using Microsoft.Extensions.Options;
 
-namespace FlowCollector.Decoders.Tests;
+namespace FlowCollector.Detection.Tests;
 
 public sealed class OptionRangesTests
 {
     [Fact]
     public void Validate_ValuesOutsideTheirRanges_NameTheKeyTheRangeAndTheValue()
     {
-        var errors = new FlowDecoderOptions { MaxExporters = 0, MaxTemplateBytes = 100 }.Validate();
+        var errors = new DetectionOptions { CooldownSeconds = 0, MaxOpenIncidents = 2_000_000, Hysteresis = 0 }.Validate();
 
-        Assert.Contains("MaxExporters: must be between 1 and 1000000, got 0", errors);
-        Assert.Contains("MaxTemplateBytes: must be between 4096 and 1073741824, got 100", errors);
-        Assert.Equal(2, errors.Count);
+        Assert.Contains("CooldownSeconds: must be between 1 and 3600, got 0", errors);
+        Assert.Contains("MaxOpenIncidents: must be between 1 and 1000000, got 2000000", errors);
+        Assert.Contains("Hysteresis: must be above 0 and at most 1, got 0", errors);
+        Assert.Equal(3, errors.Count);
     }
 
     [Theory]

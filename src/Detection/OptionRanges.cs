@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using Microsoft.Extensions.Options;
 
-namespace FlowCollector.Decoders;
+namespace FlowCollector.Detection;
 
 /// <summary>
 /// A setting's allowed range, declared on the options property and checked by the options validation source
