@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using FlowCollector.Collector.Hosting;
 using FlowCollector.Collector.Pipeline;
 using FlowCollector.Collector.Storage;
@@ -21,10 +22,10 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
         {
             var reasons = health.Degradations();
             response.Status = reasons.Count == 0 ? 200 : 503;
-            return JsonSerializer.SerializeAsync(response.Body, health.Document(reasons), CollectorJsonContext.Default.HealthDocument, cancellation);
+            return WriteDocumentAsync(response, health.Document(reasons), CollectorJsonContext.Default.HealthDocument, cancellation);
         });
         yield return new Endpoint("/api/interfaces", "application/json", (response, _, cancellation) =>
-            JsonSerializer.SerializeAsync(response.Body, pipeline.Interfaces, CollectorJsonContext.Default.IReadOnlyListInterfaceRate, cancellation));
+            WriteDocumentAsync(response, pipeline.Interfaces, CollectorJsonContext.Default.IReadOnlyListInterfaceRate, cancellation));
         yield return new Endpoint("/api/mitigations", "application/json", WriteMitigationsAsync);
         yield return new Endpoint("/api/incidents", "application/json", WriteIncidentsAsync);
     }
@@ -65,6 +66,21 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
     {
         var activeOnly = QueryPairs(request.Query).Any(p => p.Name == "active" && p.Value is "true" or "1");
         await StreamArrayAsync(response, storage.Store?.Actions(activeOnly) ?? [], MitigationJson.Write, cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A small document (health, interface rates) serialised whole through the generated fast path, then sent
+    /// asynchronously.
+    /// </summary>
+    private static async Task WriteDocumentAsync<T>(HttpResponse response, T document, JsonTypeInfo<T> type, CancellationToken cancellation)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        await using (var writer = new Utf8JsonWriter(buffer))
+        {
+            JsonSerializer.Serialize(writer, document, type);
+        }
+
+        await response.Body.WriteAsync(buffer.WrittenMemory, cancellation).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -112,7 +128,7 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
     }
 }
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, GenerationMode = JsonSourceGenerationMode.Serialization)]
 [JsonSerializable(typeof(HealthDocument))]
 [JsonSerializable(typeof(IReadOnlyList<InterfaceRate>))]
 internal sealed partial class CollectorJsonContext : JsonSerializerContext;

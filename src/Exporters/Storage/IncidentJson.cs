@@ -17,23 +17,45 @@ public static class IncidentJson
     public static void Write(Utf8JsonWriter writer, IncidentRecord incident)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        JsonSerializer.Serialize(writer, IncidentDocument.From(incident), StoreJsonContext.Default.IncidentDocument);
+        JsonSerializer.Serialize(writer, IncidentDocument.From(incident), DocumentJsonContext.Default.IncidentDocument);
     }
 
     /// <summary>One incident as a single line of JSON.</summary>
-    public static string Line(IncidentRecord incident) => JsonSerializer.Serialize(IncidentDocument.From(incident), StoreJsonContext.Default.IncidentDocument);
+    public static string Line(IncidentRecord incident) => JsonSerializer.Serialize(IncidentDocument.From(incident), DocumentJsonContext.Default.IncidentDocument);
 
-    public static string Ports(IReadOnlyList<PortRate> ports) => JsonSerializer.Serialize(ports, StoreJsonContext.Default.IReadOnlyListPortRate);
+    public static string Ports(IReadOnlyList<PortRate> ports) => JsonSerializer.Serialize(ports, DocumentJsonContext.Default.IReadOnlyListPortRate);
 
-    public static string Sources(IReadOnlyList<SourceRate> sources) => JsonSerializer.Serialize(sources, StoreJsonContext.Default.IReadOnlyListSourceRate);
+    public static string Sources(IReadOnlyList<SourceRate> sources) => JsonSerializer.Serialize(sources, DocumentJsonContext.Default.IReadOnlyListSourceRate);
 
-    /// <summary>A port list as stored; entries without a protocol (a damaged row) are left out.</summary>
-    public static IReadOnlyList<PortRate> ParsePorts(string text) =>
-        string.IsNullOrEmpty(text) ? [] : [.. (JsonSerializer.Deserialize(text, StoreJsonContext.Default.PortRateArray) ?? []).Where(p => p is { Protocol: not null })];
+    /// <summary>A port list as stored; entries without a protocol, port and rate (a damaged row) are left out.</summary>
+    public static IReadOnlyList<PortRate> ParsePorts(string text)
+    {
+        var result = new List<PortRate>();
+        foreach (var element in Elements(text))
+        {
+            if (element.TryGetProperty("protocol", out var protocol) && element.TryGetProperty("port", out var port) && element.TryGetProperty("pps", out var pps))
+            {
+                result.Add(new PortRate(protocol.GetString() ?? string.Empty, port.GetInt32(), pps.GetDouble()));
+            }
+        }
 
-    /// <summary>A source list as stored; entries without an address are left out.</summary>
-    public static IReadOnlyList<SourceRate> ParseSources(string text) =>
-        string.IsNullOrEmpty(text) ? [] : [.. (JsonSerializer.Deserialize(text, StoreJsonContext.Default.SourceRateArray) ?? []).Where(s => s is { Address: not null })];
+        return result;
+    }
+
+    /// <summary>A source list as stored; entries without an address and rate are left out.</summary>
+    public static IReadOnlyList<SourceRate> ParseSources(string text)
+    {
+        var result = new List<SourceRate>();
+        foreach (var element in Elements(text))
+        {
+            if (element.TryGetProperty("address", out var address) && element.TryGetProperty("pps", out var pps))
+            {
+                result.Add(new SourceRate(address.GetString() ?? string.Empty, pps.GetDouble()));
+            }
+        }
+
+        return result;
+    }
 
     /// <summary>A baseline's values as stored: a JSON array of the metrics in order.</summary>
     internal static string Values(in MetricValues values)
@@ -41,23 +63,40 @@ public static class IncidentJson
         var array = new double[MetricValues.Count];
         for (var i = 0; i < array.Length; i++)
         {
-            array[i] = values[i];
+            // A value that is not finite has no JSON number; it reads back as 0 either way.
+            array[i] = double.IsFinite(values[i]) ? values[i] : 0;
         }
 
-        return JsonSerializer.Serialize(array, StoreJsonContext.Default.DoubleArray);
+        return JsonSerializer.Serialize(array, DocumentJsonContext.Default.DoubleArray);
     }
 
     /// <summary>Stored values back; a value that is missing or not finite reads as 0.</summary>
     internal static MetricValues ParseValues(string text)
     {
         var values = default(MetricValues);
-        var array = JsonSerializer.Deserialize(text, StoreJsonContext.Default.DoubleArray) ?? [];
-        for (var i = 0; i < Math.Min(array.Length, MetricValues.Count); i++)
+        var i = 0;
+        foreach (var element in Elements(text))
         {
-            values[i] = double.IsFinite(array[i]) ? array[i] : 0;
+            if (i < MetricValues.Count && element.TryGetDouble(out var value) && double.IsFinite(value))
+            {
+                values[i] = value;
+            }
+
+            i++;
         }
 
         return values;
+    }
+
+    /// <summary>
+    /// The elements of a stored JSON array. Read with the document reader, not generated deserialisers: the
+    /// columns are small and few, and the deserialiser's machinery would cost the router-mode binary its share of
+    /// resident memory for no gain.
+    /// </summary>
+    private static List<JsonElement> Elements(string text)
+    {
+        using var document = JsonDocument.Parse(string.IsNullOrEmpty(text) ? "[]" : text);
+        return document.RootElement.ValueKind == JsonValueKind.Array ? [.. document.RootElement.EnumerateArray().Select(e => e.Clone())] : [];
     }
 }
 
@@ -159,13 +198,13 @@ internal sealed record MitigationDocument(
     }
 }
 
-// Named floating-point literals: a value that is not finite is written as "NaN" rather than failing the write.
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+// Writing goes through the generated serializers' fast path, which writes each object straight to the
+// Utf8JsonWriter: the converters and metadata of the general path are never set up, so a collector that only saves
+// baselines and answers /healthz keeps System.Text.Json's footprint small.
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, GenerationMode = JsonSourceGenerationMode.Serialization)]
 [JsonSerializable(typeof(IncidentDocument))]
 [JsonSerializable(typeof(MitigationDocument))]
 [JsonSerializable(typeof(IReadOnlyList<PortRate>))]
 [JsonSerializable(typeof(IReadOnlyList<SourceRate>))]
-[JsonSerializable(typeof(PortRate[]))]
-[JsonSerializable(typeof(SourceRate[]))]
 [JsonSerializable(typeof(double[]))]
-internal sealed partial class StoreJsonContext : JsonSerializerContext;
+internal sealed partial class DocumentJsonContext : JsonSerializerContext;

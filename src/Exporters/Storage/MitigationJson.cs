@@ -8,9 +8,9 @@ public static class MitigationJson
     public static void Write(Utf8JsonWriter writer, MitigationAction action)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        JsonSerializer.Serialize(writer, MitigationDocument.From(action), StoreJsonContext.Default.MitigationDocument);
+        JsonSerializer.Serialize(writer, MitigationDocument.From(action), DocumentJsonContext.Default.MitigationDocument);
     }
 
     /// <summary>One action as a single line of JSON.</summary>
-    public static string Line(MitigationAction action) => JsonSerializer.Serialize(MitigationDocument.From(action), StoreJsonContext.Default.MitigationDocument);
+    public static string Line(MitigationAction action) => JsonSerializer.Serialize(MitigationDocument.From(action), DocumentJsonContext.Default.MitigationDocument);
 }
