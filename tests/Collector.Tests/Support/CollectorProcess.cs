@@ -99,32 +99,33 @@ internal sealed class CollectorProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => collector.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
+        if (await Eventually.Within(collector.AnswersAsync, seconds: 30))
         {
-            if (process.HasExited)
-            {
-                Assert.Fail($"flowcollector exited with {process.ExitCode}:\n{collector.Output}");
-            }
-
-            try
-            {
-                using var response = await collector.Client.GetAsync(new Uri("/healthz", UriKind.Relative));
-                if (response.IsSuccessStatusCode || response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
-                {
-                    return collector;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            await Task.Delay(100);
+            return collector;
         }
 
         await collector.DisposeAsync();
         Assert.Fail($"flowcollector did not answer /healthz in 30 s:\n{collector.Output}");
         return collector;
+    }
+
+    /// <summary>Whether /healthz answers (ok or degraded); fails the test at once if the process has exited.</summary>
+    private async Task<bool> AnswersAsync()
+    {
+        if (_process.HasExited)
+        {
+            Assert.Fail($"flowcollector exited with {_process.ExitCode}:\n{Output}");
+        }
+
+        try
+        {
+            using var response = await Client.GetAsync(new Uri("/healthz", UriKind.Relative));
+            return response.IsSuccessStatusCode || response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
     }
 
     public async Task<string> GetAsync(string path) => await Client.GetStringAsync(new Uri(path, UriKind.Relative));
