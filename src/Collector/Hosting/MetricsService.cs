@@ -3,6 +3,7 @@ using FlowCollector.Collector.Pipeline;
 using FlowCollector.Collector.Sources;
 using FlowCollector.Collector.Storage;
 using FlowCollector.Exporters.Metrics;
+using FlowCollector.Exporters.Mitigation;
 using Microsoft.Extensions.Hosting;
 
 namespace FlowCollector.Collector.Hosting;
@@ -18,6 +19,7 @@ internal sealed class MetricsService(CollectorCore core, SourcesService sources,
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        core.Metrics.RecordBuild(BuildVersion.Text);
         core.Metrics.Registry.AddBeforeCollectCallback(Record);
         return Task.CompletedTask;
     }
@@ -56,7 +58,7 @@ internal sealed class MetricsService(CollectorCore core, SourcesService sources,
 
         if (mitigation.Worker is { } worker)
         {
-            metrics.RecordMitigation(worker.Engine.Counters, mitigation.ExaBgp?.IsConnected);
+            metrics.RecordMitigation(worker.Engine.Counters, mitigation.ExaBgp?.IsConnected, worker.Engine.ActiveActions, worker.Engine.Mode == MitigationMode.On);
         }
     }
 }

@@ -81,7 +81,7 @@ internal sealed class SecondPipeline
         metrics.RecordSecond(result, aggregator.Names, detector);
         if (detector is not null)
         {
-            metrics.RecordIncidents(detector.OpenIncidents);
+            metrics.RecordIncidents(detector.OpenIncidents, result.ObservedAt);
             metrics.RecordDetection(detector);
         }
 

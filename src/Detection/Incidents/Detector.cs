@@ -64,6 +64,9 @@ public sealed class Detector
     /// <summary>Open incidents, newest first; safe to read from any thread.</summary>
     public IReadOnlyList<IncidentRecord> OpenIncidents => _incidents.OpenIncidents;
 
+    /// <summary>What each link can carry, as agents report and the configuration says.</summary>
+    public InterfaceCapacities Capacities => _capacities;
+
     /// <summary>Keys with state (baselines) held.</summary>
     public int KeyCount => _keys.Count;
 

@@ -64,6 +64,13 @@ public sealed class CollectorMetrics
     private readonly Counter _storeFailed;
     private readonly Counter _mitigationEvents;
     private readonly Gauge _exabgpConnected;
+    private readonly Gauge _interfaceCapacity;
+    private readonly Gauge _openBySeverity;
+    private readonly int[] _openBySeverityCount = new int[4];
+    private readonly Gauge _longestOpen;
+    private readonly Gauge _activeActions;
+    private readonly Gauge _mitigationEnabled;
+    private readonly Gauge _buildInfo;
     private readonly Dictionary<TrafficKey, InterfaceSeries> _interfaces = [];
     private readonly List<TrafficKey> _idle = [];
     private readonly Dictionary<NetworkAddress, ExporterSeries> _exporters = [];
@@ -130,7 +137,15 @@ public sealed class CollectorMetrics
         _storeRows = factory.CreateCounter("flowcollector_store_rows_written_total", "Rows (incidents, incident seconds, baselines) committed to the database.");
         _storeDropped = factory.CreateCounter("flowcollector_store_writes_dropped_total", "Writes dropped because the database writer fell too far behind.");
         _mitigationEvents = factory.CreateCounter("flowcollector_mitigation_events_total", "Mitigation outcomes: applied.KIND, withdrawn.KIND, failed.KIND, refused, stale_removed, failed_withdrawals.", "event");
-        _exabgpConnected = factory.CreateGauge("flowcollector_exabgp_connected", "1 while ExaBGP's relay is connected to the collector.");
+        // Published once ExaBGP is configured: a collector without it has no connection to be down.
+        _exabgpConnected = factory.CreateGauge("flowcollector_exabgp_connected", "1 while ExaBGP's relay is connected to the collector.", new GaugeConfiguration { SuppressInitialValue = true });
+        // Published only for links whose capacity is known: an unknown capacity is no series, not a division by 0.
+        _interfaceCapacity = factory.CreateGauge("flowcollector_interface_capacity_bits_per_second", "The capacity of an interface's link, as its agent reports it or the configuration says; absent when unknown.", new GaugeConfiguration { LabelNames = InterfaceLabels, SuppressInitialValue = true });
+        _openBySeverity = factory.CreateGauge("flowcollector_incidents_open_by_severity", "Incidents open now, by severity (low, medium, high, critical; each reads 0 when none is open).", "severity");
+        _longestOpen = factory.CreateGauge("flowcollector_incidents_longest_open_seconds", "How long the oldest incident open now has been open; 0 when none is.");
+        _activeActions = factory.CreateGauge("flowcollector_mitigation_active_actions", "Mitigation actions in force now (rules and announcements, dry-run ones included).");
+        _mitigationEnabled = factory.CreateGauge("flowcollector_mitigation_enabled", "1 when mitigation acts (Mitigation:Enabled, not dry-run), else 0.");
+        _buildInfo = factory.CreateGauge("flowcollector_build_info", "Always 1; the version of the running collector is its label.", "version");
         _storeFailed = factory.CreateCounter("flowcollector_store_batch_failures_total", "Batches the database could not commit (disk full, file removed).");
         _unlistedInterfaces = factory.CreateGauge("flowcollector_interfaces_unlisted", "Interfaces with traffic in the last second that have no series of their own (Metrics:MaxInterfaceSeries reached).");
         _unlistedExporters = factory.CreateGauge("flowcollector_exporters_unlisted", "Exporters the decoder knows that have no series of their own (Metrics:MaxExporterSeries reached; exporters that delivered records come first).");
@@ -200,7 +215,8 @@ public sealed class CollectorMetrics
                     _interfacePacketsPerSecond.WithLabels(labels),
                     _interfaceBytesPerSecond.WithLabels(labels),
                     _interfaceThresholdPackets.WithLabels(labels),
-                    _interfaceThresholdBytes.WithLabels(labels));
+                    _interfaceThresholdBytes.WithLabels(labels),
+                    _interfaceCapacity.WithLabels(labels));
                 _interfaces.Add(sample.Key, series);
             }
 
@@ -214,6 +230,10 @@ public sealed class CollectorMetrics
                 // Infinite while a metric has no floor during learning: Prometheus shows +Inf, which is the truth.
                 series.ThresholdPackets.Set(thresholds[(int)DetectionMetric.Pps]);
                 series.ThresholdBytes.Set(thresholds[(int)DetectionMetric.Bps] / 8);
+                if (detector.Capacities.Of(sample.Key.Device, sample.Key.Interface) is > 0 and var capacity)
+                {
+                    series.CapacityBits.Set(capacity);
+                }
             }
 
             _seenThisSecond.Add(sample.Key);
@@ -242,16 +262,30 @@ public sealed class CollectorMetrics
         _unlistedInterfaces.Set(unlisted);
     }
 
-    /// <summary>Open incidents by type; types without any read 0, so alerts can use the series without absent().</summary>
-    public void RecordIncidents(IReadOnlyList<IncidentRecord> open)
+    /// <summary>
+    /// Open incidents by type (a type's series appears with its first incident and stays) and by severity (every
+    /// severity always, reading 0), and how long the oldest has been open as of <paramref name="now"/>.
+    /// </summary>
+    public void RecordIncidents(IReadOnlyList<IncidentRecord> open, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(open);
         Array.Clear(_openByType);
+        Array.Clear(_openBySeverityCount);
+        var longest = 0.0;
         foreach (var incident in open)
         {
-            // The enum's values run 0..n-1, in the order of AttackNames.All.
+            // The enums' values run 0..n-1, in the order of AttackNames.All and of severity.
             _openByType[(int)incident.AttackType]++;
+            _openBySeverityCount[(int)incident.Severity]++;
+            longest = Math.Max(longest, (now - incident.OpenedAt).TotalSeconds);
         }
+
+        for (var i = 0; i < _openBySeverityCount.Length; i++)
+        {
+            _openBySeverity.WithLabels(AttackNames.Name((Severity)i)).Set(_openBySeverityCount[i]);
+        }
+
+        _longestOpen.Set(Math.Round(longest));
 
         for (var i = 0; i < _openByType.Length; i++)
         {
@@ -289,9 +323,14 @@ public sealed class CollectorMetrics
         _storeFailed.IncTo(failed);
     }
 
-    public void RecordMitigation(IReadOnlyDictionary<string, long> counters, bool? exabgpConnected)
+    /// <summary>The running collector's version, as the build_info convention has it.</summary>
+    public void RecordBuild(string version) => _buildInfo.WithLabels(version).Set(1);
+
+    public void RecordMitigation(IReadOnlyDictionary<string, long> counters, bool? exabgpConnected, int activeActions, bool enabled)
     {
         ArgumentNullException.ThrowIfNull(counters);
+        _activeActions.Set(activeActions);
+        _mitigationEnabled.Set(enabled ? 1 : 0);
         foreach (var (name, value) in counters)
         {
             _mitigationEvents.WithLabels(name).IncTo(value);
@@ -413,7 +452,7 @@ public sealed class CollectorMetrics
 
     private sealed record NodeSeries(Counter.Child Packets, Counter.Child Bytes, Gauge.Child PacketsPerSecond, Gauge.Child BytesPerSecond);
 
-    private sealed record InterfaceSeries(Counter.Child Packets, Counter.Child Bytes, Gauge.Child PacketsPerSecond, Gauge.Child BytesPerSecond, Gauge.Child ThresholdPackets, Gauge.Child ThresholdBytes)
+    private sealed record InterfaceSeries(Counter.Child Packets, Counter.Child Bytes, Gauge.Child PacketsPerSecond, Gauge.Child BytesPerSecond, Gauge.Child ThresholdPackets, Gauge.Child ThresholdBytes, Gauge.Child CapacityBits)
     {
         public long LastSecond { get; set; }
 
@@ -425,6 +464,7 @@ public sealed class CollectorMetrics
             BytesPerSecond.Remove();
             ThresholdPackets.Remove();
             ThresholdBytes.Remove();
+            CapacityBits.Remove();
         }
     }
 
