@@ -153,13 +153,13 @@ public sealed class Detector
         var now = partial.Second;
         foreach (ref readonly var sample in partial.Samples)
         {
-            if (!_keys.TryGet(sample.Key, out var state) || state.Incident is not null || state.LastSecond >= now || (state.Override?.LearningOnly ?? false))
+            if (!_keys.TryGet(sample.Key, out var state) || state.Incident is not null || state.LastSecond >= now)
             {
                 continue;
             }
 
             var values = MetricValues.From(sample.Counts);
-            var verdict = BreachJudge.Judge(sample, values, state.Thresholds, learningOnly: false);
+            var verdict = BreachJudge.Judge(sample, values, state.Thresholds, state.Override?.LearningOnly ?? false);
             if (!verdict.Breaching || !IsPlausible(sample))
             {
                 continue;

@@ -66,7 +66,8 @@ public sealed class CollectorMetrics
     private readonly Gauge _exabgpConnected;
     private readonly Gauge _interfaceCapacity;
     private readonly Gauge _openBySeverity;
-    private readonly int[] _openBySeverityCount = new int[4];
+    private Gauge.Child[]? _openBySeverityChildren;
+    private readonly int[] _openBySeverityCount = new int[Enum.GetValues<Severity>().Length];
     private readonly Gauge _longestOpen;
     private readonly Gauge _activeActions;
     private readonly Gauge _mitigationEnabled;
@@ -280,9 +281,11 @@ public sealed class CollectorMetrics
             longest = Math.Max(longest, (now - incident.OpenedAt).TotalSeconds);
         }
 
+        // Made with the first count, once: the labels are looked up once, not every second.
+        _openBySeverityChildren ??= [.. Enum.GetValues<Severity>().Select(severity => _openBySeverity.WithLabels(AttackNames.Name(severity)))];
         for (var i = 0; i < _openBySeverityCount.Length; i++)
         {
-            _openBySeverity.WithLabels(AttackNames.Name((Severity)i)).Set(_openBySeverityCount[i]);
+            _openBySeverityChildren[i].Set(_openBySeverityCount[i]);
         }
 
         _longestOpen.Set(Math.Round(longest));
