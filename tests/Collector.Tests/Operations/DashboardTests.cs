@@ -217,21 +217,9 @@ public sealed partial class DashboardTests(ITestOutputHelper output)
                     static_configs:
                       - targets: ["{collector.Authority}"]
                 """));
-            var start = new ProcessStartInfo("/usr/bin/prometheus")
-            {
-                ArgumentList =
-                {
-                    $"--config.file={config}", $"--storage.tsdb.path={Path.Combine(directory, "tsdb")}",
-                    $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
-                },
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            var process = Process.Start(start)!;
-            process.OutputDataReceived += (_, _) => { };
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            var process = Daemon.Launch(
+                "/usr/bin/prometheus", directory, null,
+                $"--config.file={config}", $"--storage.tsdb.path={Path.Combine(directory, "tsdb")}", $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn");
             var prometheus = new Prometheus(process, port);
             Eventually.TrueNow(() => !process.HasExited && prometheus.Ready(), "Prometheus ready");
             return prometheus;

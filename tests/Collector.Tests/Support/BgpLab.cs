@@ -80,8 +80,8 @@ internal sealed class BgpLab : IDisposable
               api { processes [ flowcollector ]; }
             }
             """);
-        var gobgpd = Launch("gobgpd", directory, null, "-f", Path.Combine(directory, "gobgpd.toml"), "--api-hosts", $"127.0.0.1:{apiPort}", "-p");
-        var exabgp = Launch("exabgp", directory, new Dictionary<string, string>
+        var gobgpd = Daemon.Launch("gobgpd", directory, null, "-f", Path.Combine(directory, "gobgpd.toml"), "--api-hosts", $"127.0.0.1:{apiPort}", "-p");
+        var exabgp = Daemon.Launch("exabgp", directory, new Dictionary<string, string>
         {
             ["exabgp.tcp.port"] = bgpPort.ToString(CultureInfo.InvariantCulture),
             ["exabgp.tcp.bind"] = string.Empty,
@@ -196,27 +196,5 @@ internal sealed class BgpLab : IDisposable
         }
 
         System.IO.Directory.Delete(Directory, recursive: true);
-    }
-
-    private static Process Launch(string file, string directory, Dictionary<string, string>? environment, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = directory };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in environment ?? [])
-        {
-            start.Environment[key] = value;
-        }
-
-        var process = Process.Start(start)!;
-        var log = new StreamWriter(Path.Combine(directory, file + ".log")) { AutoFlush = true };
-        process.OutputDataReceived += (_, e) => { lock (log) { log.WriteLine(e.Data); } };
-        process.ErrorDataReceived += (_, e) => { lock (log) { log.WriteLine(e.Data); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
     }
 }
