@@ -14,27 +14,9 @@ internal static class StoreArguments
     public static bool TryOpen(CommandLineOverrides overrides, out IncidentStore? store, out int exit)
     {
         store = null;
-        exit = 0;
-        var loaded = ConfigurationLoader.Load(overrides);
-        if (loaded.Errors.Count > 0)
+        if (!TryLocate(overrides, out _, out var path, out exit))
         {
-            ConfigurationArguments.Report(loaded.Errors);
-
-            exit = RunCommand.ConfigurationError;
             return false;
-        }
-
-        var path = loaded.Options.Storage.Path;
-        if (path.Length == 0)
-        {
-            if (!Runtime.DataDirectory.TryResolve(loaded.Options.DataDirectory, out var directory, out var dataError))
-            {
-                Console.Error.WriteLine($"configuration: {dataError}");
-                exit = RunCommand.StartError;
-                return false;
-            }
-
-            path = loaded.Options.Storage.DatabasePath(directory);
         }
 
         if (!File.Exists(path))
@@ -48,6 +30,36 @@ internal static class StoreArguments
             Console.Error.WriteLine($"flowcollector: {openError}");
             exit = RunCommand.StartError;
             return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>The configuration, and where its database is; false with the exit code when the configuration is refused.</summary>
+    public static bool TryLocate(CommandLineOverrides overrides, out CollectorOptions options, out string path, out int exit)
+    {
+        exit = 0;
+        path = string.Empty;
+        var loaded = ConfigurationLoader.Load(overrides);
+        options = loaded.Options;
+        if (loaded.Errors.Count > 0)
+        {
+            ConfigurationArguments.Report(loaded.Errors);
+            exit = RunCommand.ConfigurationError;
+            return false;
+        }
+
+        path = options.Storage.Path;
+        if (path.Length == 0)
+        {
+            if (!Runtime.DataDirectory.TryResolve(options.DataDirectory, out var directory, out var dataError))
+            {
+                Console.Error.WriteLine($"configuration: {dataError}");
+                exit = RunCommand.StartError;
+                return false;
+            }
+
+            path = options.Storage.DatabasePath(directory);
         }
 
         return true;

@@ -2,6 +2,7 @@ using FlowCollector.Decoders.Flows;
 using FlowCollector.Detection;
 using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Rates;
+using FlowCollector.Exporters.Alerts;
 using FlowCollector.Exporters.Mitigation;
 using Microsoft.Extensions.Options;
 
@@ -41,6 +42,8 @@ public sealed class CollectorOptions
     public MetricsOptions Metrics { get; set; } = new();
 
     public MitigationOptions Mitigation { get; set; } = new();
+
+    public AlertOptions Alerts { get; set; } = new();
 }
 
 public sealed class StorageOptions

@@ -74,6 +74,7 @@ public static class OptionsValidator
         errors.AddRange(options.Decoder.Validate().Select(e => "Decoder:" + e));
         errors.AddRange(options.Detection.Validate().Select(e => "Detection:" + e));
         errors.AddRange(options.Mitigation.Validate().Select(e => "Mitigation:" + e));
+        errors.AddRange(options.Alerts.Validate().Select(e => "Alerts:" + e));
         if (options.Mitigation.Enabled && options.Monitor.Prefixes.Count == 0)
         {
             errors.Add("Mitigation:Enabled: mitigation acts only inside the monitored prefixes, and Monitor:Prefixes is empty");

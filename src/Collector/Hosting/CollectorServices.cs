@@ -1,3 +1,4 @@
+using FlowCollector.Collector.Alerts;
 using FlowCollector.Collector.Configuration;
 using FlowCollector.Collector.Http;
 using FlowCollector.Collector.Incidents;
@@ -13,8 +14,9 @@ namespace FlowCollector.Collector.Hosting;
 /// <summary>
 /// The one composition root. The host starts hosted services in the order they are registered here and stops them in
 /// the reverse order, so the order is the collector's start-up and shutdown:
-/// storage, mitigation, detection, sources, metrics, the second clock, HTTP to start;
-/// HTTP, the clock, metrics, sources, detection (baselines saved), mitigation (withdrawn), storage (flushed) to stop.
+/// storage, mitigation, alerts, detection, sources, metrics, the second clock, HTTP to start;
+/// HTTP, the clock, metrics, sources, detection (baselines saved), alerts (unsent kept in the outbox), mitigation
+/// (withdrawn), storage (flushed) to stop.
 /// </summary>
 internal static class CollectorServices
 {
@@ -26,6 +28,7 @@ internal static class CollectorServices
         return services
             .AddStorage()
             .AddMitigation()
+            .AddAlerts(options)
             .AddDetection()
             .AddSources()
             .AddCollectorMetrics()
@@ -38,6 +41,13 @@ internal static class CollectorServices
 
     /// <summary>Mitigation: reconciles what an earlier run left before any incident arrives; withdraws at stop.</summary>
     public static IServiceCollection AddMitigation(this IServiceCollection services) => services.AddHostedSingleton<MitigationService>();
+
+    /// <summary>Alerts: the outbox resumed, the channels told of incidents and of mitigation's outcomes.</summary>
+    public static IServiceCollection AddAlerts(this IServiceCollection services, CollectorOptions options)
+    {
+        AlertService.AddAlertHttp(services, options.Alerts);
+        return services.AddHostedSingleton<AlertService>();
+    }
 
     /// <summary>The detector, resumed from the store; its baselines saved at stop.</summary>
     public static IServiceCollection AddDetection(this IServiceCollection services) => services.AddHostedSingleton<DetectionService>();

@@ -1,3 +1,4 @@
+using FlowCollector.Collector.Alerts;
 using FlowCollector.Collector.Mitigation;
 using FlowCollector.Collector.Pipeline;
 using FlowCollector.Collector.Sources;
@@ -12,7 +13,7 @@ namespace FlowCollector.Collector.Hosting;
 /// The counters that are read from their owners when Prometheus scrapes, not every second: exporters, every source's
 /// counters (with the kernel's drops of the UDP ports, read in one pass), the store's writer and mitigation.
 /// </summary>
-internal sealed class MetricsService(CollectorCore core, SourcesService sources, StorageService storage, MitigationService mitigation) : IHostedService
+internal sealed class MetricsService(CollectorCore core, SourcesService sources, StorageService storage, MitigationService mitigation, AlertService alerts) : IHostedService
 {
     private readonly List<KeyValuePair<string, long>> _events = [];
     private readonly Lock _reading = new();
@@ -54,6 +55,11 @@ internal sealed class MetricsService(CollectorCore core, SourcesService sources,
         if (storage.Store is { } store)
         {
             metrics.RecordStore(store.Written, store.Dropped, store.Failed);
+        }
+
+        if (alerts.Dispatcher is { } dispatcher)
+        {
+            metrics.RecordAlerts(dispatcher.Counters, dispatcher.QueueDepth, dispatcher.DroppedChanges);
         }
 
         if (mitigation.Worker is { } worker)

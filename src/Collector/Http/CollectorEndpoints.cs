@@ -2,7 +2,9 @@ using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using FlowCollector.Collector.Alerts;
 using FlowCollector.Collector.Hosting;
+using FlowCollector.Exporters.Alerts;
 using FlowCollector.Collector.Pipeline;
 using FlowCollector.Collector.Storage;
 using FlowCollector.Exporters.Storage;
@@ -10,7 +12,7 @@ using FlowCollector.Exporters.Storage;
 namespace FlowCollector.Collector.Http;
 
 /// <summary>What the collector serves: /metrics, /healthz and the JSON API, each streamed as it is written.</summary>
-internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipeline, StorageService storage, CollectorHealth health)
+internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipeline, StorageService storage, AlertService alerts, CollectorHealth health)
 {
     /// <summary>The most incidents one page of <c>/api/incidents</c> holds; older ones are paged with <c>before=ID</c>.</summary>
     public const int MaxIncidentPage = 1000;
@@ -28,6 +30,7 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
             WriteDocumentAsync(response, pipeline.Interfaces, CollectorJsonContext.Default.IReadOnlyListInterfaceRate, cancellation));
         yield return new Endpoint("/api/mitigations", "application/json", WriteMitigationsAsync);
         yield return new Endpoint("/api/incidents", "application/json", WriteIncidentsAsync);
+        yield return new Endpoint("/api/alerts", "application/json", WriteAlertsAsync);
     }
 
     /// <summary>
@@ -41,6 +44,20 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
         var before = long.MaxValue;
         foreach (var (name, value) in QueryPairs(request.Query))
         {
+            if (name == "id")
+            {
+                // One incident (what alert events link to): the page that ends with it.
+                if (!TryPositive(value, out long id))
+                {
+                    await BadQueryAsync(response, $"id: '{value}' is not an incident id", cancellation).ConfigureAwait(false);
+                    return;
+                }
+
+                var one = storage.Store?.IncidentPage(openOnly: false, 1, id + 1).Where(i => i.Id == id) ?? [];
+                await StreamArrayAsync(response, one, IncidentJson.Write, cancellation).ConfigureAwait(false);
+                return;
+            }
+
             if (name == "open")
             {
                 openOnly = value is "true" or "1";
@@ -59,6 +76,13 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
 
         var rows = storage.Store?.IncidentPage(openOnly, Math.Min(limit, MaxIncidentPage), before) ?? [];
         await StreamArrayAsync(response, rows, IncidentJson.Write, cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>Alert deliveries newest first from the outbox; <c>?pending=true</c> for those still to go.</summary>
+    private async Task WriteAlertsAsync(HttpResponse response, HttpRequestHead request, CancellationToken cancellation)
+    {
+        var pendingOnly = QueryPairs(request.Query).Any(p => p.Name == "pending" && p.Value is "true" or "1");
+        await StreamArrayAsync(response, alerts.Outbox?.List(pendingOnly) ?? [], AlertDeliveryJson.Write, cancellation).ConfigureAwait(false);
     }
 
     /// <summary>Newest first from the store; <c>?active=true</c> for actions not withdrawn.</summary>

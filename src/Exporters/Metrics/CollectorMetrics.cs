@@ -63,6 +63,9 @@ public sealed class CollectorMetrics
     private readonly Counter _storeDropped;
     private readonly Counter _storeFailed;
     private readonly Counter _mitigationEvents;
+    private readonly Counter _alerts;
+    private readonly Gauge _alertQueue;
+    private readonly Counter _alertChangesDropped;
     private readonly Gauge _exabgpConnected;
     private readonly Gauge _interfaceCapacity;
     private readonly Gauge _openBySeverity;
@@ -144,6 +147,9 @@ public sealed class CollectorMetrics
         _interfaceCapacity = factory.CreateGauge("flowcollector_interface_capacity_bits_per_second", "The capacity of an interface's link, as its agent reports it or the configuration says; absent when unknown.", new GaugeConfiguration { LabelNames = InterfaceLabels, SuppressInitialValue = true });
         _openBySeverity = factory.CreateGauge("flowcollector_incidents_open_by_severity", "Incidents open now, by severity (low, medium, high, critical; each reads 0 when none is open).", "severity");
         _longestOpen = factory.CreateGauge("flowcollector_incidents_longest_open_seconds", "How long the oldest incident open now has been open; 0 when none is.");
+        _alerts = factory.CreateCounter("flowcollector_alerts_total", "Alert deliveries by channel, event and outcome: sent, retried, failed (refused or too old), skipped, coalesced (folded into a waiting one), repeated and repeat_failed (Alertmanager's keep-alive).", "channel", "event", "outcome");
+        _alertQueue = factory.CreateGauge("flowcollector_alert_queue_depth", "Alert deliveries in the outbox not yet sent nor given up.");
+        _alertChangesDropped = factory.CreateCounter("flowcollector_alert_changes_dropped_total", "Incident changes the alert dispatcher dropped because it fell too far behind.");
         _activeActions = factory.CreateGauge("flowcollector_mitigation_active_actions", "Mitigation actions in force now (rules and announcements, dry-run ones included).");
         _mitigationEnabled = factory.CreateGauge("flowcollector_mitigation_enabled", "1 when mitigation acts (Mitigation:Enabled, not dry-run), else 0.");
         _buildInfo = factory.CreateGauge("flowcollector_build_info", "Always 1; the version of the running collector is its label.", "version");
@@ -328,6 +334,17 @@ public sealed class CollectorMetrics
 
     /// <summary>The running collector's version, as the build_info convention has it.</summary>
     public void RecordBuild(string version) => _buildInfo.WithLabels(version).Set(1);
+
+    public void RecordAlerts(IReadOnlyDictionary<(string Channel, string Event, string Outcome), long> counters, int queueDepth, long droppedChanges)
+    {
+        ArgumentNullException.ThrowIfNull(counters);
+        _alertQueue.Set(queueDepth);
+        _alertChangesDropped.IncTo(droppedChanges);
+        foreach (var ((channel, name, outcome), value) in counters)
+        {
+            _alerts.WithLabels(channel, name, outcome).IncTo(value);
+        }
+    }
 
     public void RecordMitigation(IReadOnlyDictionary<string, long> counters, bool? exabgpConnected, int activeActions, bool enabled)
     {

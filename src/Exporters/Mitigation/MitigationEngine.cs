@@ -63,6 +63,9 @@ public sealed partial class MitigationEngine
 
     public MitigationMode Mode => _mode;
 
+    /// <summary>An action was applied, failed, planned (dry run) or withdrawn; raised on the worker's thread, after the store has it.</summary>
+    public event Action<MitigationAction>? ActionChanged;
+
     /// <summary>Counts by outcome and kind (applied.nftables, failed.flowspec, refused, ...), for metrics.</summary>
     public IReadOnlyDictionary<string, long> Counters => _counters;
 
@@ -382,8 +385,13 @@ public sealed partial class MitigationEngine
     /// <summary>An action's new state, in the ledger (so its counts follow) and in the store.</summary>
     private void Record(LedgerEntry entry, MitigationAction action)
     {
+        var before = entry.Action;
         _ledger.Update(entry, action);
         _store.UpdateAction(action);
+        if (before.State != action.State || before.WithdrawnAt != action.WithdrawnAt)
+        {
+            ActionChanged?.Invoke(action);
+        }
     }
 
     /// <summary>Not acting, and no rule owed a withdrawal: the collector's table (or chain) goes, as at shutdown.</summary>

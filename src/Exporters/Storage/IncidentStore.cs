@@ -296,6 +296,13 @@ public sealed partial class IncidentStore : IIncidentObserver, IDisposable
         return Readable(connection.Query<ActionRow>(sql, new LimitRow { Limit = limit }), static r => r.ToAction());
     }
 
+    /// <summary>An incident's actions, oldest first.</summary>
+    public List<MitigationAction> ActionsOf(long incidentId)
+    {
+        using var connection = Connect();
+        return Readable(connection.Query<ActionRow>(SelectActions + " WHERE incident_id = @Id ORDER BY id", new IdRow { Id = incidentId }), static r => r.ToAction());
+    }
+
     public MitigationAction? Action(long id)
     {
         using var connection = Connect();

@@ -93,6 +93,28 @@ internal static class StoreSchema
             // The link capacity an incident was judged against (severity, the RTBH rule); 0 when unknown.
             "ALTER TABLE incidents ADD COLUMN capacity_bps REAL NOT NULL DEFAULT 0",
         ],
+        [
+            // The alert outbox: every event to every channel, written before it is sent and kept after.
+            """
+            CREATE TABLE alert_deliveries (
+                id INTEGER PRIMARY KEY,
+                event_id TEXT NOT NULL UNIQUE,
+                incident_id INTEGER NOT NULL,
+                channel TEXT NOT NULL,
+                event TEXT NOT NULL,
+                document TEXT NOT NULL,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                sending INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                answer TEXT,
+                created_at INTEGER NOT NULL,
+                next_attempt_at INTEGER NOT NULL,
+                sent_at INTEGER)
+            """,
+            "CREATE INDEX alert_deliveries_pending ON alert_deliveries (channel, incident_id, id) WHERE state = 'pending'",
+            "CREATE INDEX alert_deliveries_incident ON alert_deliveries (incident_id, id)",
+        ],
     ];
 
     /// <summary>The schema version this build writes.</summary>

@@ -9,23 +9,10 @@ internal static class Flowcollector
 
     public static string SharedFixtures { get; } = Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "fixtures"));
 
-    public static bool IsCi => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI"));
+    public static bool IsCi => Prerequisites.IsCi;
 
     /// <summary>Skips (locally) or fails (under CI) when a prerequisite is missing.</summary>
-    public static void Require(bool condition, string missing)
-    {
-        if (condition)
-        {
-            return;
-        }
-
-        if (IsCi)
-        {
-            Assert.Fail($"{missing} (CI is set, so a missing prerequisite fails the test)");
-        }
-
-        Assert.Skip(missing);
-    }
+    public static void Require(bool condition, string missing) => Prerequisites.Require(condition, missing);
 
     public static (int ExitCode, string Output, string Error) Run(params string[] arguments) => RunWith(new Dictionary<string, string>(), arguments);
 

@@ -1,0 +1,55 @@
+using System.Globalization;
+
+namespace FlowCollector.Exporters.Alerts.Channels;
+
+/// <summary>
+/// Prometheus Alertmanager (<c>POST /api/v2/alerts</c>), which gives operators every receiver Alertmanager has,
+/// with its silences, inhibition and grouping. A firing alert is sent again every <see cref="Repeat"/> with an end a
+/// few repeats ahead (as Prometheus does), so that Alertmanager keeps it while the incident is open and lets it go if
+/// the collector disappears; resolving sends the incident's closing time as <c>endsAt</c>.
+/// </summary>
+public sealed class AlertmanagerChannel(AlertChannelOptions options, HttpClient http, TimeProvider time) : HttpAlertChannel(options, http, RateLimit.None)
+{
+    public const string AlertName = "FlowCollectorIncident";
+
+    public override TimeSpan? Repeat => TimeSpan.FromSeconds(Options.RepeatSeconds);
+
+    public static byte[] Payload(AlertMessage message, DateTimeOffset now, TimeSpan repeat)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var test = message.Kind == AlertEventKind.Test;
+        var endsAt = message.Kind == AlertEventKind.Resolved ? message.ClosedAt ?? now : now + (4 * repeat);
+        return Json(writer =>
+        {
+            writer.WriteStartArray();
+            writer.WriteStartObject();
+            writer.WriteStartObject("labels");
+            writer.WriteString("alertname", test ? "FlowCollectorTest" : AlertName);
+            writer.WriteString("node", message.Node);
+            writer.WriteString("incident", test ? message.Id : message.IncidentId.ToString(CultureInfo.InvariantCulture));
+            writer.WriteString("severity", message.Severity);
+            writer.WriteString("attack_type", message.AttackType);
+            writer.WriteString("target", message.Target);
+            writer.WriteString("key_kind", AlertMessage.Text(message.Incident, "keyKind") ?? "destination");
+            writer.WriteEndObject();
+            writer.WriteStartObject("annotations");
+            writer.WriteString("summary", message.Title());
+            writer.WriteString("description", message.Body());
+            writer.WriteEndObject();
+            writer.WriteString("startsAt", Time(message.OpenedAt));
+            writer.WriteString("endsAt", Time(endsAt));
+            if (message.Url is { } url)
+            {
+                writer.WriteString("generatorURL", url);
+            }
+
+            writer.WriteEndObject();
+            writer.WriteEndArray();
+        });
+    }
+
+    protected override HttpRequestMessage Request(AlertMessage message) =>
+        PostJson(Options.Url.TrimEnd('/') + "/api/v2/alerts", Payload(message, time.GetUtcNow(), Repeat!.Value));
+
+    private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+}
