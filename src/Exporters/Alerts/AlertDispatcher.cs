@@ -151,7 +151,8 @@ public sealed partial class AlertDispatcher : IIncidentObserver, IDisposable
 
     private void Route(Change change)
     {
-        var incident = _latest.TryGetValue(change.Incident.Id, out var latest) && latest.UpdatedAt >= change.Incident.UpdatedAt ? latest : change.Incident;
+        // Routed and rendered as the change had it (its severity then); an action's news takes the newest record.
+        var incident = change.Action is not null && _latest.TryGetValue(change.Incident.Id, out var latest) ? latest : change.Incident;
         LoadTold(incident.Id);
         switch (change.Incident)
         {

@@ -165,7 +165,7 @@ public sealed class AlertOutbox : IDisposable
                 SELECT d.id AS Row, d.event_id AS EventId, d.incident_id AS IncidentId, d.channel AS Channel, d.event AS Event, d.document AS Document,
                     d.state AS State, d.attempts AS Attempts, d.created_at AS CreatedAt, d.next_attempt_at AS NextAttemptAt
                 FROM alert_deliveries d
-                WHERE d.channel = @Channel AND d.state = 'pending'
+                WHERE d.channel = @Channel AND d.state = 'pending' AND d.sending = 0
                     AND NOT EXISTS (SELECT 1 FROM alert_deliveries e WHERE e.channel = d.channel AND e.incident_id = d.incident_id AND e.state = 'pending' AND e.id < d.id)
                 ORDER BY d.next_attempt_at, d.id LIMIT 1
                 """,
