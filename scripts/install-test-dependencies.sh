@@ -11,6 +11,7 @@ packages=(
     python3-scapy   # builds known test traffic
     iproute2        # network namespaces for router-mode tests
     prometheus      # promtool checks the /metrics exposition
+    prometheus-alertmanager  # a real Alertmanager receives the alert channel's alerts
     nftables        # local drop rules, tested in a network namespace
     iptables        # the fallback where nft is missing
     exabgp          # a real BGP speaker for FlowSpec and RTBH (driven through flowcollector exabgp-relay)

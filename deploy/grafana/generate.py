@@ -184,6 +184,10 @@ def health_panels():
             target("flowcollector_detection_learning_keys", "learning {{instance}}", "B"),
         ], 0, 32, w=12, unit="short", description="A new collector is calibrated once no key is still learning."),
         panel(15, "Mitigation events", "timeseries", [target("sum by (event) (increase(flowcollector_mitigation_events_total[$__rate_interval]))", "{{event}}")], 12, 32, w=12, unit="short"),
+        panel(16, "Alert queue", "timeseries", [target("flowcollector_alert_queue_depth", "pending {{instance}}")], 0, 40, w=12, unit="short",
+              description="Alert deliveries waiting in the outbox: a channel that is down or rate-limiting keeps them here until they are sent or too old."),
+        panel(17, "Alert deliveries", "timeseries", [target("sum by (channel, outcome) (increase(flowcollector_alerts_total[$__rate_interval]))", "{{channel}} {{outcome}}")], 12, 40, w=12, unit="short",
+              description="Per channel: sent, retried, failed (refused, or not delivered within Alerts:MaxAgeMinutes), coalesced."),
     ]
 
 

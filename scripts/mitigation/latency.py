@@ -1,12 +1,13 @@
 #!/usr/bin/python3
-"""Time from an incident opening to its mitigation being in force: the nftables rule in the kernel and the
-FlowSpec route in a BGP peer's RIB.
+"""Time from an incident opening to its mitigation being in force (the nftables rule in the kernel, the FlowSpec
+route in a BGP peer's RIB) and to its alert reaching a receiver (the first byte of the webhook request).
 
 Everything runs inside one network namespace the script creates: GoBGP (AS 65001, 127.0.0.1) peered with ExaBGP
 (AS 65002, 127.0.0.2) whose API process is `flowcollector exabgp-relay`, the collector with nftables, FlowSpec
 and RTBH in its policy, and a NetFlow v5 sender. Each round floods a new address with DNS amplification until the
 incident opens, then watches (every 5 ms for nft, every 20 ms for GoBGP) until the rule and the route show, stops
-the flood and waits until both are withdrawn.
+the flood and waits until both are withdrawn. A webhook alert channel points at a receiver in this script, which
+notes when the first byte of each request arrives.
 
 usage: latency.py --flowcollector BINARY [--rounds 20]
 """
@@ -66,6 +67,44 @@ class Sender(threading.Thread):
             time.sleep(0.1)
 
 
+class Receiver(threading.Thread):
+    """A bare HTTP/1.1 server on 127.0.0.1:19750: notes when each request's first byte arrives, answers 200."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.server = socket.create_server(("127.0.0.1", 19750))
+        self.received = []
+        self.lock = threading.Lock()
+
+    def run(self):
+        while True:
+            connection, _ = self.server.accept()
+            threading.Thread(target=self.serve, args=(connection,), daemon=True).start()
+
+    def serve(self, connection):
+        buffer = b""
+        while True:
+            first = None
+            while b"\r\n\r\n" not in buffer:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                first = first or time.time()
+                buffer += chunk
+            head, buffer = buffer.split(b"\r\n\r\n", 1)
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+            while len(buffer) < length:
+                buffer += connection.recv(65536)
+            body, buffer = buffer[:length], buffer[length:]
+            with self.lock:
+                self.received.append((first or time.time(), json.loads(body)))
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    def first_byte(self, incident, event):
+        with self.lock:
+            return next((at for at, document in self.received if document["event"] == event and document["incident"]["id"] == incident), None)
+
+
 def api(path):
     with urllib.request.urlopen(f"http://127.0.0.1:9750{path}", timeout=5) as response:
         return json.load(response)
@@ -110,6 +149,7 @@ def inner(args):
             "Mitigation": {"Enabled": True, "AllowlistLocalAddresses": False, "WithdrawGraceSeconds": 0,
                            "Policy": {k: ["nftables", "flowspec", "rtbh"] for k in ("Low", "Medium", "High", "Critical")},
                            "ExaBgp": {"Socket": f"{work}/exabgp.sock", "NextHop": "192.0.2.1"}},
+            "Alerts": {"Channels": [{"Name": "bench", "Type": "webhook", "Url": "http://127.0.0.1:19750/hook", "Secret": "benchmark-secret"}]},
         }, out)
     logs = open(f"{work}/log.txt", "w")
     environment = dict(os.environ, **{"exabgp.tcp.port": "1790", "exabgp.tcp.bind": "", "exabgp.daemon.user": "root"})
@@ -123,6 +163,8 @@ def inner(args):
         hosts = [f"203.0.113.{10 + i}" for i in range(args.rounds)]
         sender = Sender(hosts)
         sender.start()
+        receiver = Receiver()
+        receiver.start()
         if wait(lambda: "Establ" in sh("gobgp", "-p", "50151", "neighbor", check=False).stdout, 30, 0.2) is None:
             sys.exit("BGP session did not come up")
         time.sleep(5)
@@ -145,8 +187,10 @@ def inner(args):
             opened_at = parse_time(found[0]["openedAt"])
             applied = {a["kind"]: parse_time(a["appliedAt"]) for a in api("/api/mitigations?active=true")
                        if a["incidentId"] == found[0]["id"] and a["appliedAt"]}
+            alerted = wait(lambda: receiver.first_byte(found[0]["id"], "opened"), 10, 0.01) and receiver.first_byte(found[0]["id"], "opened")
             rounds.append({"host": host, "nftSeen": nft_seen - opened_at, "ribSeen": rib_seen - opened_at,
-                           "nftApplied": applied.get("nftables", 0) - opened_at, "flowspecAcked": applied.get("flowspec", 0) - opened_at})
+                           "nftApplied": applied.get("nftables", 0) - opened_at, "flowspecAcked": applied.get("flowspec", 0) - opened_at,
+                           "alertFirstByte": alerted - opened_at})
             print(json.dumps(rounds[-1]), file=sys.stderr, flush=True)
             sender.flooded = None
             if wait(lambda: not nft_has(host) and not rib_has(host), 30, 0.1) is None:
@@ -155,7 +199,8 @@ def inner(args):
         for key, label in (("nftApplied", "incident opened -> nft rule applied (collector's clock)"),
                            ("nftSeen", "incident opened -> rule listed by nft (polled every 5 ms)"),
                            ("flowspecAcked", "incident opened -> ExaBGP acknowledged the FlowSpec announcement"),
-                           ("ribSeen", "incident opened -> FlowSpec route in GoBGP's RIB (polled every 20 ms)")):
+                           ("ribSeen", "incident opened -> FlowSpec route in GoBGP's RIB (polled every 20 ms)"),
+                           ("alertFirstByte", "incident opened -> first byte of the webhook alert at the receiver")):
             values = sorted(r[key] * 1000 for r in rounds)
             print(f"| {label} | {statistics.median(values):.0f} ms | {values[-1]:.0f} ms |")
     finally:

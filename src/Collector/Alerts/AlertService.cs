@@ -39,7 +39,7 @@ internal sealed partial class AlertService(CollectorCore core, StorageService st
             ConnectTimeout = TimeSpan.FromSeconds(5),
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             AllowAutoRedirect = false,
-        });
+        }).RemoveAllLoggers(); // The factory's loggers print request URIs, and webhook URLs (and Telegram's path) carry secrets.
         return services;
     }
 

@@ -221,6 +221,11 @@ public sealed class AlertChannelOptions
             errors.Add($"{key}SecretFile: give Secret or SecretFile, not both");
         }
 
+        if (Secret.StartsWith("whsec_", StringComparison.Ordinal) && !Convert.TryFromBase64String(Secret["whsec_".Length..], new byte[Secret.Length], out _))
+        {
+            errors.Add($"{key}Secret: a whsec_ secret must be base64 after its prefix (Standard Webhooks)");
+        }
+
         if (SecretFile.Length > 0 && !File.Exists(SecretFile))
         {
             errors.Add($"{key}SecretFile: {SecretFile} does not exist");

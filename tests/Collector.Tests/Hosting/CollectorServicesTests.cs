@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using FlowCollector.Collector.Alerts;
 using FlowCollector.Collector.Configuration;
 using FlowCollector.Collector.Hosting;
 using FlowCollector.Collector.Http;
@@ -24,7 +25,7 @@ public sealed class CollectorServicesTests
 
         // The host starts them in this order and stops them in the reverse one.
         Assert.Equal(
-            [typeof(StorageService), typeof(MitigationService), typeof(DetectionService), typeof(SourcesService), typeof(MetricsService), typeof(SecondClock), typeof(HttpService)],
+            [typeof(StorageService), typeof(MitigationService), typeof(AlertService), typeof(DetectionService), typeof(SourcesService), typeof(MetricsService), typeof(SecondClock), typeof(HttpService)],
             host.Services.GetServices<IHostedService>().Select(service => service.GetType()));
     }
 

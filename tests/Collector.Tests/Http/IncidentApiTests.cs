@@ -58,6 +58,10 @@ public sealed class IncidentApiTests
             using var bad = await collector.Client.GetAsync(new Uri("/api/incidents?before=x", UriKind.Relative));
             Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
             Assert.Contains("before", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+            // One incident by id, as alert events link to it; an id the store does not hold is an empty page.
+            Assert.Equal([1234L], Ids(await collector.GetAsync("/api/incidents?id=1234")));
+            Assert.Empty(Ids(await collector.GetAsync($"/api/incidents?id={Stored + 1}")));
         }
         finally
         {

@@ -58,7 +58,7 @@ public sealed partial class DashboardTests(ITestOutputHelper output)
         // Every rule of the shipped file evaluates without error.
         await Eventually.True(async () => Rules(await prometheus.GetAsync("/api/v1/rules")).All(r => r.Health == "ok"), "every rule evaluated");
         var rules = Rules(await prometheus.GetAsync("/api/v1/rules"));
-        Assert.Equal(12, rules.Count);
+        Assert.Equal(14, rules.Count);
         Assert.All(rules, r => Assert.True(r.Health == "ok", $"{r.Name}: {r.LastError}"));
 
         foreach (var name in Dashboards.Select(d => d.Data))
@@ -74,7 +74,7 @@ public sealed partial class DashboardTests(ITestOutputHelper output)
         var directory = Path.Combine(Flowcollector.RepositoryRoot, "deploy", "prometheus");
         var (checkExit, checkOutput) = Run("/usr/bin/promtool", directory, "check", "rules", "flowcollector.rules.yml");
         Assert.True(checkExit == 0, checkOutput);
-        Assert.Contains("SUCCESS: 12 rules found", checkOutput, StringComparison.Ordinal);
+        Assert.Contains("SUCCESS: 14 rules found", checkOutput, StringComparison.Ordinal);
         var (testExit, testOutput) = Run("/usr/bin/promtool", directory, "test", "rules", "flowcollector.rules.test.yml");
         Assert.True(testExit == 0, testOutput);
     }

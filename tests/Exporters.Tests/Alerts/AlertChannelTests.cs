@@ -229,6 +229,12 @@ public sealed class AlertChannelTests : IAsyncLifetime
         Assert.Equal("2026-12-04T09:34:10.000Z", sent[0].GetProperty("endsAt").GetString());
         Assert.Equal("2026-12-04T09:32:00.000Z", sent[1].GetProperty("endsAt").GetString());
         Assert.Equal(TimeSpan.FromSeconds(60), channel.Repeat);
+
+        // Severity is a label, so the incident's lower severities are ended with every post: one firing alert per incident.
+        var all = _service.To("/am/api/v2/alerts")[0].Json().EnumerateArray().ToList();
+        Assert.Equal(["high", "low", "medium"], all.Select(a => a.GetProperty("labels").GetProperty("severity").GetString()));
+        Assert.All(all.Skip(1), a => Assert.Equal("2026-12-04T09:30:10.000Z", a.GetProperty("endsAt").GetString()));
+        Assert.Equal("dns_amplification", all[0].GetProperty("annotations").GetProperty("attack_type").GetString());
     }
 
     [Fact]
