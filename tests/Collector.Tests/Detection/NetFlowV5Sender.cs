@@ -26,6 +26,25 @@ internal sealed class NetFlowV5Sender : IDisposable
     /// <summary>One flow's rate: who, to whom, what, how many packets a second of which size.</summary>
     public readonly record struct Flow(string Source, string Destination, byte Protocol, ushort SourcePort, ushort DestinationPort, double PacketsPerSecond, int PacketBytes, byte TcpFlags = 0);
 
+    /// <summary>
+    /// A host's usual traffic (HTTPS and a little UDP), plus, while <paramref name="flooding"/>, DNS amplification from
+    /// eight reflectors: 6,400 packets a second of 1,200 bytes from UDP port 53.
+    /// </summary>
+    public static List<Flow> DnsAmplificationOn(string victim, bool flooding)
+    {
+        var flows = new List<Flow>
+        {
+            new("198.51.100.20", victim, 6, 40_000, 443, 150, 900, 0x10),
+            new("198.51.100.21", victim, 17, 50_000, 4500, 50, 300),
+        };
+        for (var i = 0; flooding && i < 8; i++)
+        {
+            flows.Add(new Flow($"192.0.2.{100 + i}", victim, 17, 53, (ushort)(20_000 + i), 800, 1_200));
+        }
+
+        return flows;
+    }
+
     /// <summary>Sends <paramref name="flows"/> (chosen afresh every 100 ms) until cancelled.</summary>
     public async Task RunAsync(Func<IReadOnlyList<Flow>> flows, CancellationToken stop)
     {

@@ -20,20 +20,7 @@ public sealed partial class DashboardTests(ITestOutputHelper output)
 
     public static TheoryData<string> Dashboards => ["flowcollector-overview.json", "flowcollector-health.json", "flowcollector-fleet.json"];
 
-    private List<Flow> Traffic()
-    {
-        var flows = new List<Flow>
-        {
-            new("198.51.100.20", Victim, 6, 40_000, 443, 150, 900, 0x10),
-            new("198.51.100.21", Victim, 17, 50_000, 4500, 50, 300),
-        };
-        for (var i = 0; _flood && i < 8; i++)
-        {
-            flows.Add(new Flow($"192.0.2.{100 + i}", Victim, 17, 53, (ushort)(20_000 + i), 800, 1_200));
-        }
-
-        return flows;
-    }
+    private List<Flow> Traffic() => NetFlowV5Sender.DnsAmplificationOn(Victim, _flood);
 
     [Fact]
     public async Task Dashboards_UnderAnAttack_EveryQueryAnswersWithDataAndTheIncidentAlertFires()

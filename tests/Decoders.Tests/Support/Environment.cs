@@ -6,26 +6,13 @@ namespace FlowCollector.Decoders.Tests.Support;
 /// </summary>
 internal static class TestEnvironment
 {
-    public static bool IsCi => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI"));
+    public static bool IsCi => Prerequisites.IsCi;
 
     /// <summary>The repository root: the nearest folder above the test binaries holding FlowCollector.sln.</summary>
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
     /// <summary>Skips (locally) or fails (under CI) when a prerequisite is missing.</summary>
-    public static void Require(bool condition, string missing)
-    {
-        if (condition)
-        {
-            return;
-        }
-
-        if (IsCi)
-        {
-            Assert.Fail($"{missing} (CI is set, so a missing prerequisite fails the test)");
-        }
-
-        Assert.Skip(missing);
-    }
+    public static void Require(bool condition, string missing) => Prerequisites.Require(condition, missing);
 
     private static string FindRepositoryRoot()
     {

@@ -82,6 +82,9 @@ public sealed class AlertDispatcherTests : IAsyncLifetime
 
         dispatcher.OnIncident(Change(IncidentChange.Opened, ours));
         dispatcher.OnIncident(Change(IncidentChange.Opened, customers));
+
+        // Sent before the escalation comes: an escalation of an opened event still waiting would fold into it.
+        await _service.WaitForAsync("/hook/noc", 1);
         dispatcher.OnIncident(Change(IncidentChange.Escalated, ours with { Severity = Severity.Critical }));
         dispatcher.OnIncident(Change(IncidentChange.Closed, ours with { Severity = Severity.Critical, ClosedAt = AlertSamples.Opened.AddMinutes(1) }));
 
@@ -205,6 +208,28 @@ public sealed class AlertDispatcherTests : IAsyncLifetime
 
         var received = await _service.WaitForAsync("/slack/", 3);
         Assert.True(received[2].At - received[0].At >= TimeSpan.FromSeconds(1.9), string.Join(", ", received.Select(r => r.At.ToString("ss.fff", CultureInfo.InvariantCulture))));
+    }
+
+    [Fact]
+    public async Task Escalated_WhileItsOpenedWaitsForThePace_FoldedIntoOneMessageAtTheNewSeverity()
+    {
+        var slack = AlertSamples.Channel("slack", _service.Url("/slack/T/B/x"), "slack");
+        using var dispatcher = Start(Options(slack));
+        var waiting = AlertSamples.Incident(id: 2, severity: Severity.Low);
+
+        // Slack's pace is one a second: incident 2's opened waits behind incident 1's while it escalates twice.
+        dispatcher.OnIncident(Change(IncidentChange.Opened, AlertSamples.Incident(id: 1)));
+        await _service.WaitForAsync("/slack/", 1);
+        dispatcher.OnIncident(Change(IncidentChange.Opened, waiting));
+        dispatcher.OnIncident(Change(IncidentChange.Escalated, waiting with { Severity = Severity.High }));
+        dispatcher.OnIncident(Change(IncidentChange.Escalated, waiting with { Severity = Severity.Critical }));
+
+        var received = await _service.WaitForAsync("/slack/", 2);
+        await Task.Delay(1500, TestContext.Current.CancellationToken);
+        Assert.Equal(2, _service.To("/slack/").Count);
+        Assert.StartsWith("Incident 2 opened ·", received[1].Json().GetProperty("text").GetString(), StringComparison.Ordinal);
+        Assert.Equal("#B00020", received[1].Json().GetProperty("attachments")[0].GetProperty("color").GetString());
+        Assert.Equal(2, dispatcher.Counters.GetValueOrDefault(("slack", "escalated", "coalesced")));
     }
 
     [Fact]
