@@ -81,6 +81,21 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
     /// <summary>Alert deliveries newest first from the outbox; <c>?pending=true</c> for those still to go.</summary>
     private async Task WriteAlertsAsync(HttpResponse response, HttpRequestHead request, CancellationToken cancellation)
     {
+        if (QueryPairs(request.Query).FirstOrDefault(p => p.Name == "id") is { Value: { Length: > 0 } eventId })
+        {
+            // One delivery's event document, byte for byte what the channel was (or will be) sent.
+            if (alerts.Outbox?.Document(eventId) is not { } document)
+            {
+                response.Status = 404;
+                response.ContentType = "text/plain; charset=utf-8";
+                await response.Body.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"no alert delivery {eventId}\n"), cancellation).ConfigureAwait(false);
+                return;
+            }
+
+            await response.Body.WriteAsync(document, cancellation).ConfigureAwait(false);
+            return;
+        }
+
         var pendingOnly = QueryPairs(request.Query).Any(p => p.Name == "pending" && p.Value is "true" or "1");
         await StreamArrayAsync(response, alerts.Outbox?.List(pendingOnly) ?? [], AlertDeliveryJson.Write, cancellation).ConfigureAwait(false);
     }

@@ -249,6 +249,16 @@ public sealed class AlertOutbox : IDisposable
         return ended;
     }
 
+    /// <summary>The event document a delivery carries (as sent, or as it will be), or null when there is no such delivery.</summary>
+    public byte[]? Document(string eventId)
+    {
+        lock (_lock)
+        {
+            var text = _connection.QueryFirstOrDefault<string>("SELECT document FROM alert_deliveries WHERE event_id = @EventId", new DeliveryRow { EventId = eventId });
+            return text is null ? null : Encoding.UTF8.GetBytes(text);
+        }
+    }
+
     /// <summary>Every delivery of an incident, oldest first, without documents: what each channel has been told.</summary>
     public List<AlertDelivery> OfIncident(long incidentId)
     {

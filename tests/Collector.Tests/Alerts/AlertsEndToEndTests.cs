@@ -67,6 +67,11 @@ public sealed class AlertsEndToEndTests
         var hook = service.To("/hook/ops").First(r => r.Json().GetProperty("incident").GetProperty("id").GetInt64() == id);
         Assert.StartsWith("v1,", hook.Header("webhook-signature"), StringComparison.Ordinal);
 
+        // The same document everywhere: the webhook's body is what the API serves for its delivery.
+        Assert.Equal(hook.Text, await collector.GetAsync($"/api/alerts?id={hook.Header("webhook-id")}"));
+        using var unknown = await collector.Client.GetAsync(new Uri("/api/alerts?id=evt_unknown", UriKind.Relative));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, unknown.StatusCode);
+
         // What was delivered is listed, through the API and the metrics (marked sent once the answer is read).
         string[] channels = ["slack", "discord", "pagerduty", "teams", "telegram", "alertmanager", "webhook", "script"];
         await Eventually.True(
