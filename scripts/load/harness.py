@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Load harness: the highest datagram rate each collector holds without loss, over loopback.
 
-For each collector (flowcollector, nfcapd/sfcapd from nfdump, FastNetMon) and each format (NetFlow v5, NetFlow v9,
+For each collector (the floor: a bare recvmmsg receiver that only counts; flowcollector; nfcapd/sfcapd from nfdump;
+FastNetMon) and each format (NetFlow v5, NetFlow v9,
 sFlow v5) it sends the same datagrams at rising rates, 8 seconds per step, with `flowcollector replay` (sendmmsg)
 pinned to one core while the collector is pinned to the other. After each step it waits for the collector to
 drain its socket and compares the records the collector counted with the records sent: a step is lossless only
@@ -102,6 +103,43 @@ def stop(process):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class Floor:
+    """floor.c: recvmmsg 64 at a time and count, nothing else; its datagrams count as their records."""
+    name = "floor"
+
+    def __init__(self, work):
+        self.work = work
+        self.binary = os.path.join(work, "floor")
+        self.count_file = os.path.join(work, "floor.count")
+        self.process = None
+        if not os.path.exists(self.binary):
+            source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "floor.c")
+            subprocess.run(["clang", "-O2", "-o", self.binary, source], check=True)
+
+    def start(self, fmt):
+        self.process = subprocess.Popen(["taskset", "-c", COLLECTOR_CPU, self.binary, str(PORTS[FORMATS[fmt]["flow"]]), self.count_file])
+        wait_for_port(PORTS[FORMATS[fmt]["flow"]])
+
+    def datagrams(self):
+        with open(self.count_file) as handle:
+            return int(handle.read().strip() or 0)
+
+    def measure(self, fmt, send):
+        port = PORTS[FORMATS[fmt]["flow"]]
+        wait_for(lambda: os.path.exists(self.count_file), 5, "the floor's count")
+        before, drops_before = self.datagrams(), udp_sockets(port)[1]
+        sent = send()
+        drained(port)
+        time.sleep(0.5)
+        received = self.datagrams() - before
+        return sent, expected_records(fmt, received), udp_sockets(port)[1] - drops_before
+
+    def stop(self):
+        stop(self.process)
+        if os.path.exists(self.count_file):
+            os.remove(self.count_file)
 
 
 class FlowCollector:
@@ -270,13 +308,19 @@ def expected_records(fmt, datagrams_sent):
     return (datagrams_sent - templates) * spec["records"]
 
 
+def best_lossless(results, collector, fmt):
+    """The highest rate a collector held without loss (and the sender reached), 0 when none."""
+    rows = [r for r in results if r["collector"] == collector and r["format"] == fmt and r["loss"] == 0 and r["sentPerSecond"] >= 0.98 * r["rate"]]
+    return max((r["rate"] for r in rows), default=0)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--flowcollector", required=True)
     parser.add_argument("--datagrams", required=True)
     parser.add_argument("--rates", default=",".join(str(r) for r in RATES))
     parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--collectors", default="flowcollector,nfcapd,fastnetmon")
+    parser.add_argument("--collectors", default="floor,flowcollector,nfcapd,fastnetmon")
     parser.add_argument("--formats", default="netflow5,netflow9,sflow")
     parser.add_argument("--json")
     arguments = parser.parse_args()
@@ -288,6 +332,7 @@ def main():
         for collector_name in arguments.collectors.split(","):
             for fmt in arguments.formats.split(","):
                 collector = {
+                    "floor": lambda: Floor(work),
                     "flowcollector": lambda: FlowCollector(arguments.flowcollector, work),
                     "nfcapd": lambda: Nfcapd(work),
                     "fastnetmon": lambda: FastNetMon(work),
@@ -323,7 +368,9 @@ def main():
                 cells.append(("0" if row["loss"] == 0 else f"{row['loss'] * 100:.1f} %") + (" (sender short)" if short else ""))
                 if row["loss"] == 0 and not short:
                     best = max(best, row["rate"])
-            print(f"| {collector_name} | {fmt} | " + " | ".join(cells) + f" | {best:,} |")
+            floor = best_lossless(results, "floor", fmt)
+            share = f" ({best / floor:.0%} of the floor)" if floor and collector_name != "floor" else ""
+            print(f"| {collector_name} | {fmt} | " + " | ".join(cells) + f" | {best:,}{share} |")
     if arguments.json:
         with open(arguments.json, "w") as handle:
             json.dump(results, handle, indent=1)

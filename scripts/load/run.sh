@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 missing=()
-for tool in nfcapd sfcapd fastnetmon taskset; do
+for tool in nfcapd sfcapd fastnetmon taskset clang; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if ((${#missing[@]})); then
