@@ -97,6 +97,23 @@ public sealed class BatchReceiverTests
     }
 
     [Fact]
+    public async Task Receive_WaitingWithoutEnd_SocketClosedFromAnotherThread_Returns()
+    {
+        Prerequisites.Require(BatchReceiver.IsSupported, "recvmmsg is Linux's");
+        var socket = Bound(AddressFamily.InterNetwork);
+        using var receiver = new BatchReceiver();
+        var waiting = Task.Factory.StartNew(() => receiver.Receive(socket.SafeHandle, Timeout.Infinite, out _), TaskCreationOptions.LongRunning);
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        Assert.False(waiting.IsCompleted);
+
+        // Closing shuts the socket down first, which wakes the wait: a stopping collector never hangs on a quiet port.
+        socket.Dispose();
+
+        Assert.Same(waiting, await Task.WhenAny(waiting, Task.Delay(5000, TestContext.Current.CancellationToken)));
+        Assert.True(socket.SafeHandle.IsClosed);
+    }
+
+    [Fact]
     public void Receive_SocketClosed_RefusesTheClosedHandle()
     {
         Prerequisites.Require(BatchReceiver.IsSupported, "recvmmsg is Linux's");
