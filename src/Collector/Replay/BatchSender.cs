@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using FlowCollector.Collector.Runtime;
 
 namespace FlowCollector.Collector.Replay;
 
@@ -17,7 +18,7 @@ internal sealed unsafe partial class BatchSender : IDisposable
     private readonly int[] _offsets;
     private readonly int[] _lengths;
     private readonly IoVector* _vectors;
-    private readonly MultiMessageHeader* _messages;
+    private readonly MultipleMessageHeader* _messages;
 
     public BatchSender(IPEndPoint target, IPAddress? source, IReadOnlyList<byte[]> datagrams, int sendBuffer)
     {
@@ -47,7 +48,7 @@ internal sealed unsafe partial class BatchSender : IDisposable
         }
 
         _vectors = (IoVector*)NativeMemory.AllocZeroed((nuint)Math.Max(1, Count), (nuint)sizeof(IoVector));
-        _messages = (MultiMessageHeader*)NativeMemory.AllocZeroed((nuint)Math.Max(1, Count), (nuint)sizeof(MultiMessageHeader));
+        _messages = (MultipleMessageHeader*)NativeMemory.AllocZeroed((nuint)Math.Max(1, Count), (nuint)sizeof(MultipleMessageHeader));
         var arena = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(_arena, 0);
         for (var i = 0; i < Count; i++)
         {
@@ -110,31 +111,5 @@ internal sealed unsafe partial class BatchSender : IDisposable
     private const int NoBufferSpace = 105;
 
     [LibraryImport("libc", EntryPoint = "sendmmsg", SetLastError = true)]
-    private static partial int SendMultiple(int socket, MultiMessageHeader* messages, uint count, int flags);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVector
-    {
-        public byte* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MessageHeader
-    {
-        public void* Name;
-        public uint NameLength;
-        public IoVector* Vector;
-        public nuint VectorLength;
-        public void* Control;
-        public nuint ControlLength;
-        public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MultiMessageHeader
-    {
-        public MessageHeader Header;
-        public uint Length;
-    }
+    private static partial int SendMultiple(int socket, MultipleMessageHeader* messages, uint count, int flags);
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using FlowCollector.Collector.Runtime;
 using FlowCollector.Decoders;
 
 namespace FlowCollector.Collector.Sources;
@@ -43,8 +44,8 @@ internal sealed unsafe partial class BatchReceiver : IDisposable
         {
             _vectors[i] = new IoVector { Base = _slots + ((nint)i * SlotBytes), Length = SlotBytes };
             _headers[i].Header.Name = _addresses + (i * AddressBytes);
-            _headers[i].Header.Vectors = _vectors + i;
-            _headers[i].Header.VectorCount = 1;
+            _headers[i].Header.Vector = _vectors + i;
+            _headers[i].Header.VectorLength = 1;
         }
     }
 
@@ -135,33 +136,6 @@ internal sealed unsafe partial class BatchReceiver : IDisposable
 
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     private static partial int Poll(PollDescriptor* descriptors, nuint count, int timeoutMilliseconds);
-
-    // The kernel's structures on 64-bit Linux (x86-64 and arm64 share them).
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVector
-    {
-        public byte* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MessageHeader
-    {
-        public byte* Name;
-        public uint NameLength;
-        public IoVector* Vectors;
-        public nuint VectorCount;
-        public void* Control;
-        public nuint ControlLength;
-        public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MultipleMessageHeader
-    {
-        public MessageHeader Header;
-        public uint Length;
-    }
 
     [StructLayout(LayoutKind.Sequential)]
     private struct PollDescriptor
