@@ -111,7 +111,7 @@ internal static class AlertsCommand
             return RunCommand.ConfigurationError;
         }
 
-        var node = options.Node.Name.Length > 0 ? options.Node.Name : Environment.MachineName;
+        var node = options.Node.EffectiveName();
         var sends = channels.Where(c => only is null || c.Name == only).Select(async channel =>
         {
             var sample = AlertEvent.Sample(node, TimeProvider.System.GetUtcNow(), AlertEvent.LinkTo(options.Alerts.BaseUrl, 0));

@@ -86,6 +86,9 @@ public sealed class NodeOptions
 {
     /// <summary>This collector's name in metrics and alerts; empty: the host name.</summary>
     public string Name { get; set; } = string.Empty;
+
+    /// <summary><see cref="Name"/>, or the host name when it is empty.</summary>
+    public string EffectiveName() => Name.Length > 0 ? Name : Environment.MachineName;
 }
 
 public sealed class ListenerOptions

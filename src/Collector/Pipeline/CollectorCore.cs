@@ -18,7 +18,7 @@ internal sealed class CollectorCore
         Options = options;
         Started = time.GetUtcNow();
         DataDirectory = dataDirectory;
-        Node = options.Node.Name.Length > 0 ? options.Node.Name : Environment.MachineName;
+        Node = options.Node.EffectiveName();
         Decoder = new FlowDecoder(options.Decoder);
         var names = new InterfaceNames();
         Aggregator = new RateAggregator(

@@ -227,7 +227,7 @@ public sealed partial class AlertDispatcher : IIncidentObserver, IDisposable
         });
         if (coalesced)
         {
-            _counters.AddOrUpdate((channel, AlertEventNames.Name(kind), "coalesced"), 1, static (_, n) => n + 1);
+            Count(channel, kind, "coalesced");
         }
         else
         {

@@ -116,7 +116,7 @@ public sealed class AlertMessage : IDisposable
             ("Peak", $"{Rate(IncidentNumber("peakPps"), "pps")}, {Rate(IncidentNumber("peakBps"), "bit/s")}"),
             ("Now", $"{Rate(IncidentNumber("currentPps"), "pps")}, {Rate(IncidentNumber("currentBps"), "bit/s")}"),
             ("Threshold", $"{Rate(IncidentNumber("threshold"), IncidentText("thresholdMetric") ?? "pps")}"),
-            ("Opened", OpenedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture)),
+            ("Opened", ReadableTime(OpenedAt)),
         };
         if (IncidentText("interface") is { } name)
         {
@@ -141,7 +141,7 @@ public sealed class AlertMessage : IDisposable
 
         if (ClosedAt is { } closed)
         {
-            facts.Add(("Closed", $"{closed.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture)} ({IncidentText("closeReason") ?? "calm"})"));
+            facts.Add(("Closed", $"{ReadableTime(closed)} ({IncidentText("closeReason") ?? "calm"})"));
         }
 
         return facts;
@@ -165,6 +165,12 @@ public sealed class AlertMessage : IDisposable
     };
 
     public string ColourHex() => "#" + Colour().ToString("X6", CultureInfo.InvariantCulture);
+
+    /// <summary>A time as the services' APIs take it: UTC, milliseconds, ISO 8601 (2026-12-04T09:30:02.004Z).</summary>
+    public static string WireTime(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>A time as people read it in a message: 2026-12-04 09:30:02 UTC.</summary>
+    public static string ReadableTime(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
 
     /// <summary>1.2 Mpps, 9.6 Gbit/s: rates as people read them.</summary>
     public static string Rate(double value, string unit)

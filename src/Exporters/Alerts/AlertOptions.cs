@@ -194,6 +194,10 @@ public sealed class AlertChannelOptions
     [Within(5, 3600)]
     public int RepeatSeconds { get; set; } = 60;
 
+    /// <summary>The configured pace, or <paramref name="typeDefault"/> (the service's documented limit) when none is set.</summary>
+    public Channels.RateLimit LimitOr(Channels.RateLimit typeDefault) =>
+        RateRequests > 0 ? new Channels.RateLimit(RateRequests, TimeSpan.FromSeconds(RatePerSeconds)) : typeDefault;
+
     internal static bool IsHttpUrl(string text) =>
         Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0;
 

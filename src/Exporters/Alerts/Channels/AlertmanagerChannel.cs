@@ -57,8 +57,8 @@ public sealed class AlertmanagerChannel(AlertChannelOptions options, HttpClient 
         writer.WriteString("description", message.Body());
         writer.WriteString("attack_type", message.AttackType);
         writer.WriteEndObject();
-        writer.WriteString("startsAt", Time(message.OpenedAt));
-        writer.WriteString("endsAt", Time(endsAt));
+        writer.WriteString("startsAt", AlertMessage.WireTime(message.OpenedAt));
+        writer.WriteString("endsAt", AlertMessage.WireTime(endsAt));
         if (message.Url is { } url)
         {
             writer.WriteString("generatorURL", url);
@@ -66,6 +66,4 @@ public sealed class AlertmanagerChannel(AlertChannelOptions options, HttpClient 
 
         writer.WriteEndObject();
     }
-
-    private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 }

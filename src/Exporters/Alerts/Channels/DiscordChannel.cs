@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace FlowCollector.Exporters.Alerts.Channels;
 
 /// <summary>
@@ -67,7 +65,7 @@ public sealed class DiscordChannel(AlertChannelOptions options, HttpClient http)
             }
 
             writer.WriteEndArray();
-            writer.WriteString("timestamp", message.At.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            writer.WriteString("timestamp", AlertMessage.WireTime(message.At));
             writer.WriteStartObject("footer");
             writer.WriteString("text", footer);
             writer.WriteEndObject();

@@ -19,7 +19,7 @@ public abstract class HttpAlertChannel(AlertChannelOptions options, HttpClient h
 
     public string Type => options.Type;
 
-    public RateLimit Limit { get; } = options.RateRequests > 0 ? new RateLimit(options.RateRequests, TimeSpan.FromSeconds(options.RatePerSeconds)) : defaultLimit;
+    public RateLimit Limit { get; } = options.LimitOr(defaultLimit);
 
     public virtual TimeSpan? Repeat => null;
 

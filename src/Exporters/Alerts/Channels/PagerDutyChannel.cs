@@ -57,7 +57,7 @@ public sealed class PagerDutyChannel(AlertChannelOptions options, HttpClient htt
             writer.WriteString("summary", AlertMessage.Cut(message.Title(), SummaryLength));
             writer.WriteString("source", message.Node);
             writer.WriteString("severity", message.Kind == AlertEventKind.Test ? "info" : SeverityOf(message.Severity));
-            writer.WriteString("timestamp", message.OpenedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            writer.WriteString("timestamp", AlertMessage.WireTime(message.OpenedAt));
             writer.WriteString("component", message.Target);
             writer.WriteString("group", AlertMessage.Text(message.Incident, "keyKind") ?? "incident");
             writer.WriteString("class", message.AttackType);

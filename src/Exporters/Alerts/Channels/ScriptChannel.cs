@@ -19,7 +19,7 @@ public sealed class ScriptChannel(AlertChannelOptions options) : IAlertChannel
 
     public string Type => options.Type;
 
-    public RateLimit Limit { get; } = options.RateRequests > 0 ? new RateLimit(options.RateRequests, TimeSpan.FromSeconds(options.RatePerSeconds)) : RateLimit.None;
+    public RateLimit Limit { get; } = options.LimitOr(RateLimit.None);
 
     public TimeSpan? Repeat => null;
 
