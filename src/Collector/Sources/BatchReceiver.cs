@@ -21,6 +21,7 @@ internal sealed unsafe partial class BatchReceiver : IDisposable
     public const int SlotBytes = 65_536;
 
     private const int AddressBytes = 128;
+    private const ushort AddressFamilyIPv6 = 10;
     private const int MessageDontWait = 0x40;
     private const int MessageTruncated = 0x20;
     private const short PollIn = 0x001;
@@ -112,10 +113,7 @@ internal sealed unsafe partial class BatchReceiver : IDisposable
     public NetworkAddress Sender(int index)
     {
         var address = new ReadOnlySpan<byte>(_addresses + (index * AddressBytes), AddressBytes);
-        var family = BinaryPrimitives.ReadUInt16LittleEndian(address);
-        return family == 10
-            ? NetworkAddress.FromIPv6(address.Slice(8, 16))
-            : NetworkAddress.FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(address[4..]));
+        return DatagramLoop.SenderOf(address, isIPv6: BinaryPrimitives.ReadUInt16LittleEndian(address) == AddressFamilyIPv6);
     }
 
     public void Dispose()

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FlowCollector.Decoders;
 using FlowCollector.Detection.Rates;
@@ -109,10 +110,8 @@ internal static partial class DatagramLoop
                 }
 
                 counters.CountReceiveError();
-                var now = Environment.TickCount64;
-                if (now - lastErrorLogged >= ErrorLogIntervalMilliseconds)
+                if (DueToLog(ref lastErrorLogged))
                 {
-                    lastErrorLogged = now;
                     var reason = Marshal.GetPInvokeErrorMessage(error);
                     LogBatchReceiveFailed(logger, name, reason);
                 }
@@ -138,17 +137,7 @@ internal static partial class DatagramLoop
                         continue;
                     }
 
-                    var sender = receiver.Sender(i);
-                    if (!allowlist.Allows(sender))
-                    {
-                        counters.CountRejected();
-                        continue;
-                    }
-
-                    if (!handler.Handle(receiver.Datagram(i), sender, milliseconds, shard))
-                    {
-                        counters.CountUnrecognized();
-                    }
+                    Deliver(ref handler, receiver.Datagram(i), receiver.Sender(i), milliseconds, shard, allowlist, counters);
                 }
             }
             finally
@@ -184,10 +173,8 @@ internal static partial class DatagramLoop
                 }
 
                 counters.CountReceiveError();
-                var now = Environment.TickCount64;
-                if (now - lastErrorLogged >= ErrorLogIntervalMilliseconds)
+                if (DueToLog(ref lastErrorLogged))
                 {
-                    lastErrorLogged = now;
                     LogReceiveFailed(logger, exception, name);
                 }
 
@@ -195,40 +182,55 @@ internal static partial class DatagramLoop
             }
 
             counters.CountReceived();
-            var sender = SenderOf(address);
-            if (!allowlist.Allows(sender))
-            {
-                counters.CountRejected();
-                continue;
-            }
-
             var milliseconds = time.GetUtcNow().ToUnixTimeMilliseconds();
-            bool understood;
             shard.Enter();
             try
             {
-                understood = handler.Handle(buffer.AsSpan(0, length), sender, milliseconds, shard);
+                Deliver(ref handler, buffer.AsSpan(0, length), SenderOf(address.Buffer.Span, address.Family == AddressFamily.InterNetworkV6), milliseconds, shard, allowlist, counters);
             }
             finally
             {
                 shard.Exit();
             }
-
-            if (!understood)
-            {
-                counters.CountUnrecognized();
-            }
         }
     }
 
-    /// <summary>The sender's address from a received socket address (IPv4-mapped when it came over IPv4).</summary>
-    internal static NetworkAddress SenderOf(SocketAddress address)
+    /// <summary>One received datagram, inside the shard's guard: dropped and counted unless its sender is allowed, else handed to the handler.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Deliver<THandler>(ref THandler handler, ReadOnlySpan<byte> datagram, NetworkAddress sender, long milliseconds, AggregationShard shard, ExporterAllowlist allowlist, DatagramCounters counters)
+        where THandler : struct, IDatagramHandler
     {
-        var bytes = address.Buffer.Span;
-        return address.Family == AddressFamily.InterNetworkV6
-            ? NetworkAddress.FromIPv6(bytes.Slice(8, 16))
-            : NetworkAddress.FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(bytes[4..]));
+        if (!allowlist.Allows(sender))
+        {
+            counters.CountRejected();
+        }
+        else if (!handler.Handle(datagram, sender, milliseconds, shard))
+        {
+            counters.CountUnrecognized();
+        }
     }
+
+    /// <summary>Whether a receive error is to be logged now: at most once a minute, the rest only counted.</summary>
+    private static bool DueToLog(ref long lastLogged)
+    {
+        var now = Environment.TickCount64;
+        if (now - lastLogged < ErrorLogIntervalMilliseconds)
+        {
+            return false;
+        }
+
+        lastLogged = now;
+        return true;
+    }
+
+    /// <summary>
+    /// The sender's address from a received socket address in the kernel's layout (IPv4-mapped when it came over
+    /// IPv4): the port's two bytes after the family, then the IPv4 address; or, for IPv6, the flow label first.
+    /// </summary>
+    internal static NetworkAddress SenderOf(ReadOnlySpan<byte> socketAddress, bool isIPv6) =>
+        isIPv6
+            ? NetworkAddress.FromIPv6(socketAddress.Slice(8, 16))
+            : NetworkAddress.FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(socketAddress[4..]));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Source}: receive failed: {Reason} (said at most once a minute; flowcollector_source_events_total{{event=\"receive_errors\"}} counts them)")]
     private static partial void LogBatchReceiveFailed(ILogger logger, string source, string reason);
