@@ -192,9 +192,10 @@ public sealed partial class AlertDispatcher : IIncidentObserver, IDisposable
 
                 break;
             case var _ when change.Kind == IncidentChange.Closed:
-                var told = ToldChannels(incident.Id, open: true).ToList();
+                var told = ToldChannels(incident.Id, open: true);
+                var routed = _router.Channels(incident, incident.Severity);
                 var resolvedTo = _options.Channels
-                    .Where(c => _router.Wants(c.Name, AlertEventKind.Resolved) && (told.Contains(c.Name) || (!c.ResolvedOnlyIfOpened && _router.Channels(incident, incident.Severity).Contains(c.Name))))
+                    .Where(c => _router.Wants(c.Name, AlertEventKind.Resolved) && (told.Contains(c.Name) || (!c.ResolvedOnlyIfOpened && routed.Contains(c.Name))))
                     .Select(c => c.Name);
                 foreach (var channel in resolvedTo)
                 {
