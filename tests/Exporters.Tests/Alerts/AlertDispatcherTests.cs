@@ -108,6 +108,9 @@ public sealed class AlertDispatcherTests : IAsyncLifetime
 
         dispatcher.OnIncident(Change(IncidentChange.Opened, incident));
         await _service.WaitForAsync("/hook/ops", 1);
+        // The service has answered, but the row is waiting again only once the dispatcher has read the 429:
+        // before that it is being sent, and an update rightly becomes an event of its own.
+        await Eventually.True(() => Task.FromResult(dispatcher.Counters.GetValueOrDefault(("ops", "opened", "retried")) == 1), "the 429 read");
         _actions.Add(AlertSamples.Action());
         dispatcher.OnAction(AlertSamples.Action());
         var received = await _service.WaitForAsync("/hook/ops", 2);
