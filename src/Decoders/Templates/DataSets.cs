@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using FlowCollector.Decoders.Exporters;
 
 namespace FlowCollector.Decoders.Templates;
@@ -86,7 +87,9 @@ internal static class DataSets
         }
     }
 
-    public static bool IsZero(ReadOnlySpan<byte> bytes) => !bytes.ContainsAnyExcept((byte)0);
+    /// <summary>True when every byte is zero. Records almost always differ from zero in their first bytes, looked at first.</summary>
+    public static bool IsZero(ReadOnlySpan<byte> bytes) =>
+        (bytes.Length < sizeof(ulong) || MemoryMarshal.Read<ulong>(bytes) == 0) && !bytes.ContainsAnyExcept((byte)0);
 
     /// <summary>The more serious of two outcomes: structural damage outranks a missing template, which outranks Ok.</summary>
     public static DecodeStatus Worst(DecodeStatus current, DecodeStatus next) =>

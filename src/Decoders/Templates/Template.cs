@@ -19,17 +19,24 @@ internal sealed class Template
         Fields = fields;
         _definition = definition.ToArray();
         RefreshedMilliseconds = refreshedMilliseconds;
+        var steps = new List<ReadStep>(fields.Length);
         foreach (var field in fields)
         {
             if (field.IsVariable)
             {
                 VariableFieldCount++;
+                continue;
             }
-            else
+
+            if (field.Action != FieldAction.Skip && VariableFieldCount == 0)
             {
-                FixedLength += field.Length;
+                steps.Add(new ReadStep(field.Action, (ushort)FixedLength, field.Length));
             }
+
+            FixedLength += field.Length;
         }
+
+        Layout = VariableFieldCount == 0 ? FixedLayout.Of([.. steps]) : null;
     }
 
     public ushort Id { get; }
@@ -37,6 +44,13 @@ internal sealed class Template
     public bool IsOptions { get; }
 
     public TemplateField[] Fields { get; }
+
+    /// <summary>
+    /// For a template without variable-length fields (nearly every NetFlow v9 and most IPFIX templates), where its
+    /// fields lie: the record's bounds are checked once and skipped fields cost nothing. Null when some field's
+    /// position depends on the record.
+    /// </summary>
+    public FixedLayout? Layout { get; }
 
     /// <summary>Bytes of the fixed-length fields.</summary>
     public int FixedLength { get; }
@@ -59,3 +73,6 @@ internal sealed class Template
     public bool HasDefinition(ReadOnlySpan<byte> definition, bool isOptions) =>
         isOptions == IsOptions && definition.SequenceEqual(_definition);
 }
+
+/// <summary>One field a fixed-layout record is read for: what to do with it, where it starts, how long it is.</summary>
+internal readonly record struct ReadStep(FieldAction Action, ushort Offset, ushort Length);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using FlowCollector.Decoders.Exporters;
 
 namespace FlowCollector.Decoders.Templates;
@@ -26,6 +27,19 @@ internal static class TemplateRecordReader
     /// </summary>
     public static bool TryRead(ReadOnlySpan<byte> set, ref int offset, Template template, ref RecordValues values)
     {
+        if (template.Layout is { } layout)
+        {
+            var length = template.FixedLength;
+            if (set.Length - offset < length)
+            {
+                return false;
+            }
+
+            ReadFixed(set.Slice(offset, length), layout, ref values);
+            offset += length;
+            return true;
+        }
+
         var fields = template.Fields;
         var position = offset;
         for (var i = 0; i < fields.Length; i++)
@@ -69,6 +83,141 @@ internal static class TemplateRecordReader
         offset = position;
         return true;
     }
+
+    /// <summary>
+    /// Reads a record of a fixed-length template: the common fields in straight lines at their offsets, then the
+    /// template's others. Every offset lies inside the record (the layout was made from the template that gave
+    /// its length), so no field is bounds-checked again.
+    /// </summary>
+    private static void ReadFixed(ReadOnlySpan<byte> record, FixedLayout layout, ref RecordValues values)
+    {
+        ref var start = ref MemoryMarshal.GetReference(record);
+        ref var flow = ref values.Flow;
+        var present = values.Present;
+        if (layout.SourceIPv4 >= 0)
+        {
+            values.SourceIPv4 = NetworkAddress.FromIPv4(ReadUInt32(ref start, layout.SourceIPv4));
+            present |= RecordFields.SourceIPv4;
+        }
+
+        if (layout.DestinationIPv4 >= 0)
+        {
+            values.DestinationIPv4 = NetworkAddress.FromIPv4(ReadUInt32(ref start, layout.DestinationIPv4));
+            present |= RecordFields.DestinationIPv4;
+        }
+
+        if (layout.SourceIPv6 >= 0)
+        {
+            values.SourceIPv6 = NetworkAddress.FromIPv6(ReadUInt64(ref start, layout.SourceIPv6), ReadUInt64(ref start, layout.SourceIPv6 + 8));
+            present |= RecordFields.SourceIPv6;
+        }
+
+        if (layout.DestinationIPv6 >= 0)
+        {
+            values.DestinationIPv6 = NetworkAddress.FromIPv6(ReadUInt64(ref start, layout.DestinationIPv6), ReadUInt64(ref start, layout.DestinationIPv6 + 8));
+            present |= RecordFields.DestinationIPv6;
+        }
+
+        if (layout.SourcePort >= 0)
+        {
+            flow.SourcePort = ReadUInt16(ref start, layout.SourcePort);
+        }
+
+        if (layout.DestinationPort >= 0)
+        {
+            flow.DestinationPort = ReadUInt16(ref start, layout.DestinationPort);
+        }
+
+        if (layout.IpProtocol >= 0)
+        {
+            flow.IpProtocol = Unsafe.Add(ref start, layout.IpProtocol);
+        }
+
+        if (layout.FirstUptime >= 0)
+        {
+            values.FirstUptime = ReadUInt32(ref start, layout.FirstUptime);
+            present |= RecordFields.FirstUptime;
+        }
+
+        if (layout.LastUptime >= 0)
+        {
+            values.LastUptime = ReadUInt32(ref start, layout.LastUptime);
+            present |= RecordFields.LastUptime;
+        }
+
+        if (layout.TcpFlags >= 0)
+        {
+            flow.TcpFlags = (ushort)ReadUnsigned(ref start, layout.TcpFlags, layout.TcpFlagsLength);
+        }
+
+        if (layout.OctetDelta >= 0)
+        {
+            values.OctetDelta = ReadUnsigned(ref start, layout.OctetDelta, layout.OctetDeltaLength);
+            present |= RecordFields.OctetDelta;
+        }
+
+        if (layout.PacketDelta >= 0)
+        {
+            values.PacketDelta = ReadUnsigned(ref start, layout.PacketDelta, layout.PacketDeltaLength);
+            present |= RecordFields.PacketDelta;
+        }
+
+        if (layout.InputInterface >= 0)
+        {
+            flow.InputInterface = (uint)ReadUnsigned(ref start, layout.InputInterface, layout.InputInterfaceLength);
+            present |= RecordFields.InputInterface;
+        }
+
+        if (layout.OutputInterface >= 0)
+        {
+            flow.OutputInterface = (uint)ReadUnsigned(ref start, layout.OutputInterface, layout.OutputInterfaceLength);
+            present |= RecordFields.OutputInterface;
+        }
+
+        if (layout.Direction >= 0)
+        {
+            flow.Direction = DirectionOf(Unsafe.Add(ref start, layout.Direction));
+        }
+
+        if (layout.SamplerId >= 0)
+        {
+            flow.SamplerId = (uint)Math.Min(ReadUnsigned(ref start, layout.SamplerId, layout.SamplerIdLength), uint.MaxValue);
+            present |= RecordFields.SamplerId;
+        }
+
+        values.Present = present;
+        foreach (var step in layout.Rest)
+        {
+            Apply(step.Action, record.Slice(step.Offset, step.Length), ref values);
+        }
+    }
+
+    /// <summary>flowDirection (61): 0 ingress, 1 egress.</summary>
+    private static FlowDirection DirectionOf(byte value) => value switch
+    {
+        0 => FlowDirection.Ingress,
+        1 => FlowDirection.Egress,
+        _ => FlowDirection.Unknown,
+    };
+
+    private static ushort ReadUInt16(ref byte start, int offset) =>
+        BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref start, offset)));
+
+    private static uint ReadUInt32(ref byte start, int offset) =>
+        BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, offset)));
+
+    private static ulong ReadUInt64(ref byte start, int offset) =>
+        BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, offset)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ReadUnsigned(ref byte start, int offset, int length) => length switch
+    {
+        1 => Unsafe.Add(ref start, offset),
+        2 => ReadUInt16(ref start, offset),
+        4 => ReadUInt32(ref start, offset),
+        8 => ReadUInt64(ref start, offset),
+        _ => ReadUnsignedReduced(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref start, offset), length)),
+    };
 
     /// <summary>Resolves a data record and delivers it (and its reverse half, for a biflow) to the sink.</summary>
     public static int Deliver<TSink>(ref RecordValues values, in DataSetContext context, ExporterState state, ref TSink sink)
@@ -308,12 +457,7 @@ internal static class TemplateRecordReader
                 flow.Vlan = (ushort)(BinaryPrimitives.ReadUInt16BigEndian(value) & 0x0FFF);
                 break;
             case FieldAction.Direction:
-                flow.Direction = value[0] switch
-                {
-                    0 => FlowDirection.Ingress,
-                    1 => FlowDirection.Egress,
-                    _ => FlowDirection.Unknown,
-                };
+                flow.Direction = DirectionOf(value[0]);
                 break;
             case FieldAction.FragmentOffset:
                 if ((BinaryPrimitives.ReadUInt16BigEndian(value) & 0x1FFF) != 0)
