@@ -36,8 +36,10 @@ public sealed class AggregationShard : IFlowSink
     private readonly Dictionary<TrafficKey, int> _index = [];
     private readonly Stack<int> _free = new();
     // For each second ahead, what every slot's spreads stop contributing then: one entry per slot and second, however
-    // many records end together, so the wheel's size depends on the keys, not on the record rate.
-    private readonly Dictionary<int, TrafficCounts>[] _wheel = new Dictionary<int, TrafficCounts>[WheelSeconds];
+    // many records end together, so the wheel's size depends on the keys, not on the record rate. The entries are
+    // in a list; the index finds a slot's entry, and each slot remembers its latest so that most records skip it.
+    private readonly List<WheelEntry>[] _wheel = new List<WheelEntry>[WheelSeconds];
+    private readonly Dictionary<int, int>[] _wheelIndex = new Dictionary<int, int>[WheelSeconds];
     private Slot[] _slots = new Slot[256];
 
     // The node and interface keys repeat from record to record (one exporter, a few interfaces): the last slot of
@@ -56,6 +58,7 @@ public sealed class AggregationShard : IFlowSink
         for (var i = 0; i < WheelSeconds; i++)
         {
             _wheel[i] = [];
+            _wheelIndex[i] = [];
         }
     }
 
@@ -129,7 +132,13 @@ public sealed class AggregationShard : IFlowSink
             return;
         }
 
-        var counts = default(TrafficCounts);
+        // Filled in place: an initializer would build it aside and copy it whole.
+        Contribution record = default;
+        record.Seconds = seconds;
+        record.PortKey = flow.IpProtocol is ProtocolTcp or ProtocolUdp ? TrafficSample.PortKey(flow.IpProtocol, flow.SourcePort) : uint.MaxValue;
+        record.Source = flow.SourceAddress;
+        record.Packets = packets;
+        ref var counts = ref record.Counts;
         counts.Packets = packets;
         counts.Bytes = flow.Bytes * rate;
         counts.Flows = rate;
@@ -176,22 +185,26 @@ public sealed class AggregationShard : IFlowSink
             counts.FragmentPackets = packets;
         }
 
-        var portKey = flow.IpProtocol is ProtocolTcp or ProtocolUdp ? TrafficSample.PortKey(flow.IpProtocol, flow.SourcePort) : uint.MaxValue;
+        if (seconds > 1)
+        {
+            // The part of the record that counts in each of its seconds, worked out once for all its keys.
+            record.PerSecond.Add(counts, 1.0 / seconds);
+        }
 
         // The node total is the sum of the ingress interfaces, formed at the tick (one key less per record); a
         // record whose interface found no room under the cap is counted under the node key directly.
         if (ingress >= 0)
         {
-            Add(ingress, counts, seconds, portKey, flow.SourceAddress, packets);
+            Add(ingress, record);
         }
         else
         {
-            Count(TrafficKey.ForNode(source), ref _recentNode, counts, seconds, portKey, flow.SourceAddress, packets);
+            Count(TrafficKey.ForNode(source), ref _recentNode, record);
         }
 
         if (egress >= 0)
         {
-            Add(egress, counts, seconds, portKey, flow.SourceAddress, packets);
+            Add(egress, record);
         }
 
         if (!flow.HasAddresses)
@@ -205,9 +218,9 @@ public sealed class AggregationShard : IFlowSink
             return;
         }
 
-        Count(TrafficKey.ForPrefix(prefix), ref _recentPrefix, counts, seconds, portKey, flow.SourceAddress, packets);
+        Count(TrafficKey.ForPrefix(prefix), ref _recentPrefix, record);
         var noRecent = RecentSlot.None;
-        Count(TrafficKey.ForDestination(flow.DestinationAddress, prefix), ref noRecent, counts, seconds, portKey, flow.SourceAddress, packets);
+        Count(TrafficKey.ForDestination(flow.DestinationAddress, prefix), ref noRecent, record);
     }
 
     /// <summary>Either interface of the record is asked to carry more than it can; kept out of line, off the common path.</summary>
@@ -300,15 +313,16 @@ public sealed class AggregationShard : IFlowSink
 
             // Spreads that end with this second stop counting from the next one.
             var next = (int)((second + 1) % WheelSeconds);
-            foreach (var (index, decrement) in _wheel[next])
+            foreach (ref var entry in CollectionsMarshal.AsSpan(_wheel[next]))
             {
-                ref var slot = ref _slots[index];
-                slot.Ongoing.Add(decrement, -1);
+                ref var slot = ref _slots[entry.Slot];
+                slot.Ongoing.Add(entry.Decrement, -1);
                 slot.Ongoing.Settle();
                 slot.PendingSpreads--;
             }
 
             _wheel[next].Clear();
+            _wheelIndex[next].Clear();
             _second = second + 1;
             Evict(second, idleSeconds);
         }
@@ -360,7 +374,7 @@ public sealed class AggregationShard : IFlowSink
     }
 
     /// <summary>Counts under one key; false when the key had no room under its cap (counted as overflow).</summary>
-    private bool Count(TrafficKey key, ref RecentSlot recent, in TrafficCounts counts, int seconds, uint portKey, NetworkAddress source, double packets)
+    private bool Count(in TrafficKey key, ref RecentSlot recent, in Contribution record)
     {
         var index = Locate(key, ref recent);
         if (index < 0)
@@ -368,12 +382,15 @@ public sealed class AggregationShard : IFlowSink
             return false;
         }
 
-        Add(index, counts, seconds, portKey, source, packets);
+        Add(index, record);
         return true;
     }
 
-    /// <summary>The slot of a key, made on first sight; -1 when the key had no room under its cap (counted as overflow).</summary>
-    private int Locate(TrafficKey key, ref RecentSlot recent)
+    /// <summary>
+    /// The slot of a key, made on first sight; -1 when the key had no room under its cap (counted as overflow). The
+    /// key is passed by reference: a copy of it, just built field by field, would be read back whole and stall.
+    /// </summary>
+    private int Locate(in TrafficKey key, ref RecentSlot recent)
     {
         int index;
         if (recent.Index >= 0 && recent.Key.Equals(key))
@@ -403,31 +420,42 @@ public sealed class AggregationShard : IFlowSink
         return index;
     }
 
-    private void Add(int index, in TrafficCounts counts, int seconds, uint portKey, NetworkAddress source, double packets)
+    private void Add(int index, in Contribution record)
     {
         ref var slot = ref _slots[index];
+        var seconds = record.Seconds;
         if (seconds <= 1)
         {
-            slot.Immediate.Add(counts);
+            slot.Immediate.Add(record.Counts);
         }
         else
         {
-            var share = 1.0 / seconds;
-            slot.Ongoing.Add(counts, share);
-            ref var decrement = ref CollectionsMarshal.GetValueRefOrAddDefault(_wheel[(int)((_second + seconds) % WheelSeconds)], index, out var exists);
-            decrement.Add(counts, share);
-            if (!exists)
+            slot.Ongoing.Add(record.PerSecond);
+            var end = _second + seconds;
+            var wheel = (int)(end % WheelSeconds);
+            if (slot.WheelEnd != end)
             {
-                slot.PendingSpreads++;
+                ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_wheelIndex[wheel], index, out var exists);
+                if (!exists)
+                {
+                    entry = _wheel[wheel].Count;
+                    _wheel[wheel].Add(new WheelEntry(index));
+                    slot.PendingSpreads++;
+                }
+
+                slot.WheelEnd = end;
+                slot.WheelEntry = entry;
             }
+
+            CollectionsMarshal.AsSpan(_wheel[wheel])[slot.WheelEntry].Decrement.Add(record.PerSecond);
         }
 
-        if (portKey != uint.MaxValue)
+        if (record.PortKey != uint.MaxValue)
         {
-            slot.SourcePorts.Add(portKey, packets);
+            slot.SourcePorts.Add(record.PortKey, record.Packets);
         }
 
-        slot.Sources.Add(source, packets);
+        slot.Sources.Add(record.Source, record.Packets);
     }
 
     private int Allocate(TrafficKey key)
@@ -480,6 +508,28 @@ public sealed class AggregationShard : IFlowSink
         }
     }
 
+    /// <summary>What one record adds under each of its keys, worked out once per record.</summary>
+    private struct Contribution
+    {
+        public TrafficCounts Counts;
+        public int Seconds;
+
+        /// <summary>For a record spread over more than one second, <see cref="Counts"/> / <see cref="Seconds"/>: what it adds to each.</summary>
+        public TrafficCounts PerSecond;
+
+        /// <summary>Protocol and source port for the top-N, or <see cref="uint.MaxValue"/> when the protocol has no ports.</summary>
+        public uint PortKey;
+        public NetworkAddress Source;
+        public double Packets;
+    }
+
+    /// <summary>What one slot's spreads stop contributing in one second of the wheel.</summary>
+    private struct WheelEntry(int slot)
+    {
+        public readonly int Slot = slot;
+        public TrafficCounts Decrement;
+    }
+
     private readonly record struct RecentSlot(TrafficKey Key, int Index)
     {
         public static RecentSlot None => new(default, -1);
@@ -491,6 +541,10 @@ public sealed class AggregationShard : IFlowSink
         public bool InUse;
         public long LastActive;
         public int PendingSpreads;
+
+        /// <summary>The second the slot's latest spread ends, and its entry in that second's wheel list.</summary>
+        public long WheelEnd;
+        public int WheelEntry;
         public double CapacityBps;
         public int CapacityVersion;
         public TrafficCounts Immediate;

@@ -46,7 +46,18 @@ public struct TrafficCounts
     public const int Fields = 16;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Add(in TrafficCounts other, double factor = 1)
+    public void Add(in TrafficCounts other)
+    {
+        ref var target = ref Unsafe.As<TrafficCounts, double>(ref this);
+        ref var source = ref Unsafe.As<TrafficCounts, double>(ref Unsafe.AsRef(in other));
+        for (nuint i = 0; i < Fields; i += 4)
+        {
+            (Vector256.LoadUnsafe(ref target, i) + Vector256.LoadUnsafe(ref source, i)).StoreUnsafe(ref target, i);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(in TrafficCounts other, double factor)
     {
         ref var target = ref Unsafe.As<TrafficCounts, double>(ref this);
         ref var source = ref Unsafe.As<TrafficCounts, double>(ref Unsafe.AsRef(in other));
