@@ -186,6 +186,32 @@ public sealed class RateAggregatorTests
         Assert.Equal(10.0, next.Counts.Packets, 6);
     }
 
+    [Fact]
+    public void Tick_OneKeysRecordsOfMixedDurations_EachSpreadOverItsOwnSeconds()
+    {
+        // Records of one key alternate between durations within a second and across seconds: each ends when its own
+        // duration does, whichever entry of the wheel the key used last.
+        var aggregator = Aggregator();
+        var shard = aggregator.CreateShard();
+        Add(shard, Flow(packets: 20, durationMilliseconds: 2_000), Flow(packets: 50, durationMilliseconds: 5_000), Flow(packets: 40, durationMilliseconds: 2_000));
+        var rates = new List<double> { Find(aggregator.Tick(Second), TrafficKey.ForNode(TrafficSource.NetFlow)).Counts.Packets };
+        Add(shard, Flow(packets: 30, durationMilliseconds: 3_000), Flow(packets: 10, durationMilliseconds: 5_000));
+        for (var s = 1; s < 8; s++)
+        {
+            var second = aggregator.Tick(Second + s);
+            rates.Add(Has(second, TrafficKey.ForNode(TrafficSource.NetFlow)) ? Find(second, TrafficKey.ForNode(TrafficSource.NetFlow)).Counts.Packets : 0);
+            Add(shard);
+        }
+
+        // Second 0: 10 + 20 (the 2 s records) + 10 (5 s); second 1: the same plus 10 (3 s) + 2 (5 s); then each runs out.
+        double[] expected = [40, 52, 22, 22, 12, 2, 0, 0];
+        Assert.Equal(expected.Length, rates.Count);
+        for (var s = 0; s < expected.Length; s++)
+        {
+            Assert.True(Math.Abs(expected[s] - rates[s]) < 1e-6, $"second {s}: {rates[s]}, expected {expected[s]} ({string.Join(", ", rates)})");
+        }
+    }
+
     public static TheoryData<byte, ushort, FlowAttributes, string> Compositions() => new()
     {
         { 6, 0x02, FlowAttributes.None, "syn" },
