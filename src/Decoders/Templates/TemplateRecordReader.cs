@@ -200,12 +200,15 @@ internal static class TemplateRecordReader
         _ => FlowDirection.Unknown,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ushort ReadUInt16(ref byte start, int offset) =>
         BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref start, offset)));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint ReadUInt32(ref byte start, int offset) =>
         BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, offset)));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong ReadUInt64(ref byte start, int offset) =>
         BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, offset)));
 

@@ -2,7 +2,6 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using FlowCollector.Decoders;
 
 namespace FlowCollector.Detection.Rates;
 
@@ -69,26 +68,6 @@ public struct TopItems<T>
             var slots = Vector256.LoadUnsafe(ref Unsafe.As<T, uint>(ref MemoryMarshal.GetReference(items)));
             var matches = Vector256.Equals(slots, Vector256.Create(Unsafe.As<T, uint>(ref item))).ExtractMostSignificantBits()
                 & ((1u << count) - 1);
-            return matches == 0 ? -1 : BitOperations.TrailingZeroCount(matches);
-        }
-
-        if (typeof(T) == typeof(NetworkAddress))
-        {
-            // Addresses: each slot compared as one vector, all eight without a branch (under a spoofed flood the
-            // address is new and in no slot, and a loop that leaves at the first match mispredicts).
-            ref var slot = ref MemoryMarshal.GetReference(items);
-            // Built from the address's two halves in registers: loading the argument whole from the stack would
-            // wait for its two 8-byte stores to land.
-            var address = Unsafe.As<T, NetworkAddress>(ref item);
-            var target = Vector128.Create(address.High, address.Low).AsUInt32();
-            var matches = 0u;
-            for (var i = 0; i < Capacity; i++)
-            {
-                var same = Vector128.Equals(Vector128.LoadUnsafe(ref Unsafe.As<T, uint>(ref Unsafe.Add(ref slot, i))), target);
-                matches |= (same.ExtractMostSignificantBits() == 0xF ? 1u : 0u) << i;
-            }
-
-            matches &= (1u << count) - 1;
             return matches == 0 ? -1 : BitOperations.TrailingZeroCount(matches);
         }
 
