@@ -374,7 +374,7 @@ public sealed class AggregationShard : IFlowSink
     }
 
     /// <summary>Counts under one key; false when the key had no room under its cap (counted as overflow).</summary>
-    private bool Count(in TrafficKey key, ref RecentSlot recent, in Contribution record)
+    private bool Count(TrafficKey key, ref RecentSlot recent, in Contribution record)
     {
         var index = Locate(key, ref recent);
         if (index < 0)
@@ -386,11 +386,8 @@ public sealed class AggregationShard : IFlowSink
         return true;
     }
 
-    /// <summary>
-    /// The slot of a key, made on first sight; -1 when the key had no room under its cap (counted as overflow). The
-    /// key is passed by reference: a copy of it, just built field by field, would be read back whole and stall.
-    /// </summary>
-    private int Locate(in TrafficKey key, ref RecentSlot recent)
+    /// <summary>The slot of a key, made on first sight; -1 when the key had no room under its cap (counted as overflow).</summary>
+    private int Locate(TrafficKey key, ref RecentSlot recent)
     {
         int index;
         if (recent.Index >= 0 && recent.Key.Equals(key))

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using FlowCollector.Decoders;
 
 namespace FlowCollector.Detection.Rates;
@@ -34,15 +33,35 @@ public enum TrafficSource : byte
 /// The key of one per-second rate: an interface (device, interface, direction, source), a destination inside a
 /// monitored prefix, a monitored prefix, or the node total per source. Unmanaged, so keys hash without allocation.
 /// </summary>
-public readonly record struct TrafficKey(
-    KeyKind Kind,
-    TrafficSource Source,
-    NetworkAddress Device,
-    uint Interface,
-    FlowDirection Direction,
-    NetworkAddress Address,
-    int Prefix)
+public readonly record struct TrafficKey
 {
+    // Kind, source, direction and interface in one word, and the prefix in a word of its own: a key is built from
+    // whole 8-byte stores, so copying one just built does not wait on narrower stores to land.
+    private readonly ulong _packed;
+    private readonly long _prefix;
+
+    public TrafficKey(KeyKind kind, TrafficSource source, NetworkAddress device, uint @interface, FlowDirection direction, NetworkAddress address, int prefix)
+    {
+        _packed = Pack(kind, source, direction, @interface);
+        Device = device;
+        Address = address;
+        _prefix = prefix;
+    }
+
+    public KeyKind Kind => (KeyKind)(byte)(_packed >> 48);
+
+    public TrafficSource Source => (TrafficSource)(byte)(_packed >> 40);
+
+    public NetworkAddress Device { get; }
+
+    public uint Interface => (uint)_packed;
+
+    public FlowDirection Direction => (FlowDirection)(byte)(_packed >> 32);
+
+    public NetworkAddress Address { get; }
+
+    public int Prefix => (int)_prefix;
+
     public static TrafficKey ForNode(TrafficSource source) => new(KeyKind.Node, source, default, 0, FlowDirection.Unknown, default, -1);
 
     public static TrafficKey ForInterface(TrafficSource source, NetworkAddress device, uint interfaceId, FlowDirection direction) =>
@@ -54,25 +73,22 @@ public readonly record struct TrafficKey(
 
     public static TrafficKey ForPrefix(int prefix) => new(KeyKind.Prefix, 0, default, 0, FlowDirection.Unknown, default, prefix);
 
-    // Hand-written because the generated members combine seven fields through comparers: this key is hashed
-    // several times per flow record.
+    // Hand-written because the generated members combine the fields through comparers: this key is hashed several
+    // times per flow record.
     public bool Equals(TrafficKey other) =>
-        Packed == other.Packed && Prefix == other.Prefix && Address.Equals(other.Address) && Device.Equals(other.Device);
+        _packed == other._packed && _prefix == other._prefix && Address.Equals(other.Address) && Device.Equals(other.Device);
 
     public override int GetHashCode()
     {
-        var mixed = (Packed * 0x9E3779B97F4A7C15UL) ^ Address.Low ^ (Address.High * 0xC2B2AE3D27D4EB4FUL)
-            ^ (Device.Low * 0x165667B19E3779F9UL) ^ Device.High ^ (uint)Prefix;
+        var mixed = (_packed * 0x9E3779B97F4A7C15UL) ^ Address.Low ^ (Address.High * 0xC2B2AE3D27D4EB4FUL)
+            ^ (Device.Low * 0x165667B19E3779F9UL) ^ Device.High ^ (uint)_prefix;
         mixed ^= mixed >> 29;
         mixed *= 0xBF58476D1CE4E5B9UL;
         return (int)(mixed ^ (mixed >> 32));
     }
 
-    private ulong Packed
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => ((ulong)Kind << 48) | ((ulong)Source << 40) | ((ulong)Direction << 32) | Interface;
-    }
+    private static ulong Pack(KeyKind kind, TrafficSource source, FlowDirection direction, uint interfaceId) =>
+        ((ulong)kind << 48) | ((ulong)source << 40) | ((ulong)direction << 32) | interfaceId;
 
     /// <summary>interface, destination, prefix or node, as incidents and metrics name the kind of key.</summary>
     public static string KindName(KeyKind kind) => kind switch
