@@ -121,9 +121,9 @@ public sealed class AggregationShard : IFlowSink
 
         // Interface 0 is the exporter's "unknown interface": exporters that fill no interfaces (softflowd, some
         // firewalls) still get rates of their own under it.
-        var ingress = Locate(TrafficKey.ForInterface(source, flow.Exporter, flow.InputInterface, FlowDirection.Ingress), ref _recentIngress);
+        var ingress = InterfaceSlot(source, flow.Exporter, flow.InputInterface, FlowDirection.Ingress, ref _recentIngress);
         var hasEgress = (flow.Attributes & (FlowAttributes.Discarded | FlowAttributes.MultipleOutputs)) == 0;
-        var egress = hasEgress ? Locate(TrafficKey.ForInterface(source, flow.Exporter, flow.OutputInterface, FlowDirection.Egress), ref _recentEgress) : -1;
+        var egress = hasEgress ? InterfaceSlot(source, flow.Exporter, flow.OutputInterface, FlowDirection.Egress, ref _recentEgress) : -1;
         // Capacities are looked at only once some link's is known: most collectors pay nothing for the check.
         if (_owner.Capacities.AnyKnown && ExceedsEither(ingress, egress, flow, bits, seconds))
         {
@@ -372,6 +372,16 @@ public sealed class AggregationShard : IFlowSink
 
         return (int)Math.Min((milliseconds + 999) / 1000, _owner.MaxSpreadSeconds);
     }
+
+    /// <summary>
+    /// The slot of an interface key. Most records repeat their exporter's few interfaces: the key of the thread's
+    /// latest record in that direction is compared part by part, and a key is built only when it differs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int InterfaceSlot(TrafficSource source, NetworkAddress exporter, uint interfaceId, FlowDirection direction, ref RecentSlot recent) =>
+        recent.Index >= 0 && recent.Key.IsInterface(source, exporter, interfaceId, direction)
+            ? recent.Index
+            : Locate(TrafficKey.ForInterface(source, exporter, interfaceId, direction), ref recent);
 
     /// <summary>Counts under one key; false when the key had no room under its cap (counted as overflow).</summary>
     private bool Count(TrafficKey key, ref RecentSlot recent, in Contribution record)

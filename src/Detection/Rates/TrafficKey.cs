@@ -62,6 +62,13 @@ public readonly record struct TrafficKey
 
     public int Prefix => (int)_prefix;
 
+    /// <summary>
+    /// True when this is <see cref="ForInterface"/>'s key of these parts, told without building one: a key just
+    /// built is copied whole into the lookup, and in the Native AOT build that copy waits for its stores to land.
+    /// </summary>
+    public bool IsInterface(TrafficSource source, NetworkAddress device, uint interfaceId, FlowDirection direction) =>
+        _packed == Pack(KeyKind.Interface, source, direction, interfaceId) && Device.Equals(device) && _prefix == -1 && Address.Equals(default);
+
     public static TrafficKey ForNode(TrafficSource source) => new(KeyKind.Node, source, default, 0, FlowDirection.Unknown, default, -1);
 
     public static TrafficKey ForInterface(TrafficSource source, NetworkAddress device, uint interfaceId, FlowDirection direction) =>
