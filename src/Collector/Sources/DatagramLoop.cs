@@ -65,9 +65,14 @@ internal static partial class DatagramLoop
     private const int PollMilliseconds = Timeout.Infinite;
 
     public static void Run<THandler>(Socket socket, THandler handler, AggregationShard shard, ExporterAllowlist allowlist, TimeProvider time, DatagramCounters counters, string name, ILogger logger)
+        where THandler : struct, IDatagramHandler =>
+        Run(socket, handler, shard, allowlist, time, counters, name, logger, batched: BatchReceiver.IsSupported);
+
+    /// <summary>As above, in batches or one datagram per call as told: tests run the fallback where batches exist.</summary>
+    internal static void Run<THandler>(Socket socket, THandler handler, AggregationShard shard, ExporterAllowlist allowlist, TimeProvider time, DatagramCounters counters, string name, ILogger logger, bool batched)
         where THandler : struct, IDatagramHandler
     {
-        if (BatchReceiver.IsSupported)
+        if (batched)
         {
             RunBatched(socket, handler, shard, allowlist, time, counters, name, logger);
         }

@@ -86,15 +86,17 @@ public sealed class SourceCountersTests
         }
     }
 
-    [Fact]
-    public void DatagramLoop_SocketClosed_EndsTheLoopAndCountsWhatItSaw()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void DatagramLoop_SocketClosed_EndsTheLoopAndCountsWhatItSaw(bool batched)
     {
         var aggregator = new RateAggregator(new AggregationOptions(), MonitoredPrefixes.None, new InterfaceNames(), TimeProvider.System.GetUtcNow().ToUnixTimeSeconds());
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         var counters = new DatagramCounters();
         var allowlist = new ExporterAllowlist([IpPrefix.Parse("127.0.0.2/32")]);
-        var loop = new Thread(() => DatagramLoop.Run(socket, new EvenLengths(), aggregator.CreateShard(), allowlist, TimeProvider.System, counters, "test", NullLogger.Instance));
+        var loop = new Thread(() => DatagramLoop.Run(socket, new EvenLengths(), aggregator.CreateShard(), allowlist, TimeProvider.System, counters, "test", NullLogger.Instance, batched));
         loop.Start();
         using (var allowed = new UdpClient(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0)))
         using (var other = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0)))
