@@ -8,8 +8,11 @@ internal sealed class Template
 {
     private readonly byte[] _definition;
 
-    /// <summary>What a template costs beyond its definition and fields: the object and two array headers.</summary>
-    private const int Overhead = 128;
+    /// <summary>
+    /// What a template costs beyond its definition, fields and read steps: the template and its layout (objects
+    /// and array headers).
+    /// </summary>
+    private const int Overhead = 192;
 
     public Template(ushort id, bool isOptions, TemplateField[] fields, ReadOnlySpan<byte> definition, long refreshedMilliseconds)
     {
@@ -65,9 +68,13 @@ internal sealed class Template
     /// <summary>The memory this template holds, for the caches' byte budgets.</summary>
     public int MemoryBytes { get; }
 
-    /// <summary>What a template of a definition this long holds (at most one field per 4 bytes of definition).</summary>
+    /// <summary>
+    /// What a template of a definition this long holds (at most one field per 4 bytes of definition), counting a
+    /// read step of its fixed layout for every field: at most that, so the check before compiling is never short.
+    /// </summary>
     public static int EstimateBytes(int definitionLength, int fields = -1) =>
-        Overhead + definitionLength + ((fields < 0 ? (definitionLength / 4) + 1 : fields) * System.Runtime.CompilerServices.Unsafe.SizeOf<TemplateField>());
+        Overhead + definitionLength + ((fields < 0 ? (definitionLength / 4) + 1 : fields)
+            * (System.Runtime.CompilerServices.Unsafe.SizeOf<TemplateField>() + System.Runtime.CompilerServices.Unsafe.SizeOf<ReadStep>()));
 
     /// <summary>True when the wire definition is byte-for-byte the one this template was compiled from.</summary>
     public bool HasDefinition(ReadOnlySpan<byte> definition, bool isOptions) =>

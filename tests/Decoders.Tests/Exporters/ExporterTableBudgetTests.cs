@@ -38,7 +38,8 @@ public sealed class ExporterTableBudgetTests
         var options = new FlowDecoderOptions { MaxTemplateBytesPerExporter = 64 * 1024, MaxTemplateBytes = 160 * 1024 };
         var harness = new DecoderHarness(options);
 
-        // Each 512-field template holds about 4 KB: 16 fit under one exporter's 64 KB, 40 under everyone's 160 KB.
+        // Each 512-field template holds about 7 KB (definition, fields and read steps): 8 fit under one exporter's
+        // 64 KB, 22 under everyone's 160 KB.
         for (var exporter = 0; exporter < 4; exporter++)
         {
             for (ushort first = 256; first < 256 + 64; first += 8)
