@@ -10,6 +10,7 @@ var root = new RootCommand("FlowCollector: NetFlow, IPFIX, sFlow and mirrored tr
     ReplayCommand.Create(),
     IncidentsCommand.Create(),
     MitigationsCommand.Create(),
+    PcapCommand.Create(),
     AlertsCommand.Create(),
     ExaBgpRelayCommand.Create(),
 };

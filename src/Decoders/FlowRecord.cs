@@ -126,4 +126,10 @@ public interface IFlowSink
 
     /// <summary>Interface counters from the same source (sFlow counter samples).</summary>
     void OnCounters(in InterfaceCounters counters);
+
+    /// <summary>
+    /// The sampled packet's first bytes that an sFlow flow sample carried, after its record went to
+    /// <see cref="OnFlow"/>: <paramref name="frameLength"/> is the packet's length on the wire. Lent for the call only.
+    /// </summary>
+    void OnSampledHeader(ReadOnlySpan<byte> header, Packets.LinkType linkType, uint frameLength, long receivedMilliseconds);
 }

@@ -122,5 +122,9 @@ public class PacketPathBenchmarks
         }
 
         public void OnCounters(in InterfaceCounters counters) => Checksum += counters.InOctets;
+
+        public void OnSampledHeader(ReadOnlySpan<byte> header, FlowCollector.Decoders.Packets.LinkType linkType, uint frameLength, long receivedMilliseconds)
+        {
+        }
     }
 }

@@ -130,5 +130,9 @@ public class AggregationBenchmarks
         public void OnFlow(in FlowRecord flow) => shard.OnFlow(flow);
 
         public void OnCounters(in InterfaceCounters counters) => shard.OnCounters(counters);
+
+        public readonly void OnSampledHeader(ReadOnlySpan<byte> header, FlowCollector.Decoders.Packets.LinkType linkType, uint frameLength, long receivedMilliseconds)
+        {
+        }
     }
 }

@@ -3,6 +3,7 @@ using FlowCollector.Detection;
 using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Rates;
 using FlowCollector.Exporters.Alerts;
+using FlowCollector.Exporters.Evidence;
 using FlowCollector.Exporters.Mitigation;
 using Microsoft.Extensions.Options;
 
@@ -168,6 +169,22 @@ public sealed class CaptureOptions
     public int SnapLength { get; set; } = 256;
 
     public bool Promiscuous { get; set; } = true;
+
+    // The evidence sections are validated on their own (EvidenceValidation), so that messages carry their keys.
+#pragma warning disable SYSLIB1212
+
+    /// <summary>The pre-attack ring of frames; off by default.</summary>
+    public RingOptions Ring { get; set; } = new();
+
+    /// <summary>Caps on each incident's pcap.</summary>
+    public IncidentPcapOptions Pcap { get; set; } = new();
+
+    /// <summary>How long incident pcaps are kept.</summary>
+    public PcapRetentionOptions Retention { get; set; } = new();
+
+    /// <summary>Router mode: the short capture that names a breaching interface's attack and victims.</summary>
+    public SampleOptions Sample { get; set; } = new();
+#pragma warning restore SYSLIB1212
 }
 
 // The ranges declared on the collector's own options sections, checked by generated code.

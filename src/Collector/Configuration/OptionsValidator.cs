@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using FlowCollector.Decoders;
 using FlowCollector.Detection;
+using FlowCollector.Exporters.Evidence;
 
 namespace FlowCollector.Collector.Configuration;
 
@@ -69,6 +70,7 @@ public static class OptionsValidator
         }
 
         OptionRanges.AddTo(errors, new CaptureOptionsValidator().Validate(null, options.Capture), "Capture:");
+        EvidenceValidation.AddTo(errors, options.Capture.Ring, options.Capture.Pcap, options.Capture.Retention, options.Capture.Sample);
 
         errors.AddRange(options.Aggregation.Validate().Select(e => "Aggregation:" + e));
         errors.AddRange(options.Decoder.Validate().Select(e => "Decoder:" + e));

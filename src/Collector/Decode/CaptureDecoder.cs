@@ -165,5 +165,9 @@ internal sealed class CaptureDecoder(FlowDecoderOptions options, IReadOnlySet<in
             CounterSnapshots++;
             onCounters?.Invoke(counters, Captured);
         }
+
+        public readonly void OnSampledHeader(ReadOnlySpan<byte> header, Decoders.Packets.LinkType linkType, uint frameLength, long receivedMilliseconds)
+        {
+        }
     }
 }

@@ -1,4 +1,5 @@
 using FlowCollector.Collector.Alerts;
+using FlowCollector.Collector.Capture;
 using FlowCollector.Collector.Configuration;
 using FlowCollector.Collector.Http;
 using FlowCollector.Collector.Incidents;
@@ -14,9 +15,9 @@ namespace FlowCollector.Collector.Hosting;
 /// <summary>
 /// The one composition root. The host starts hosted services in the order they are registered here and stops them in
 /// the reverse order, so the order is the collector's start-up and shutdown:
-/// storage, mitigation, alerts, detection, sources, metrics, the second clock, HTTP to start;
-/// HTTP, the clock, metrics, sources, detection (baselines saved), alerts (unsent kept in the outbox), mitigation
-/// (withdrawn), storage (flushed) to stop.
+/// storage, mitigation, alerts, evidence, detection, sources, metrics, the second clock, HTTP to start;
+/// HTTP, the clock, metrics, sources, detection (baselines saved), evidence (pcaps finished), alerts (unsent kept in
+/// the outbox), mitigation (withdrawn), storage (flushed) to stop.
 /// </summary>
 internal static class CollectorServices
 {
@@ -29,6 +30,7 @@ internal static class CollectorServices
             .AddStorage()
             .AddMitigation()
             .AddAlerts(options)
+            .AddEvidence()
             .AddDetection()
             .AddSources()
             .AddCollectorMetrics()
@@ -48,6 +50,9 @@ internal static class CollectorServices
         AlertService.AddAlertHttp(services, options.Alerts);
         return services.AddHostedSingleton<AlertService>();
     }
+
+    /// <summary>Packet evidence: incident pcaps from the rings, and router mode's sample of a breaching interface.</summary>
+    public static IServiceCollection AddEvidence(this IServiceCollection services) => services.AddHostedSingleton<EvidenceService>();
 
     /// <summary>The detector, resumed from the store; its baselines saved at stop.</summary>
     public static IServiceCollection AddDetection(this IServiceCollection services) => services.AddHostedSingleton<DetectionService>();

@@ -31,6 +31,49 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
         yield return new Endpoint("/api/mitigations", "application/json", WriteMitigationsAsync);
         yield return new Endpoint("/api/incidents", "application/json", WriteIncidentsAsync);
         yield return new Endpoint("/api/alerts", "application/json", WriteAlertsAsync);
+        yield return new Endpoint("/api/incidents/", "application/vnd.tcpdump.pcap", WritePcapAsync);
+    }
+
+    /// <summary><c>/api/incidents/ID/pcap</c>: the incident's capture file, streamed as it is read.</summary>
+    private async Task WritePcapAsync(HttpResponse response, HttpRequestHead request, CancellationToken cancellation)
+    {
+        var parts = request.Path["/api/incidents/".Length..].Split('/');
+        if (parts.Length != 2 || parts[1] != "pcap" || !TryPositive(parts[0], out long id))
+        {
+            await NotFoundAsync(response, "not found (the capture of an incident is /api/incidents/ID/pcap)", cancellation).ConfigureAwait(false);
+            return;
+        }
+
+        var pcap = storage.Store?.PcapOf(id);
+        if (pcap?.Path is not { } path || !File.Exists(path))
+        {
+            await NotFoundAsync(response, $"incident {id} has no pcap{(pcap?.Note is { } note ? $": {note}" : string.Empty)}", cancellation).ConfigureAwait(false);
+            return;
+        }
+
+        FileStream file;
+        try
+        {
+            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, useAsync: true);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            await NotFoundAsync(response, $"incident {id}: its pcap cannot be read ({exception.Message})", cancellation).ConfigureAwait(false);
+            return;
+        }
+
+        await using (file.ConfigureAwait(false))
+        {
+            response.AddHeader("Content-Disposition", $"attachment; filename=\"incident-{id}.pcap\"");
+            await file.CopyToAsync(response.Body, cancellation).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task NotFoundAsync(HttpResponse response, string message, CancellationToken cancellation)
+    {
+        response.Status = 404;
+        response.ContentType = "text/plain; charset=utf-8";
+        await response.Body.WriteAsync(System.Text.Encoding.UTF8.GetBytes(message + "\n"), cancellation).ConfigureAwait(false);
     }
 
     /// <summary>

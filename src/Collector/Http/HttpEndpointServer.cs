@@ -280,7 +280,7 @@ internal sealed partial class HttpEndpointServer : IAsyncDisposable
     private async Task<bool> RespondAsync(Socket socket, HttpRequestHead request, CancellationToken cancellation)
     {
         using var response = new HttpResponse(socket, headOnly: request.Method == "HEAD", request.Http11, request.KeepAlive);
-        if (!_endpoints.TryGetValue(request.Path, out var endpoint))
+        if (!_endpoints.TryGetValue(request.Path, out var endpoint) && !TryPrefix(request.Path, out endpoint))
         {
             await PlainAsync(response, 404, "not found").ConfigureAwait(false);
         }
@@ -319,6 +319,24 @@ internal sealed partial class HttpEndpointServer : IAsyncDisposable
 
         await response.CompleteAsync(cancellation).ConfigureAwait(false);
         return response.KeepAlive;
+    }
+
+    /// <summary>An endpoint registered with a trailing slash answers every path under it (e.g. /api/incidents/ID/pcap).</summary>
+    private bool TryPrefix(string path, out Endpoint endpoint)
+    {
+        var slash = path.LastIndexOf('/');
+        while (slash > 0)
+        {
+            if (_endpoints.TryGetValue(path[..(slash + 1)], out endpoint!))
+            {
+                return true;
+            }
+
+            slash = path.LastIndexOf('/', slash - 1);
+        }
+
+        endpoint = null!;
+        return false;
     }
 
     private static async Task PlainAsync(HttpResponse response, int status, string message)

@@ -3,6 +3,7 @@ using FlowCollector.Decoders.Flows;
 using FlowCollector.Decoders;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Rates;
+using FlowCollector.Exporters.Evidence;
 using FlowCollector.Exporters.Metrics;
 
 namespace FlowCollector.Collector.Pipeline;
@@ -45,6 +46,15 @@ internal sealed class CollectorCore
     public RateAggregator Aggregator { get; }
 
     public CollectorMetrics Metrics { get; }
+
+    /// <summary>The rings of recent frames the capture sources keep (Capture:Ring), read by the incident pcaps.</summary>
+    public FrameRings Rings { get; } = new();
+
+    /// <summary>Packet samples of breaching interfaces (router mode), waiting for the detection thread.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<PacketSample> PacketSamples { get; } = new();
+
+    /// <summary>Set when a packet sample is waiting, so that the clock's thread hands it to the detector at once.</summary>
+    public AutoResetEvent SampleReady { get; } = new(false);
 
     /// <summary>Where the detector publishes incident changes; every consumer of incidents subscribes to it.</summary>
     public IncidentFeed Incidents { get; } = new();

@@ -16,6 +16,7 @@ internal sealed partial class SecondClock(CollectorCore core, SecondPipeline pip
     private const int ProbesPerSecond = 3;
 
     private readonly ILogger _logger = loggers.CreateLogger("FlowCollector");
+    private WaitHandle[]? _handles;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => RunAsync(stoppingToken);
 
@@ -47,6 +48,7 @@ internal sealed partial class SecondClock(CollectorCore core, SecondPipeline pip
         var probes = 0;
         while (!stopping.IsCancellationRequested)
         {
+            pipeline.Describe();
             var now = time.GetUtcNow();
             var boundary = DateTimeOffset.FromUnixTimeSeconds(toClose + 1);
             if (now >= boundary)
@@ -84,7 +86,10 @@ internal sealed partial class SecondClock(CollectorCore core, SecondPipeline pip
     {
         if (ReferenceEquals(time, TimeProvider.System))
         {
-            return !stopping.WaitHandle.WaitOne(wait);
+            // A packet sample that finished wakes the thread early: its incident is described without waiting a tick.
+            _handles ??= [stopping.WaitHandle, core.SampleReady];
+            WaitHandle.WaitAny(_handles, wait);
+            return !stopping.IsCancellationRequested;
         }
 
         try

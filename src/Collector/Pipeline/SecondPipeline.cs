@@ -55,6 +55,15 @@ internal sealed class SecondPipeline
     /// <summary>Judges the second being counted so far, so that an attack over its threshold opens before the tick.</summary>
     public void Probe() => _detection.Detector?.Probe(_core.Aggregator.Peek(_time.GetUtcNow()));
 
+    /// <summary>Hands the packet samples that finished to the detector (this is the detection thread).</summary>
+    public void Describe()
+    {
+        while (_core.PacketSamples.TryDequeue(out var sample))
+        {
+            _detection.Detector?.Describe(sample, _time.GetUtcNow());
+        }
+    }
+
     /// <summary>Closes one second.</summary>
     public void Close(long second)
     {

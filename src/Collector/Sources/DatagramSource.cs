@@ -4,6 +4,7 @@ using FlowCollector.Decoders;
 using FlowCollector.Decoders.Flows;
 using FlowCollector.Decoders.Packets;
 using FlowCollector.Detection.Rates;
+using FlowCollector.Exporters.Evidence;
 using Microsoft.Extensions.Logging;
 
 namespace FlowCollector.Collector.Sources;
@@ -94,13 +95,13 @@ internal sealed partial class DatagramSource<THandler> : IFlowSource
     }
 }
 
-/// <summary>Flow exports (NetFlow, IPFIX, sFlow) decoded straight into the shard.</summary>
-internal readonly struct FlowExports(FlowDecoder decoder) : IDatagramHandler
+/// <summary>Flow exports (NetFlow, IPFIX, sFlow) decoded straight into the shard; sFlow's sampled headers into the ring, when kept.</summary>
+internal readonly struct FlowExports(FlowDecoder decoder, FrameRing? headers = null) : IDatagramHandler
 {
     public bool Handle(ReadOnlySpan<byte> datagram, NetworkAddress sender, long nowMilliseconds, AggregationShard shard)
     {
         // Decode failures are counted per exporter by the decoder, with their reasons.
-        var sink = new ShardSink(shard);
+        var sink = new ShardSink(shard, headers);
         decoder.Decode(datagram, sender, nowMilliseconds, ref sink);
         return true;
     }
@@ -124,11 +125,14 @@ internal readonly struct MirroredFrames(Encapsulation encapsulation) : IDatagram
 }
 
 /// <summary>Delivers decoded records into an aggregation shard; a struct so the decoder's calls are direct.</summary>
-internal readonly struct ShardSink(AggregationShard shard) : IFlowSink
+internal readonly struct ShardSink(AggregationShard shard, FrameRing? headers) : IFlowSink
 {
     public void OnFlow(in FlowRecord flow) => shard.OnFlow(flow);
 
     public void OnCounters(in InterfaceCounters counters) => shard.OnCounters(counters);
+
+    public void OnSampledHeader(ReadOnlySpan<byte> header, LinkType linkType, uint frameLength, long receivedMilliseconds) =>
+        headers?.Append(header, linkType, receivedMilliseconds * 1000, (int)Math.Min(frameLength, int.MaxValue));
 }
 
 /// <summary>Opens the sockets of the datagram sources, with the warnings every one of them owes.</summary>

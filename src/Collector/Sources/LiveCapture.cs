@@ -1,6 +1,7 @@
 using FlowCollector.Decoders;
 using FlowCollector.Decoders.Packets;
 using FlowCollector.Detection.Rates;
+using FlowCollector.Exporters.Evidence;
 using Microsoft.Extensions.Logging;
 using SharpPcap;
 using SharpPcap.LibPcap;
@@ -9,8 +10,10 @@ namespace FlowCollector.Collector.Sources;
 
 /// <summary>
 /// Captures mirrored traffic on an interface through libpcap (SPAN port, or the destination of ERSPAN/GRE/TZSP
-/// sessions), with an optional BPF filter applied in the kernel. Each frame is read in place (never copied) and
-/// becomes a one-packet record: of the tunnel's sender when it arrived in one, else of this interface.
+/// sessions), with an optional BPF filter applied in the kernel. Each frame is read in place and becomes a
+/// one-packet record: of the tunnel's sender when it arrived in one, else of this interface. With a ring, each
+/// frame is also kept there (the pre-attack ring); a router interface captured for its ring alone is not counted,
+/// since /proc/net/dev counts it already.
 /// </summary>
 internal sealed partial class LiveCapture : IFlowSource
 {
@@ -18,23 +21,27 @@ internal sealed partial class LiveCapture : IFlowSource
     private readonly RateAggregator _aggregator;
     private readonly uint _interfaceId;
     private readonly ILogger _logger;
+    private readonly FrameRing? _ring;
+    private readonly bool _counts;
     private Thread? _thread;
     private long _frames;
     private long _notIp;
     private volatile bool _stopping;
 
-    private LiveCapture(LibPcapLiveDevice device, RateAggregator aggregator, ILogger logger)
+    private LiveCapture(LibPcapLiveDevice device, RateAggregator aggregator, ILogger logger, FrameRing? ring, bool counts)
     {
         _device = device;
         _aggregator = aggregator;
         _logger = logger;
+        _ring = ring;
+        _counts = counts;
         Interface = device.Name;
         _interfaceId = aggregator.Names.Id(device.Name);
     }
 
     public string Interface { get; }
 
-    public string Name => "capture-" + Interface;
+    public string Name => (_counts ? "capture-" : "ring-") + Interface;
 
     public SourceKind Kind => SourceKind.Capture;
 
@@ -68,10 +75,31 @@ internal sealed partial class LiveCapture : IFlowSource
         }
     }
 
-    /// <summary>Opens the interface; the error names the interface and the reason.</summary>
-    public static bool TryOpen(string name, string filter, int snapLength, bool promiscuous, RateAggregator aggregator, ILogger logger, out LiveCapture? capture, out string error)
+    /// <summary>
+    /// Opens the interface; the error names the key, the interface and the reason. <paramref name="counts"/>: the
+    /// frames become records; otherwise they only fill <paramref name="ring"/>.
+    /// </summary>
+    public static bool TryOpen(string name, string filter, int snapLength, bool promiscuous, RateAggregator aggregator, ILogger logger, out LiveCapture? capture, out string error, FrameRing? ring = null, bool counts = true)
     {
         capture = null;
+        var key = counts ? "Capture:Interfaces" : "Capture:Ring:Interfaces";
+        if (!TryOpenDevice(name, filter, snapLength, promiscuous, readTimeout: 200, immediate: false, out var device, out error))
+        {
+            error = $"{key}: {error}";
+            return false;
+        }
+
+        capture = new LiveCapture(device!, aggregator, logger, ring, counts);
+        return true;
+    }
+
+    /// <summary>
+    /// Opens an interface for capture with a BPF filter; the error names the interface and the reason. Immediate mode
+    /// hands each frame over as it comes, for a short sample that must not wait for the kernel's blocks to fill.
+    /// </summary>
+    public static bool TryOpenDevice(string name, string filter, int snapLength, bool promiscuous, int readTimeout, bool immediate, out LibPcapLiveDevice? opened, out string error)
+    {
+        opened = null;
         LibPcapLiveDevice? device;
         try
         {
@@ -85,7 +113,7 @@ internal sealed partial class LiveCapture : IFlowSource
 
         if (device is null)
         {
-            error = $"Capture:Interfaces: no interface named '{name}'";
+            error = $"no interface named '{name}'";
             return false;
         }
 
@@ -95,8 +123,9 @@ internal sealed partial class LiveCapture : IFlowSource
             {
                 Snaplen = snapLength,
                 Mode = promiscuous ? DeviceModes.Promiscuous : DeviceModes.None,
-                ReadTimeout = 200,
+                ReadTimeout = readTimeout,
                 BufferSize = 16 * 1024 * 1024,
+                Immediate = immediate ? true : null,
             });
             if (filter.Length > 0)
             {
@@ -106,11 +135,11 @@ internal sealed partial class LiveCapture : IFlowSource
         catch (PcapException exception)
         {
             device.Dispose();
-            error = $"Capture: cannot capture on '{name}' ({exception.Message.Trim()}); capturing needs root or CAP_NET_RAW, and the filter must be valid BPF";
+            error = $"cannot capture on '{name}' ({exception.Message.Trim()}); capturing needs root or CAP_NET_RAW, and the filter must be valid BPF";
             return false;
         }
 
-        capture = new LiveCapture(device, aggregator, logger);
+        opened = device;
         error = string.Empty;
         return true;
     }
@@ -144,7 +173,14 @@ internal sealed partial class LiveCapture : IFlowSource
                     Interlocked.Increment(ref _frames);
                     var wireLength = packet.Header is PcapHeader header ? (int)header.PacketLength : packet.Data.Length;
                     var timeval = packet.Header.Timeval;
-                    var milliseconds = ((long)timeval.Seconds * 1000) + ((long)timeval.MicroSeconds / 1000);
+                    var microseconds = ((long)timeval.Seconds * 1_000_000) + (long)timeval.MicroSeconds;
+                    _ring?.Append(packet.Data, linkType, microseconds, wireLength);
+                    if (!_counts)
+                    {
+                        continue;
+                    }
+
+                    var milliseconds = microseconds / 1000;
                     if (!PacketFlows.TryDecodeMirrored(packet.Data, linkType, wireLength, milliseconds, out var flow))
                     {
                         Interlocked.Increment(ref _notIp);

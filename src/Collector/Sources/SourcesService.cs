@@ -3,6 +3,7 @@ using FlowCollector.Collector.Hosting;
 using FlowCollector.Collector.Pipeline;
 using FlowCollector.Decoders.Packets;
 using FlowCollector.Decoders;
+using FlowCollector.Exporters.Evidence;
 using Microsoft.Extensions.Logging;
 
 namespace FlowCollector.Collector.Sources;
@@ -49,7 +50,17 @@ internal sealed partial class SourcesService(CollectorCore core, TimeProvider ti
         var buffer = options.Listeners.ReceiveBufferBytes;
         var listenerLogger = loggers.CreateLogger("FlowCollector.Listeners");
         var mirrorLogger = loggers.CreateLogger("FlowCollector.Mirror");
-        var exports = new FlowExports(core.Decoder);
+        var ring = options.Capture.Ring;
+        var ringBytes = ring.MegabytesPerInterface * 1024 * 1024;
+        FrameRing? headers = null;
+        if (ring.Enabled && options.Listeners.SFlowPort != 0)
+        {
+            // sFlow carries the first bytes of each sampled packet: evidence for a flow-only collector.
+            headers = new FrameRing("sflow", ringBytes, ushort.MaxValue - 1);
+            core.Rings.Add(headers);
+        }
+
+        var exports = new FlowExports(core.Decoder, headers);
         var aggregator = core.Aggregator;
         try
         {
@@ -82,12 +93,33 @@ internal sealed partial class SourcesService(CollectorCore core, TimeProvider ti
 
         foreach (var name in options.Capture.Interfaces)
         {
-            if (!LiveCapture.TryOpen(name, options.Capture.Filter, options.Capture.SnapLength, options.Capture.Promiscuous, aggregator, loggers.CreateLogger("FlowCollector.Capture"), out var capture, out var error))
+            var frames = ring.Enabled ? new FrameRing(name, ringBytes, options.Capture.SnapLength) : null;
+            if (!LiveCapture.TryOpen(name, options.Capture.Filter, options.Capture.SnapLength, options.Capture.Promiscuous, aggregator, loggers.CreateLogger("FlowCollector.Capture"), out var capture, out var error, frames))
             {
                 throw new StartupException(StartFailure.Unavailable, error);
             }
 
             Start(capture!);
+            if (frames is not null)
+            {
+                core.Rings.Add(frames);
+            }
+        }
+
+        foreach (var name in ring.Enabled ? ring.Interfaces.Except(options.Capture.Interfaces) : [])
+        {
+            // A router interface keeps a ring of its own: what the incident's pcap and the breach's sample start from.
+            var sample = options.Capture.Sample;
+            var frames = new FrameRing(name, ringBytes, sample.SnapLength);
+            if (!LiveCapture.TryOpen(name, sample.Filter, sample.SnapLength, promiscuous: false, aggregator, loggers.CreateLogger("FlowCollector.Capture"), out var capture, out var error, frames, counts: false))
+            {
+                // Without its ring the interface is still read from /proc/net/dev: say so, and go on.
+                LogRingUnavailable(_logger, error);
+                continue;
+            }
+
+            Start(capture!);
+            core.Rings.Add(frames);
         }
 
         if (options.ProcNetDev.Mode == "on" || (options.ProcNetDev.Mode == "auto" && File.Exists(options.ProcNetDev.Path)))
@@ -123,6 +155,9 @@ internal sealed partial class SourcesService(CollectorCore core, TimeProvider ti
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "exports are accepted from any address (listening on {Address}): UDP senders can be forged; list the routers in Listeners:AllowedExporters")]
     private static partial void LogAnyExporter(ILogger logger, string address);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Error}: no ring is kept for it; its counters are still read")]
+    private static partial void LogRingUnavailable(ILogger logger, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "reading interface counters from {Path} every second")]
     private static partial void LogProcNetDev(ILogger logger, string path);

@@ -202,6 +202,8 @@ internal static class SFlowDecoder
 
         var described = false;
         var status = DecodeStatus.Ok;
+        ReadOnlySpan<byte> header = default;
+        var headerLinkType = LinkType.Null;
         for (var i = 0; i < records; i++)
         {
             if (sample.Length - offset < RecordHeaderLength)
@@ -224,7 +226,7 @@ internal static class SFlowDecoder
                 switch (format & 0xFFF)
                 {
                     case RawPacketHeader:
-                        described |= ReadRawHeader(record, ref flow);
+                        described |= ReadRawHeader(record, ref flow, out header, out headerLinkType);
                         break;
                     case SampledIPv4 when !described && record.Length >= 32:
                         ReadSampledIp(record, 4, ref flow);
@@ -253,14 +255,20 @@ internal static class SFlowDecoder
         if (described)
         {
             context.Sink(ref sink, flow);
+            if (!header.IsEmpty && headerLinkType != (LinkType)ushort.MaxValue)
+            {
+                sink.OnSampledHeader(header, headerLinkType, flow.FrameLength, context.ReceivedMilliseconds);
+            }
         }
 
         return status;
     }
 
     /// <summary>Raw packet header: protocol, frame length (with FCS), bytes stripped, header length, header.</summary>
-    private static bool ReadRawHeader(ReadOnlySpan<byte> record, ref FlowRecord flow)
+    private static bool ReadRawHeader(ReadOnlySpan<byte> record, scoped ref FlowRecord flow, out ReadOnlySpan<byte> header, out LinkType linkType)
     {
+        header = default;
+        linkType = LinkType.Null;
         if (record.Length < 16)
         {
             return false;
@@ -269,13 +277,13 @@ internal static class SFlowDecoder
         var protocol = Word(record, 0);
         var frameLength = Word(record, 4);
         var headerLength = Word(record, 12);
-        var header = record[16..];
+        header = record[16..];
         if (headerLength < header.Length)
         {
             header = header[..(int)headerLength];
         }
 
-        var linkType = protocol switch
+        linkType = protocol switch
         {
             HeaderEthernet => LinkType.Ethernet,
             HeaderIPv4 => LinkType.IPv4,

@@ -177,6 +177,18 @@ public sealed class Detector
         _incidents.Publish();
     }
 
+    /// <summary>
+    /// Gives an open interface incident what a packet sample of its traffic found (router mode); observers hear of it
+    /// as <see cref="IncidentChange.Described"/>. False when the incident has closed meanwhile.
+    /// </summary>
+    public bool Describe(PacketSample sample, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        var described = _incidents.Describe(sample, at);
+        _incidents.Publish();
+        return described;
+    }
+
     /// <summary>Every learned baseline, for saving.</summary>
     public List<SavedBaseline> SnapshotBaselines() => _keys.Snapshot();
 

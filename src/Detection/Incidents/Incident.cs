@@ -32,7 +32,12 @@ internal sealed class Incident
 
     public double Threshold { get; set; }
 
-    public AttackEvidence Evidence { get; } = new();
+    public AttackEvidence Evidence { get; private set; } = new();
+
+    /// <summary>Whether a packet sample described it: its type, tops and victims come from packets, not counters.</summary>
+    public bool Described { get; private set; }
+
+    public IReadOnlyList<VictimRate> Victims { get; private set; } = [];
 
     public AttackType Type { get; set; }
 
@@ -75,6 +80,22 @@ internal sealed class Incident
         TopSeconds++;
     }
 
+    /// <summary>
+    /// Takes a packet sample's composition in place of what the counters gave (none): the evidence, the tops and
+    /// the victims are the sample's from now on.
+    /// </summary>
+    public void Describe(PacketSample sample)
+    {
+        Evidence = new AttackEvidence();
+        Evidence.Add(sample.Total, default);
+        _ports = sample.Total.SourcePorts;
+        _sources = sample.Total.Sources;
+        TopSeconds = 1;
+        Victims = sample.Victims;
+        Described = true;
+        (Type, Confidence) = Evidence.Classify();
+    }
+
     public IncidentRecord ToRecord(DateTimeOffset now)
     {
         var seconds = Math.Max(1, TopSeconds);
@@ -103,7 +124,7 @@ internal sealed class Incident
             Exporter = Key.Exporter,
             Interface = Key.Interface,
             Direction = Key.Direction,
-            Address = Key.Address,
+            Address = Victims.Count > 0 ? Victims[0].Address : Key.Address,
             AttackType = Type,
             Vector = Type == AttackType.CarpetBombing ? Vector : null,
             Confidence = Math.Round(Confidence, 3),
@@ -121,6 +142,7 @@ internal sealed class Incident
             ThresholdMetric = ThresholdMetric,
             TopSourcePorts = portRates,
             TopSources = sourceRates,
+            Victims = Victims,
             Reopened = Reopened,
             CloseReason = CloseReason,
         };

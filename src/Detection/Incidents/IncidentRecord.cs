@@ -77,6 +77,15 @@ public sealed record IncidentRecord
 
     public IReadOnlyList<SourceRate> TopSources { get; init; } = [];
 
+    /// <summary>
+    /// For an interface incident whose packets were sampled (router mode): the destinations that took most of the
+    /// traffic, heaviest first; <see cref="Address"/> is the first. Empty for every other incident.
+    /// </summary>
+    public IReadOnlyList<VictimRate> Victims { get; init; } = [];
+
+    /// <summary>The incident's packets kept on disk, or why there are none; null until the evidence writer reports.</summary>
+    public PcapEvidence? Pcap { get; init; }
+
     /// <summary>Times the incident came back after it had calmed down.</summary>
     public int Reopened { get; init; }
 
@@ -112,6 +121,12 @@ public static class CloseReasons
     public static bool TryParse(string? name, out CloseReason reason) => EnumNames.TryParse(name, Name, out reason);
 }
 
+/// <summary>
+/// An incident's packets in a capture file: where, how many, and the times of the first and last; or, with no
+/// file, why there is none (flow exports carry no packets).
+/// </summary>
+public sealed record PcapEvidence(string? Path, long Packets, long Bytes, DateTimeOffset? FirstAt, DateTimeOffset? LastAt, string? Note);
+
 /// <summary>One second of an open incident, kept with it.</summary>
 public readonly record struct IncidentSecond(long IncidentId, long Second, double Pps, double Bps, double Flows, double UdpPps, double SynPps, double IcmpPps, double FragmentPps, bool Breaching);
 
@@ -128,6 +143,9 @@ public enum IncidentChange
     Escalated,
 
     Closed,
+
+    /// <summary>A packet sample named its attack type and victims (router mode), where its counters could not.</summary>
+    Described,
 }
 
 /// <summary>One change of an incident as the detector publishes it; every change but closing carries its second.</summary>
@@ -136,7 +154,7 @@ public readonly record struct IncidentEvent(IncidentChange Change, IncidentRecor
     public static IncidentEvent Closed(IncidentRecord incident) => new(IncidentChange.Closed, incident, default);
 
     /// <summary>Whether <see cref="Second"/> holds the incident's latest second.</summary>
-    public bool HasSecond => Change != IncidentChange.Closed;
+    public bool HasSecond => Change is not (IncidentChange.Closed or IncidentChange.Described);
 }
 
 /// <summary>

@@ -214,8 +214,40 @@ internal sealed class IncidentTracker
         _observer.OnIncident(new IncidentEvent(change, record, SecondOf(incident, state, second)));
     }
 
+    /// <summary>
+    /// A packet sample of an open incident's traffic: it names the type and victims that the incident's counters
+    /// could not. False when the incident has closed since the sample was asked for.
+    /// </summary>
+    public bool Describe(PacketSample sample, DateTimeOffset at)
+    {
+        foreach (var state in _open)
+        {
+            var incident = state.Incident!;
+            if (incident.Id != sample.IncidentId)
+            {
+                continue;
+            }
+
+            incident.Describe(sample);
+            var record = incident.ToRecord(at);
+            state.Record = record;
+            _openChanged = true;
+            _observer.OnIncident(new IncidentEvent(IncidentChange.Described, record, default));
+            return true;
+        }
+
+        return false;
+    }
+
     private void Accumulate(KeyState state, Incident incident, in TrafficSample sample, bool carpet)
     {
+        if (incident.Described)
+        {
+            // Its counters carry no composition: the packet sample's evidence stands.
+            Measure(state, incident, sample);
+            return;
+        }
+
         incident.Evidence.Add(sample, state.Baseline.Mean);
         incident.AddTops(sample);
         var (type, confidence) = incident.Evidence.Classify();
@@ -233,6 +265,12 @@ internal sealed class IncidentTracker
             incident.Confidence = confidence;
         }
 
+        Measure(state, incident, sample);
+    }
+
+    /// <summary>The incident's rates, peaks, link and severity from its latest second.</summary>
+    private void Measure(KeyState state, Incident incident, in TrafficSample sample)
+    {
         incident.CurrentPps = sample.Counts.Packets;
         incident.CurrentBps = sample.Counts.BitsPerSecond;
         incident.PeakPps = Math.Max(incident.PeakPps, incident.CurrentPps);

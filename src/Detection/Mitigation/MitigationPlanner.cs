@@ -24,8 +24,8 @@ public sealed record MitigationPlan(IReadOnlyList<PlannedAction> Actions, string
 /// <summary>
 /// Turns an incident into actions: the policy for its severity (or its prefix's override), narrowed by the safety
 /// rules. Never acts on an allowlisted address, on anything outside the monitored prefixes, or on a key that names
-/// no victim (interfaces, node totals); RTBH only for a single host, and only when the flood fills enough of the
-/// link (where the capacity is known).
+/// no victim (node totals, and interfaces unless a packet sample named theirs); RTBH only for a single host, and
+/// only when the flood fills enough of the link (where the capacity is known).
 /// </summary>
 public sealed class MitigationPlanner
 {
@@ -49,7 +49,8 @@ public sealed class MitigationPlanner
     public MitigationPlan Plan(IncidentRecord incident, double capacityBps = 0)
     {
         ArgumentNullException.ThrowIfNull(incident);
-        if (incident.KeyKind is not (KeyKind.Destination or KeyKind.Prefix) || incident.Address is null)
+        var namesVictim = incident.KeyKind is KeyKind.Destination or KeyKind.Prefix || (incident.KeyKind == KeyKind.Interface && incident.Victims.Count > 0);
+        if (!namesVictim || incident.Address is null)
         {
             return new MitigationPlan([], $"a {TrafficKey.KindName(incident.KeyKind)} incident names no victim to act on");
         }

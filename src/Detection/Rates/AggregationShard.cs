@@ -254,6 +254,11 @@ public sealed class AggregationShard : IFlowSink
     /// <summary>Counter snapshots go to the aggregator, which turns consecutive snapshots into rates.</summary>
     public void OnCounters(in InterfaceCounters counters) => _owner.AddCounters(counters);
 
+    /// <summary>Rates come from the records; the sampled headers are evidence, which a shard does not keep.</summary>
+    public void OnSampledHeader(ReadOnlySpan<byte> header, Decoders.Packets.LinkType linkType, uint frameLength, long receivedMilliseconds)
+    {
+    }
+
     /// <summary>
     /// Adds what the current second holds so far (arrived plus spread) to <paramref name="samples"/> without closing
     /// it: counts only grow within a second, so a key over its threshold now will be over it at the tick.

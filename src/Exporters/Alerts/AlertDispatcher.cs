@@ -191,6 +191,14 @@ public sealed partial class AlertDispatcher : IIncidentObserver, IDisposable
                 }
 
                 break;
+            case var _ when change.Kind == IncidentChange.Described:
+                // A packet sample named the type and victims (router mode): an event still waiting says so when it goes.
+                foreach (var channel in ToldChannels(incident.Id, open: true))
+                {
+                    _outbox.TryCoalesce(incident.Id, channel, (id, waiting) => waiting is AlertEventKind.Opened or AlertEventKind.Escalated ? (waiting, Render(waiting, id, incident)) : null);
+                }
+
+                break;
             case var _ when change.Kind == IncidentChange.Closed:
                 var told = ToldChannels(incident.Id, open: true);
                 var routed = _router.Channels(incident, incident.Severity);

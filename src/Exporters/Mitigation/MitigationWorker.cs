@@ -52,7 +52,7 @@ public sealed partial class MitigationWorker : IIncidentObserver, IDisposable
     {
         switch (change.Change)
         {
-            case IncidentChange.Opened or IncidentChange.Escalated:
+            case IncidentChange.Opened or IncidentChange.Escalated or IncidentChange.Described:
                 Enqueue(change.Incident, closed: false);
                 break;
             case IncidentChange.Closed:

@@ -27,6 +27,23 @@ public static class IncidentJson
 
     public static string Sources(IReadOnlyList<SourceRate> sources) => JsonSerializer.Serialize(sources, DocumentJsonContext.Default.IReadOnlyListSourceRate);
 
+    public static string Victims(IReadOnlyList<VictimRate> victims) => JsonSerializer.Serialize(victims, DocumentJsonContext.Default.IReadOnlyListVictimRate);
+
+    /// <summary>A victim list as stored; entries without an address and rate are left out.</summary>
+    public static IReadOnlyList<VictimRate> ParseVictims(string text)
+    {
+        var result = new List<VictimRate>();
+        foreach (var element in Elements(text))
+        {
+            if (element.TryGetProperty("address", out var address) && element.TryGetProperty("pps", out var pps))
+            {
+                result.Add(new VictimRate(address.GetString() ?? string.Empty, pps.GetDouble()));
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>A port list as stored; entries without a protocol, port and rate (a damaged row) are left out.</summary>
     public static IReadOnlyList<PortRate> ParsePorts(string text)
     {
@@ -128,7 +145,9 @@ internal sealed record IncidentDocument(
     IReadOnlyList<PortRate> TopSourcePorts,
     IReadOnlyList<SourceRate> TopSources,
     int Reopened,
-    string? CloseReason)
+    string? CloseReason,
+    IReadOnlyList<VictimRate> Victims,
+    PcapDocument? Pcap)
 {
     public static IncidentDocument From(IncidentRecord incident)
     {
@@ -160,9 +179,14 @@ internal sealed record IncidentDocument(
             incident.TopSourcePorts,
             incident.TopSources,
             incident.Reopened,
-            incident.CloseReason is { } reason ? CloseReasons.Name(reason) : null);
+            incident.CloseReason is { } reason ? CloseReasons.Name(reason) : null,
+            incident.Victims,
+            incident.Pcap is { } pcap ? new PcapDocument(pcap.Path, pcap.Packets, pcap.Bytes, pcap.FirstAt?.UtcDateTime, pcap.LastAt?.UtcDateTime, pcap.Note) : null);
     }
 }
+
+/// <summary>An incident's capture file as the API names it; <c>path</c> is null, and <c>note</c> says why, when there is none.</summary>
+internal sealed record PcapDocument(string? Path, long Packets, long Bytes, DateTime? FirstAt, DateTime? LastAt, string? Note);
 
 /// <summary>An action's documented JSON keys, in their documented order.</summary>
 internal sealed record MitigationDocument(
@@ -206,5 +230,6 @@ internal sealed record MitigationDocument(
 [JsonSerializable(typeof(MitigationDocument))]
 [JsonSerializable(typeof(IReadOnlyList<PortRate>))]
 [JsonSerializable(typeof(IReadOnlyList<SourceRate>))]
+[JsonSerializable(typeof(IReadOnlyList<VictimRate>))]
 [JsonSerializable(typeof(double[]))]
 internal sealed partial class DocumentJsonContext : JsonSerializerContext;

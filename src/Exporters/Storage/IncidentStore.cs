@@ -309,6 +309,30 @@ public sealed partial class IncidentStore : IIncidentObserver, IDisposable
         return Readable(connection.Query<ActionRow>(SelectActions + " WHERE id = @Id", new IdRow { Id = id }), static r => r.ToAction()).FirstOrDefault();
     }
 
+    /// <summary>Records where an incident's packets are (or why there are none), replacing what was recorded.</summary>
+    public void SetPcap(long incidentId, PcapEvidence pcap)
+    {
+        ArgumentNullException.ThrowIfNull(pcap);
+        using var connection = Connect();
+        connection.Execute(
+            """
+            INSERT INTO incident_pcaps (incident_id, pcap_path, pcap_packets, pcap_bytes, pcap_first_at, pcap_last_at, pcap_note)
+            SELECT @IncidentId, @Path, @Packets, @Bytes, @FirstAt, @LastAt, @Note WHERE EXISTS (SELECT 1 FROM incidents WHERE id = @IncidentId)
+            ON CONFLICT (incident_id) DO UPDATE SET pcap_path = excluded.pcap_path, pcap_packets = excluded.pcap_packets, pcap_bytes = excluded.pcap_bytes,
+                pcap_first_at = excluded.pcap_first_at, pcap_last_at = excluded.pcap_last_at, pcap_note = excluded.pcap_note
+            """,
+            PcapRow.From(incidentId, pcap));
+    }
+
+    /// <summary>What is recorded of an incident's packets; null when nothing is.</summary>
+    public PcapEvidence? PcapOf(long incidentId)
+    {
+        using var connection = Connect();
+        return connection.Query<PcapRow>(
+            "SELECT incident_id AS IncidentId, pcap_path AS Path, pcap_packets AS Packets, pcap_bytes AS Bytes, pcap_first_at AS FirstAt, pcap_last_at AS LastAt, pcap_note AS Note FROM incident_pcaps WHERE incident_id = @Id",
+            new IdRow { Id = incidentId }).Select(r => r.ToEvidence()).FirstOrDefault();
+    }
+
     /// <summary>Marks an action for withdrawal by the running collector (or the next one to start); false when there is no such active action.</summary>
     public bool RequestWithdraw(long id)
     {
@@ -371,7 +395,9 @@ public sealed partial class IncidentStore : IIncidentObserver, IDisposable
         "SELECT id AS Id, key AS Key, key_kind AS KeyKind, node AS Node, source AS Source, exporter AS Exporter, interface AS Interface, direction AS Direction, address AS Address, " +
         "attack_type AS AttackType, vector AS Vector, confidence AS Confidence, severity AS Severity, opened_at AS OpenedAt, closed_at AS ClosedAt, updated_at AS UpdatedAt, " +
         "first_second AS FirstSecond, peak_pps AS PeakPps, peak_bps AS PeakBps, current_pps AS CurrentPps, current_bps AS CurrentBps, capacity_bps AS CapacityBps, threshold AS Threshold, " +
-        "threshold_metric AS ThresholdMetric, top_source_ports AS TopSourcePorts, top_sources AS TopSources, reopened AS Reopened, close_reason AS CloseReason FROM incidents";
+        "threshold_metric AS ThresholdMetric, top_source_ports AS TopSourcePorts, top_sources AS TopSources, reopened AS Reopened, close_reason AS CloseReason, victims AS Victims, " +
+        "pcap_path AS PcapPath, pcap_packets AS PcapPackets, pcap_bytes AS PcapBytes, pcap_first_at AS PcapFirstAt, pcap_last_at AS PcapLastAt, pcap_note AS PcapNote " +
+        "FROM incidents LEFT JOIN incident_pcaps ON incident_pcaps.incident_id = incidents.id";
 
     private const string UpsertIncident = InsertIncident +
         """
@@ -380,7 +406,7 @@ public sealed partial class IncidentStore : IIncidentObserver, IDisposable
             severity = excluded.severity, closed_at = excluded.closed_at, updated_at = excluded.updated_at, peak_pps = excluded.peak_pps,
             peak_bps = excluded.peak_bps, current_pps = excluded.current_pps, current_bps = excluded.current_bps, capacity_bps = excluded.capacity_bps, threshold = excluded.threshold,
             threshold_metric = excluded.threshold_metric, top_source_ports = excluded.top_source_ports, top_sources = excluded.top_sources,
-            reopened = excluded.reopened, close_reason = excluded.close_reason
+            reopened = excluded.reopened, close_reason = excluded.close_reason, address = excluded.address, victims = excluded.victims
         """;
 
     private const string InsertIncidentIfMissing = InsertIncident + " ON CONFLICT (id) DO NOTHING";
@@ -389,10 +415,10 @@ public sealed partial class IncidentStore : IIncidentObserver, IDisposable
         """
         INSERT INTO incidents (id, key, key_kind, node, source, exporter, interface, direction, address, attack_type, vector, confidence, severity,
             opened_at, closed_at, updated_at, first_second, peak_pps, peak_bps, current_pps, current_bps, capacity_bps, threshold, threshold_metric,
-            top_source_ports, top_sources, reopened, close_reason)
+            top_source_ports, top_sources, reopened, close_reason, victims)
         VALUES (@Id, @Key, @KeyKind, @Node, @Source, @Exporter, @Interface, @Direction, @Address, @AttackType, @Vector, @Confidence, @Severity,
             @OpenedAt, @ClosedAt, @UpdatedAt, @FirstSecond, @PeakPps, @PeakBps, @CurrentPps, @CurrentBps, @CapacityBps, @Threshold, @ThresholdMetric,
-            @TopSourcePorts, @TopSources, @Reopened, @CloseReason)
+            @TopSourcePorts, @TopSources, @Reopened, @CloseReason, @Victims)
         """;
 
     private const string InsertSample =

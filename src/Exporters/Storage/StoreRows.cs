@@ -66,6 +66,13 @@ internal sealed class IncidentRow
     public string TopSources { get; set; } = "[]";
     public long Reopened { get; set; }
     public string? CloseReason { get; set; }
+    public string Victims { get; set; } = "[]";
+    public string? PcapPath { get; set; }
+    public long? PcapPackets { get; set; }
+    public long? PcapBytes { get; set; }
+    public long? PcapFirstAt { get; set; }
+    public long? PcapLastAt { get; set; }
+    public string? PcapNote { get; set; }
 
     public static IncidentRow From(IncidentRecord record) => new()
     {
@@ -97,6 +104,7 @@ internal sealed class IncidentRow
         TopSources = IncidentJson.Sources(record.TopSources),
         Reopened = record.Reopened,
         CloseReason = record.CloseReason is { } reason ? CloseReasons.Name(reason) : null,
+        Victims = IncidentJson.Victims(record.Victims),
     };
 
     public IncidentRecord ToRecord() => new()
@@ -129,10 +137,44 @@ internal sealed class IncidentRow
         TopSources = IncidentJson.ParseSources(TopSources),
         Reopened = (int)Reopened,
         CloseReason = CloseReason is null ? null : CloseReasons.TryParse(CloseReason, out var reason) ? reason : throw new FormatException($"close reason '{CloseReason}' is not a reason to close"),
+        Victims = IncidentJson.ParseVictims(Victims),
+        Pcap = PcapPackets is { } packets
+            ? new PcapRow { Path = PcapPath, Packets = packets, Bytes = PcapBytes ?? 0, FirstAt = PcapFirstAt, LastAt = PcapLastAt, Note = PcapNote }.ToEvidence()
+            : null,
     };
 
     /// <summary>A type a later version may have added reads as unknown rather than losing its incident.</summary>
     private static AttackType ParseAttackType(string name) => AttackNames.TryParse(name, out AttackType type) ? type : Detection.Incidents.AttackType.Unknown;
+}
+
+internal sealed class PcapRow
+{
+    public long IncidentId { get; set; }
+    public string? Path { get; set; }
+    public long Packets { get; set; }
+    public long Bytes { get; set; }
+    public long? FirstAt { get; set; }
+    public long? LastAt { get; set; }
+    public string? Note { get; set; }
+
+    public static PcapRow From(long incidentId, PcapEvidence pcap) => new()
+    {
+        IncidentId = incidentId,
+        Path = pcap.Path,
+        Packets = pcap.Packets,
+        Bytes = pcap.Bytes,
+        FirstAt = pcap.FirstAt is { } first ? (first - DateTimeOffset.UnixEpoch).Ticks / 10 : null,
+        LastAt = pcap.LastAt is { } last ? (last - DateTimeOffset.UnixEpoch).Ticks / 10 : null,
+        Note = pcap.Note,
+    };
+
+    public PcapEvidence ToEvidence() => new(
+        Path,
+        Packets,
+        Bytes,
+        FirstAt is { } first ? DateTimeOffset.UnixEpoch.AddTicks(first * 10) : null,
+        LastAt is { } last ? DateTimeOffset.UnixEpoch.AddTicks(last * 10) : null,
+        Note);
 }
 
 internal sealed class SampleRow

@@ -115,6 +115,20 @@ internal static class StoreSchema
             "CREATE INDEX alert_deliveries_pending ON alert_deliveries (channel, incident_id, id) WHERE state = 'pending'",
             "CREATE INDEX alert_deliveries_incident ON alert_deliveries (incident_id, id)",
         ],
+        [
+            // Packet evidence: the victims a packet sample named (router mode), and each incident's capture file.
+            "ALTER TABLE incidents ADD COLUMN victims TEXT NOT NULL DEFAULT '[]'",
+            """
+            CREATE TABLE incident_pcaps (
+                incident_id INTEGER PRIMARY KEY REFERENCES incidents (id) ON DELETE CASCADE,
+                pcap_path TEXT,
+                pcap_packets INTEGER NOT NULL,
+                pcap_bytes INTEGER NOT NULL,
+                pcap_first_at INTEGER,
+                pcap_last_at INTEGER,
+                pcap_note TEXT)
+            """,
+        ],
     ];
 
     /// <summary>The schema version this build writes.</summary>

@@ -76,5 +76,9 @@ internal static class OwnCaptures
         public readonly void OnCounters(in InterfaceCounters counters)
         {
         }
+
+        public readonly void OnSampledHeader(ReadOnlySpan<byte> header, FlowCollector.Decoders.Packets.LinkType linkType, uint frameLength, long receivedMilliseconds)
+        {
+        }
     }
 }

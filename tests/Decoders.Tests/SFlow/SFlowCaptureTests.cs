@@ -1,3 +1,5 @@
+using FlowCollector.Decoders.Flows;
+using FlowCollector.Decoders.Packets;
 using FlowCollector.Decoders.Tests.Support;
 
 namespace FlowCollector.Decoders.Tests.SFlow;
@@ -12,6 +14,29 @@ public sealed class SFlowCaptureTests
     public void Decode_CommittedPmacctExport_AddsUpToTheKnownTraffic()
     {
         AssertExport(KnownTraffic.CommittedCaptures);
+    }
+
+    [Fact]
+    public void Decode_CommittedPmacctExport_HandsOnEachSampledHeaderAfterItsRecord()
+    {
+        var decoder = new FlowDecoder();
+        var sink = new HeaderSink();
+        foreach (var datagram in SharedFixtures.CaptureDatagrams(Path.Combine(KnownTraffic.CommittedCaptures, "pmacct-sflow.pcap")))
+        {
+            decoder.Decode(datagram.Payload, datagram.Exporter, datagram.ReceivedMilliseconds, ref sink);
+        }
+
+        Assert.NotEmpty(sink.Headers);
+        Assert.Equal(sink.Records.Count, sink.Headers.Count);
+        for (var i = 0; i < sink.Headers.Count; i++)
+        {
+            // The header is the sampled packet's own first bytes: parsed again, it names the record's packet.
+            var (header, linkType, frameLength, flow) = sink.Headers[i];
+            Assert.Equal(LinkType.Ethernet, linkType);
+            Assert.Equal(flow.FrameLength, frameLength);
+            Assert.True(PacketFlows.TryDecodeMirrored(header, linkType, (int)frameLength, 0, out var again));
+            Assert.Equal((flow.SourceAddress, flow.DestinationAddress, flow.SourcePort, flow.DestinationPort), (again.SourceAddress, again.DestinationAddress, again.SourcePort, again.DestinationPort));
+        }
     }
 
     [Fact]
@@ -42,5 +67,28 @@ public sealed class SFlowCaptureTests
         Assert.All(records, r => Assert.Equal((ExportFormat.SFlow, 1UL, 1u), (r.Format, r.Packets, r.SamplingRate)));
         Assert.Contains(records, r => r.SourceAddress == KnownTraffic.FlushSource);
         KnownTraffic.AssertTotals(folder, records);
+    }
+
+    /// <summary>Keeps each record and each sampled header with the record it followed.</summary>
+    private struct HeaderSink() : IFlowSink
+    {
+        private FlowRecord _last;
+
+        public List<FlowRecord> Records { get; } = [];
+
+        public List<(byte[] Header, LinkType LinkType, uint FrameLength, FlowRecord Flow)> Headers { get; } = [];
+
+        public void OnFlow(in FlowRecord flow)
+        {
+            Records.Add(flow);
+            _last = flow;
+        }
+
+        public readonly void OnCounters(in InterfaceCounters counters)
+        {
+        }
+
+        public readonly void OnSampledHeader(ReadOnlySpan<byte> header, LinkType linkType, uint frameLength, long receivedMilliseconds) =>
+            Headers.Add((header.ToArray(), linkType, frameLength, _last));
     }
 }

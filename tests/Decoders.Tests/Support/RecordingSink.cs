@@ -26,6 +26,10 @@ internal struct RecordingSink(List<FlowRecord> records, List<InterfaceCounters> 
         counters.Add(snapshot);
         all.Add(snapshot);
     }
+
+    public readonly void OnSampledHeader(ReadOnlySpan<byte> header, FlowCollector.Decoders.Packets.LinkType linkType, uint frameLength, long receivedMilliseconds)
+    {
+    }
 }
 
 /// <summary>Counts records without keeping them.</summary>
@@ -37,6 +41,9 @@ internal struct CountingSink : IFlowSink
 
     public long Counters { get; private set; }
 
+    /// <summary>Sampled packet headers handed on (sFlow).</summary>
+    public long Headers { get; private set; }
+
     public void OnFlow(in FlowRecord flow)
     {
         Records++;
@@ -44,4 +51,6 @@ internal struct CountingSink : IFlowSink
     }
 
     public void OnCounters(in InterfaceCounters counters) => Counters++;
+
+    public void OnSampledHeader(ReadOnlySpan<byte> header, FlowCollector.Decoders.Packets.LinkType linkType, uint frameLength, long receivedMilliseconds) => Headers++;
 }

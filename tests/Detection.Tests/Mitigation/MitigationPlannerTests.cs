@@ -149,4 +149,24 @@ public sealed class MitigationPlannerTests
         Assert.Contains(errors, e => e.StartsWith("RtbhCapacityShare:", StringComparison.Ordinal));
         Assert.Empty(new MitigationPlanOptions().Validate());
     }
+
+    [Fact]
+    public void Plan_AnInterfaceWhoseSampleNamedAVictim_ActsOnTheVictim()
+    {
+        var incident = Incident("syn_flood", keyKind: "interface") with { Victims = [new VictimRate("203.0.113.10", 90_000)] };
+
+        var plan = Planner().Plan(incident);
+
+        Assert.Null(plan.Refusal);
+        Assert.Equal(new MitigationRule(IpPrefix.Parse("203.0.113.10/32"), MitigationRule.Tcp4, null, TcpSignature.Syn, false), plan.Actions[0].Rule);
+    }
+
+    [Fact]
+    public void Plan_AnInterfaceWithoutASample_NamesNoVictim()
+    {
+        var plan = Planner().Plan(Incident("unknown", keyKind: "interface"));
+
+        Assert.Empty(plan.Actions);
+        Assert.Contains("names no victim", plan.Refusal, StringComparison.Ordinal);
+    }
 }

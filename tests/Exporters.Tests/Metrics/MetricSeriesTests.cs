@@ -132,5 +132,9 @@ public sealed class MetricSeriesTests
         public void OnCounters(in InterfaceCounters counters)
         {
         }
+
+        public void OnSampledHeader(ReadOnlySpan<byte> header, FlowCollector.Decoders.Packets.LinkType linkType, uint frameLength, long receivedMilliseconds)
+        {
+        }
     }
 }
