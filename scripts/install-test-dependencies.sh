@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     libpcap0.8      # SharpPcap reads and captures through libpcap
     tcpdump         # captures the exports of real exporters on lo
+    tshark          # reads incident pcaps back as an operator would
     softflowd       # a real NetFlow v5/v9/IPFIX exporter
     pmacct          # a real sFlow agent (pmacctd with its sfprobe plugin)
     python3-scapy   # builds known test traffic
