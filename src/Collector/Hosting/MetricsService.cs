@@ -1,4 +1,5 @@
 using FlowCollector.Collector.Alerts;
+using FlowCollector.Collector.Capture;
 using FlowCollector.Collector.Mitigation;
 using FlowCollector.Collector.Pipeline;
 using FlowCollector.Collector.Sources;
@@ -11,9 +12,10 @@ namespace FlowCollector.Collector.Hosting;
 
 /// <summary>
 /// The counters that are read from their owners when Prometheus scrapes, not every second: exporters, every source's
-/// counters (with the kernel's drops of the UDP ports, read in one pass), the store's writer and mitigation.
+/// counters (with the kernel's drops of the UDP ports, read in one pass), the store's writer, packet evidence and
+/// mitigation.
 /// </summary>
-internal sealed class MetricsService(CollectorCore core, SourcesService sources, StorageService storage, MitigationService mitigation, AlertService alerts) : IHostedService
+internal sealed class MetricsService(CollectorCore core, SourcesService sources, StorageService storage, MitigationService mitigation, AlertService alerts, EvidenceService evidence) : IHostedService
 {
     private readonly List<KeyValuePair<string, long>> _events = [];
     private readonly Lock _reading = new();
@@ -60,6 +62,12 @@ internal sealed class MetricsService(CollectorCore core, SourcesService sources,
         if (alerts.Dispatcher is { } dispatcher)
         {
             metrics.RecordAlerts(dispatcher.Counters, dispatcher.QueueDepth, dispatcher.DroppedChanges);
+        }
+
+        if (evidence.Pcaps is { } pcaps)
+        {
+            metrics.RecordEvidence(
+                core.Rings.All.Select(r => (r.Name, r.Frames, r.Overwritten)), pcaps.Written, pcaps.Failures, pcaps.Active, evidence.Sampler?.Samples ?? 0, evidence.Sampler?.Failures ?? 0);
         }
 
         if (mitigation.Worker is { } worker)

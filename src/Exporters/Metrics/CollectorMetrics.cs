@@ -65,6 +65,12 @@ public sealed class CollectorMetrics
     private readonly Counter _mitigationEvents;
     private readonly Counter _alerts;
     private readonly Gauge _alertQueue;
+    private readonly Counter _ringFrames;
+    private readonly Counter _ringOverwritten;
+    private readonly Counter _pcapFrames;
+    private readonly Counter _pcapFailures;
+    private readonly Gauge _pcapRecording;
+    private readonly Counter _packetSamples;
     private readonly Counter _alertChangesDropped;
     private readonly Gauge _exabgpConnected;
     private readonly Gauge _interfaceCapacity;
@@ -149,6 +155,12 @@ public sealed class CollectorMetrics
         _longestOpen = factory.CreateGauge("flowcollector_incidents_longest_open_seconds", "How long the oldest incident open now has been open; 0 when none is.");
         _alerts = factory.CreateCounter("flowcollector_alerts_total", "Alert deliveries by channel, event and outcome: sent, retried, failed (refused or too old), skipped, coalesced (folded into a waiting one), repeated and repeat_failed (Alertmanager's keep-alive).", "channel", "event", "outcome");
         _alertQueue = factory.CreateGauge("flowcollector_alert_queue_depth", "Alert deliveries in the outbox not yet sent nor given up.");
+        _ringFrames = factory.CreateCounter("flowcollector_capture_ring_frames_total", "Frames kept in a pre-attack ring (Capture:Ring), by ring (an interface, or sflow).", "ring");
+        _ringOverwritten = factory.CreateCounter("flowcollector_capture_ring_overwritten_total", "Frames of a ring overwritten by newer ones.", "ring");
+        _pcapFrames = factory.CreateCounter("flowcollector_incident_pcap_frames_total", "Frames written to incident pcaps.");
+        _pcapFailures = factory.CreateCounter("flowcollector_incident_pcap_failures_total", "Incident pcaps stopped by a failure (a full disk, a file that cannot be written).");
+        _pcapRecording = factory.CreateGauge("flowcollector_incident_pcaps_recording", "Incident pcaps being written now.");
+        _packetSamples = factory.CreateCounter("flowcollector_packet_samples_total", "Router mode: captures of a breaching interface, by outcome (described, failed).", "outcome");
         _alertChangesDropped = factory.CreateCounter("flowcollector_alert_changes_dropped_total", "Incident changes the alert dispatcher dropped because it fell too far behind.");
         _activeActions = factory.CreateGauge("flowcollector_mitigation_active_actions", "Mitigation actions in force now (rules and announcements, dry-run ones included).");
         _mitigationEnabled = factory.CreateGauge("flowcollector_mitigation_enabled", "1 when mitigation acts (Mitigation:Enabled, not dry-run), else 0.");
@@ -344,6 +356,23 @@ public sealed class CollectorMetrics
         {
             _alerts.WithLabels(channel, name, outcome).IncTo(value);
         }
+    }
+
+    /// <summary>Packet evidence: each ring's frames, the incident pcaps' frames and failures, and router mode's samples.</summary>
+    public void RecordEvidence(IEnumerable<(string Ring, long Frames, long Overwritten)> rings, long pcapFrames, long pcapFailures, int recording, long samples, long sampleFailures)
+    {
+        ArgumentNullException.ThrowIfNull(rings);
+        foreach (var (ring, frames, overwritten) in rings)
+        {
+            _ringFrames.WithLabels(ring).IncTo(frames);
+            _ringOverwritten.WithLabels(ring).IncTo(overwritten);
+        }
+
+        _pcapFrames.IncTo(pcapFrames);
+        _pcapFailures.IncTo(pcapFailures);
+        _pcapRecording.Set(recording);
+        _packetSamples.WithLabels("described").IncTo(samples);
+        _packetSamples.WithLabels("failed").IncTo(sampleFailures);
     }
 
     public void RecordMitigation(IReadOnlyDictionary<string, long> counters, bool? exabgpConnected, int activeActions, bool enabled)
