@@ -32,7 +32,7 @@ TRAFFIC = os.path.join(HERE, "..", "scenario", "traffic.py")
 VICTIM = "192.0.2.77"
 NS_A, NS_B = "fcrouter-a", "fcrouter-b"
 CONFIG = {"Mitigation": {"Enabled": True, "Policy": {s: ["nftables"] for s in ("Low", "Medium", "High", "Critical")}}}
-LINE = re.compile(r"^(\S+Z) \w+: .*incident (\d+) (opened|described by a packet sample|mitigation \d+ for incident)")
+LINE = re.compile(r"^(\S+Z) \w+: .*(incident \d+ opened|incident \d+ described by a packet sample|mitigation \d+ for incident \d+: \w+ applied)")
 
 
 def sh(*command, check=True):
@@ -102,8 +102,8 @@ def run_once(binary, flood, ring, base):
             match = LINE.match(line)
             if not match:
                 continue
-            kind = match.group(3)
-            name = "opened" if kind == "opened" else "classified" if kind.startswith("described") else "mitigated"
+            kind = match.group(2)
+            name = "mitigated" if kind.startswith("mitigation") else "classified" if "described" in kind else "opened"
             events.setdefault(name, parse_time(match.group(1)))
             if name == "classified":
                 attack_type = line.split("packet sample: ")[1].split(" on ")[0]

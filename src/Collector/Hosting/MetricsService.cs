@@ -67,7 +67,7 @@ internal sealed class MetricsService(CollectorCore core, SourcesService sources,
         if (evidence.Pcaps is { } pcaps)
         {
             metrics.RecordEvidence(
-                core.Rings.All.Select(r => (r.Name, r.Frames, r.Overwritten)), pcaps.Written, pcaps.Failures, pcaps.Active, evidence.Sampler?.Samples ?? 0, evidence.Sampler?.Failures ?? 0);
+                [.. core.Rings.All.Select(r => (r.Name, r.Frames, r.Overwritten))], pcaps.Written, pcaps.Failures, pcaps.Active, evidence.Sampler?.Samples ?? 0, evidence.Sampler?.Failures ?? 0);
         }
 
         if (mitigation.Worker is { } worker)

@@ -153,7 +153,7 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
         var now = _time.GetUtcNow();
         while (_changes.TryDequeue(out var change))
         {
-            Handle(change, now);
+            Handle(change);
         }
 
         foreach (var recording in _recordings.Values.ToList())
@@ -183,7 +183,7 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
         }
     }
 
-    private void Handle(in IncidentEvent change, DateTimeOffset now)
+    private void Handle(in IncidentEvent change)
     {
         var incident = change.Incident;
         _recordings.TryGetValue(incident.Id, out var recording);
@@ -199,7 +199,16 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
 
                 // The frames from before the breach that the ring still holds, back to Capture:Ring:Seconds.
                 var since = incident.OpenedAt.AddSeconds(-_ring.Seconds);
-                _recordings[incident.Id] = new Recording(incident, VictimFilter.Of(incident), [.. rings.Select(r => new RingCursor(r, r.Tail))], ToMicroseconds(since), now);
+                // An incident that reopened (or resumed after a restart) adds to the file it has, and its counts go on.
+                var previous = _store.PcapOf(incident.Id) is { Path: { } kept } earlier && File.Exists(kept) ? earlier : null;
+                var sinceMicros = ToMicroseconds(since);
+                if (previous?.LastAt is { } last)
+                {
+                    // What the file holds already is not written twice.
+                    sinceMicros = Math.Max(sinceMicros, ToMicroseconds(last) + 1);
+                }
+
+                _recordings[incident.Id] = new Recording(incident, VictimFilter.Of(incident), [.. rings.Select(r => new RingCursor(r, r.Tail))], sinceMicros, previous);
                 break;
             case IncidentChange.Described when recording is not null:
                 recording.Filter = VictimFilter.Of(incident);
@@ -263,7 +272,7 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
                 System.IO.Directory.CreateDirectory(_directory);
                 var path = Path.Combine(_directory, recording.Id.ToString(CultureInfo.InvariantCulture) + ".pcap");
                 var snap = recording.Sources.Max(s => s.Ring.SnapLength);
-                if (!PcapFile.TryCreate(path, linkType, snap, out var file, out var error))
+                if (!PcapFile.TryCreate(path, linkType, snap, append: recording.Previous is not null, out var file, out var error))
                 {
                     recording.StopReason = "stopped: " + error;
                     Interlocked.Increment(ref _failures);
@@ -288,7 +297,7 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
             recording.LastMicros = micros;
             recording.Bytes += wire;
             Interlocked.Increment(ref _written);
-            if (output.Frames >= _caps.MaxPackets)
+            if (recording.Packets >= _caps.MaxPackets)
             {
                 recording.StopReason = $"stopped at Capture:Pcap:MaxPackets ({_caps.MaxPackets})";
             }
@@ -315,7 +324,7 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
                 LogDiskFull(_logger, recording.Id, file.Path);
             }
         }
-        else if (recording.StopReason is null || recording.StopReason == "the collector stopped")
+        else if (recording.Previous is null && (recording.StopReason is null || recording.StopReason == "the collector stopped"))
         {
             note = $"no frames of the victim were captured in {string.Join(", ", recording.Sources.Select(s => s.Ring.Name))}";
         }
@@ -429,7 +438,7 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
         }
     }
 
-    private sealed class Recording(IncidentRecord incident, VictimFilter filter, List<RingCursor> sources, long sinceMicros, DateTimeOffset started)
+    private sealed class Recording(IncidentRecord incident, VictimFilter filter, List<RingCursor> sources, long sinceMicros, PcapEvidence? previous)
     {
         public long Id { get; } = incident.Id;
 
@@ -441,17 +450,20 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
 
         public long SinceMicros { get; } = sinceMicros;
 
-        public DateTimeOffset Started { get; } = started;
+        /// <summary>What the incident's file held before this recording (it reopened, or resumed after a restart).</summary>
+        public PcapEvidence? Previous { get; } = previous;
+
+        public long Packets => (Previous?.Packets ?? 0) + (File?.Frames ?? 0);
 
         public ArrayBufferWriter<byte> Pending { get; } = new(64 * 1024);
 
         public PcapFile? File { get; set; }
 
-        public long Bytes { get; set; }
+        public long Bytes { get; set; } = previous?.Bytes ?? 0;
 
-        public long? FirstMicros { get; set; }
+        public long? FirstMicros { get; set; } = previous?.FirstAt is { } first ? (first - DateTimeOffset.UnixEpoch).Ticks / 10 : null;
 
-        public long LastMicros { get; set; }
+        public long LastMicros { get; set; } = previous?.LastAt is { } last ? (last - DateTimeOffset.UnixEpoch).Ticks / 10 : 0;
 
         public long MissedBytes { get; set; }
 
@@ -464,8 +476,8 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
         public DateTimeOffset NextStore { get; set; }
 
         public PcapEvidence Evidence(string? note) => new(
-            File?.Path,
-            File?.Frames ?? 0,
+            File?.Path ?? Previous?.Path,
+            Packets,
             Bytes,
             FirstMicros is { } first ? DateTimeOffset.UnixEpoch.AddTicks(first * 10) : null,
             FirstMicros is null ? null : DateTimeOffset.UnixEpoch.AddTicks(LastMicros * 10),

@@ -13,28 +13,34 @@ internal sealed class PcapFile : IDisposable
 
     private readonly CaptureFileWriterDevice _device;
 
-    private PcapFile(CaptureFileWriterDevice device, string path, LinkType linkType)
+    private PcapFile(CaptureFileWriterDevice device, string path, LinkType linkType, long length)
     {
         _device = device;
         Path = path;
         LinkType = linkType;
-        Length = FileHeaderLength;
+        Length = length;
     }
 
     public string Path { get; }
 
     public LinkType LinkType { get; }
 
-    /// <summary>What the file holds once written out: its header and every frame with its record header.</summary>
+    /// <summary>What the file holds once written out: its header and every frame with its record header, earlier ones included.</summary>
     public long Length { get; private set; }
 
+    /// <summary>Frames written by this writer (not those an appended file held before).</summary>
     public long Frames { get; private set; }
 
-    /// <summary>Creates (or replaces) the file; the error names it and the reason.</summary>
-    public static bool TryCreate(string path, LinkType linkType, int snapLength, out PcapFile? file, out string error)
+    /// <summary>
+    /// Creates the file, or adds to the one there when <paramref name="append"/> (an incident that reopened, or that
+    /// resumed after a restart, keeps one file); the error names it and the reason.
+    /// </summary>
+    public static bool TryCreate(string path, LinkType linkType, int snapLength, bool append, out PcapFile? file, out string error)
     {
         file = null;
-        var device = new CaptureFileWriterDevice(path, FileMode.Create);
+        append &= File.Exists(path) && new FileInfo(path).Length >= FileHeaderLength;
+        var length = append ? new FileInfo(path).Length : FileHeaderLength;
+        var device = new CaptureFileWriterDevice(path, append ? FileMode.Append : FileMode.Create);
         try
         {
             device.Open(new DeviceConfiguration { LinkLayerType = (PacketDotNet.LinkLayers)(ushort)linkType, Snaplen = snapLength });
@@ -46,7 +52,7 @@ internal sealed class PcapFile : IDisposable
             return false;
         }
 
-        file = new PcapFile(device, path, linkType);
+        file = new PcapFile(device, path, linkType, length);
         error = string.Empty;
         return true;
     }

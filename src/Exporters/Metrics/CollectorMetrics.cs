@@ -65,12 +65,8 @@ public sealed class CollectorMetrics
     private readonly Counter _mitigationEvents;
     private readonly Counter _alerts;
     private readonly Gauge _alertQueue;
-    private readonly Counter _ringFrames;
-    private readonly Counter _ringOverwritten;
-    private readonly Counter _pcapFrames;
-    private readonly Counter _pcapFailures;
-    private readonly Gauge _pcapRecording;
-    private readonly Counter _packetSamples;
+    private readonly IMetricFactory _factory;
+    private EvidenceSeries? _evidence;
     private readonly Counter _alertChangesDropped;
     private readonly Gauge _exabgpConnected;
     private readonly Gauge _interfaceCapacity;
@@ -155,12 +151,7 @@ public sealed class CollectorMetrics
         _longestOpen = factory.CreateGauge("flowcollector_incidents_longest_open_seconds", "How long the oldest incident open now has been open; 0 when none is.");
         _alerts = factory.CreateCounter("flowcollector_alerts_total", "Alert deliveries by channel, event and outcome: sent, retried, failed (refused or too old), skipped, coalesced (folded into a waiting one), repeated and repeat_failed (Alertmanager's keep-alive).", "channel", "event", "outcome");
         _alertQueue = factory.CreateGauge("flowcollector_alert_queue_depth", "Alert deliveries in the outbox not yet sent nor given up.");
-        _ringFrames = factory.CreateCounter("flowcollector_capture_ring_frames_total", "Frames kept in a pre-attack ring (Capture:Ring), by ring (an interface, or sflow).", "ring");
-        _ringOverwritten = factory.CreateCounter("flowcollector_capture_ring_overwritten_total", "Frames of a ring overwritten by newer ones.", "ring");
-        _pcapFrames = factory.CreateCounter("flowcollector_incident_pcap_frames_total", "Frames written to incident pcaps.");
-        _pcapFailures = factory.CreateCounter("flowcollector_incident_pcap_failures_total", "Incident pcaps stopped by a failure (a full disk, a file that cannot be written).");
-        _pcapRecording = factory.CreateGauge("flowcollector_incident_pcaps_recording", "Incident pcaps being written now.");
-        _packetSamples = factory.CreateCounter("flowcollector_packet_samples_total", "Router mode: captures of a breaching interface, by outcome (described, failed).", "outcome");
+        _factory = factory;
         _alertChangesDropped = factory.CreateCounter("flowcollector_alert_changes_dropped_total", "Incident changes the alert dispatcher dropped because it fell too far behind.");
         _activeActions = factory.CreateGauge("flowcollector_mitigation_active_actions", "Mitigation actions in force now (rules and announcements, dry-run ones included).");
         _mitigationEnabled = factory.CreateGauge("flowcollector_mitigation_enabled", "1 when mitigation acts (Mitigation:Enabled, not dry-run), else 0.");
@@ -358,21 +349,30 @@ public sealed class CollectorMetrics
         }
     }
 
-    /// <summary>Packet evidence: each ring's frames, the incident pcaps' frames and failures, and router mode's samples.</summary>
-    public void RecordEvidence(IEnumerable<(string Ring, long Frames, long Overwritten)> rings, long pcapFrames, long pcapFailures, int recording, long samples, long sampleFailures)
+    /// <summary>
+    /// Packet evidence: each ring's frames, the incident pcaps' frames and failures, and router mode's samples. The
+    /// series appear once there is something to count (a ring, a pcap, a sample): an idle router does not carry them.
+    /// </summary>
+    public void RecordEvidence(IReadOnlyList<(string Ring, long Frames, long Overwritten)> rings, long pcapFrames, long pcapFailures, int recording, long samples, long sampleFailures)
     {
         ArgumentNullException.ThrowIfNull(rings);
-        foreach (var (ring, frames, overwritten) in rings)
+        if (_evidence is null && rings.Count == 0 && pcapFrames == 0 && pcapFailures == 0 && recording == 0 && samples == 0 && sampleFailures == 0)
         {
-            _ringFrames.WithLabels(ring).IncTo(frames);
-            _ringOverwritten.WithLabels(ring).IncTo(overwritten);
+            return;
         }
 
-        _pcapFrames.IncTo(pcapFrames);
-        _pcapFailures.IncTo(pcapFailures);
-        _pcapRecording.Set(recording);
-        _packetSamples.WithLabels("described").IncTo(samples);
-        _packetSamples.WithLabels("failed").IncTo(sampleFailures);
+        var series = _evidence ??= new EvidenceSeries(_factory);
+        foreach (var (ring, frames, overwritten) in rings)
+        {
+            series.RingFrames.WithLabels(ring).IncTo(frames);
+            series.RingOverwritten.WithLabels(ring).IncTo(overwritten);
+        }
+
+        series.PcapFrames.IncTo(pcapFrames);
+        series.PcapFailures.IncTo(pcapFailures);
+        series.PcapRecording.Set(recording);
+        series.PacketSamples.WithLabels("described").IncTo(samples);
+        series.PacketSamples.WithLabels("failed").IncTo(sampleFailures);
     }
 
     public void RecordMitigation(IReadOnlyDictionary<string, long> counters, bool? exabgpConnected, int activeActions, bool enabled)
@@ -572,4 +572,20 @@ public sealed class CollectorMetrics
     }
 
     private static readonly DecodeStatus[] Statuses = Enum.GetValues<DecodeStatus>();
+
+    /// <summary>The packet evidence's series, made on first use.</summary>
+    private sealed class EvidenceSeries(IMetricFactory factory)
+    {
+        public Counter RingFrames { get; } = factory.CreateCounter("flowcollector_capture_ring_frames_total", "Frames kept in a pre-attack ring (Capture:Ring), by ring (an interface, or sflow).", ["ring"]);
+
+        public Counter RingOverwritten { get; } = factory.CreateCounter("flowcollector_capture_ring_overwritten_total", "Frames of a ring overwritten by newer ones.", ["ring"]);
+
+        public Counter PcapFrames { get; } = factory.CreateCounter("flowcollector_incident_pcap_frames_total", "Frames written to incident pcaps.");
+
+        public Counter PcapFailures { get; } = factory.CreateCounter("flowcollector_incident_pcap_failures_total", "Incident pcaps stopped by a failure (a full disk, a file that cannot be written).");
+
+        public Gauge PcapRecording { get; } = factory.CreateGauge("flowcollector_incident_pcaps_recording", "Incident pcaps being written now.");
+
+        public Counter PacketSamples { get; } = factory.CreateCounter("flowcollector_packet_samples_total", "Router mode: captures of a breaching interface, by outcome (described, failed).", ["outcome"]);
+    }
 }

@@ -94,6 +94,45 @@ public sealed class IncidentPcapsTests : IDisposable
     }
 
     [Fact]
+    public async Task Reopened_AddsToTheFileItHasAndItsCountsGoOn()
+    {
+        var ring = new FrameRing("eth1", 1024 * 1024, 1600);
+        var rings = new FrameRings();
+        rings.Add(ring);
+        var opened = DateTimeOffset.UtcNow;
+        var frame = Udp("192.0.2.100", Victim, 123, 300);
+        for (var i = 0; i < 5; i++)
+        {
+            ring.Append(frame, LinkType.Ethernet, Micros(opened.AddSeconds(-2)), frame.Length);
+        }
+
+        var incident = Incident(6, KeyKind.Destination, Victim, opened);
+        using var pcaps = Writer(rings);
+        Saved(incident);
+        pcaps.OnIncident(new IncidentEvent(IncidentChange.Opened, incident, default));
+        pcaps.OnIncident(IncidentEvent.Closed(incident));
+        var first = await Finished(6);
+        Assert.Equal(5, first.Packets);
+
+        // The next wave of the same attack: the incident reopens, and its pcap goes on in the same file.
+        for (var i = 0; i < 3; i++)
+        {
+            ring.Append(frame, LinkType.Ethernet, Micros(DateTimeOffset.UtcNow), frame.Length);
+        }
+
+        _store.SetPcap(6, first with { Note = IncidentPcaps.RecordingNote });
+        pcaps.OnIncident(new IncidentEvent(IncidentChange.Opened, incident with { Reopened = 1 }, default));
+        pcaps.OnIncident(IncidentEvent.Closed(incident));
+        var second = await Finished(6);
+
+        Assert.Equal(first.Path, second.Path);
+        Assert.Equal(8, second.Packets);
+        Assert.Equal(8, Read(second.Path!).Count);
+        Assert.Equal(first.FirstAt, second.FirstAt);
+        Assert.Equal(8L * frame.Length, second.Bytes);
+    }
+
+    [Fact]
     public async Task Opened_ForAPrefix_KeepsEveryFrameInsideIt()
     {
         var ring = new FrameRing("sflow", 1024 * 1024, 256);
