@@ -13,8 +13,11 @@ namespace FlowCollector.Collector.Capture;
 /// <summary>
 /// Router mode: /proc/net/dev says how much, not what. When an interface read from it opens an incident, a short
 /// capture on that interface (or the last frames of its ring, when it keeps one) is counted like any other traffic,
-/// and the incident gets the sample's attack type, victims and tops. Nothing runs while nothing breaches: each
-/// sample has a thread of its own that ends with it, and at most <see cref="SampleOptions.MaxConcurrent"/> run.
+/// and the incident gets the sample's attack type, victims and tops. While the incident stays open its victims are
+/// followed: another sample every <see cref="SampleOptions.FollowSeconds"/> adds to its evidence and gives the
+/// victims' rates now (and a new heaviest victim, if the attack moves). Nothing runs while nothing breaches: each
+/// incident's samples run on a thread of its own that ends when it closes, and at most
+/// <see cref="SampleOptions.MaxConcurrent"/> run.
 /// </summary>
 internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
 {
@@ -24,7 +27,9 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly HashSet<long> _sampling = [];
+    private readonly HashSet<long> _closed = [];
     private readonly Lock _lock = new();
+    private readonly object _pause = new();
     private volatile bool _stopping;
     private long _samples;
     private long _failures;
@@ -74,6 +79,20 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
     public void OnIncident(in IncidentEvent change)
     {
         var incident = change.Incident;
+        if (change.Change == IncidentChange.Closed)
+        {
+            lock (_lock)
+            {
+                if (_sampling.Contains(incident.Id))
+                {
+                    // Its follow loop ends at its next turn.
+                    _closed.Add(incident.Id);
+                }
+            }
+
+            return;
+        }
+
         if (change.Change != IncidentChange.Opened || incident.KeyKind != KeyKind.Interface || incident.Source != TrafficKey.SourceName(TrafficSource.ProcNetDev)
             || incident.Interface is not { } name || _stopping)
         {
@@ -82,6 +101,7 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
 
         lock (_lock)
         {
+            _closed.Remove(incident.Id);
             if (_sampling.Count >= _options.MaxConcurrent || !_sampling.Add(incident.Id))
             {
                 return;
@@ -93,19 +113,41 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
         thread.Start();
     }
 
-    public void Dispose() => _stopping = true;
+    public void Dispose()
+    {
+        lock (_pause)
+        {
+            _stopping = true;
+            Monitor.PulseAll(_pause);
+        }
+    }
 
     private void Sample(long incidentId, string name)
     {
         try
         {
-            var ring = _rings.All.FirstOrDefault(r => r.Name == name);
-            var sample = ring is not null ? FromRing(incidentId, ring) : Capture(incidentId, name);
-            if (sample is not null)
+            var follows = false;
+            while (!_stopping && !Closed(incidentId))
             {
+                var ring = _rings.All.FirstOrDefault(r => r.Name == name);
+                var sample = ring is not null ? FromRing(incidentId, ring) : Capture(incidentId, name);
+                if (sample is null)
+                {
+                    return;
+                }
+
                 Interlocked.Increment(ref _samples);
-                LogSampled(_logger, incidentId, name, sample.Packets, sample.Seconds, sample.Victims.Count == 0 ? "none" : sample.Victims[0].Address);
-                _described(sample);
+                if (!follows)
+                {
+                    LogSampled(_logger, incidentId, name, sample.Packets, sample.Seconds, sample.Victims.Count == 0 ? "none" : sample.Victims[0].Address);
+                }
+
+                _described(sample with { Follows = follows });
+                follows = true;
+                if (_options.FollowSeconds == 0 || !Pause())
+                {
+                    return;
+                }
             }
         }
 #pragma warning disable CA1031 // A sample that fails leaves the incident as it was; the collector goes on.
@@ -120,7 +162,30 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
             lock (_lock)
             {
                 _sampling.Remove(incidentId);
+                _closed.Remove(incidentId);
             }
+        }
+    }
+
+    /// <summary>Waits until the next follow sample is due; false when the collector stops meanwhile.</summary>
+    private bool Pause()
+    {
+        lock (_pause)
+        {
+            if (!_stopping)
+            {
+                Monitor.Wait(_pause, TimeSpan.FromSeconds(_options.FollowSeconds));
+            }
+
+            return !_stopping;
+        }
+    }
+
+    private bool Closed(long incidentId)
+    {
+        lock (_lock)
+        {
+            return _closed.Contains(incidentId);
         }
     }
 

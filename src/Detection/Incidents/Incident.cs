@@ -82,18 +82,33 @@ internal sealed class Incident
 
     /// <summary>
     /// Takes a packet sample's composition in place of what the counters gave (none): the evidence, the tops and
-    /// the victims are the sample's from now on.
+    /// the victims are the samples' from now on. A first sample replaces; a later one (the victims followed) adds
+    /// its evidence and tops, and its victims, with their rates now, replace the earlier ones. Returns whether what
+    /// the incident says changed in a way that matters to mitigation (its type, or its heaviest victim).
     /// </summary>
-    public void Describe(PacketSample sample)
+    public bool Describe(PacketSample sample)
     {
-        Evidence = new AttackEvidence();
+        var before = (Type, Victims.Count > 0 ? Victims[0].Address : null);
+        if (!sample.Follows || !Described)
+        {
+            Evidence = new AttackEvidence();
+            _ports = default;
+            _sources = default;
+            TopSeconds = 0;
+        }
+
         Evidence.Add(sample.Total, default);
-        _ports = sample.Total.SourcePorts;
-        _sources = sample.Total.Sources;
-        TopSeconds = 1;
-        Victims = sample.Victims;
+        _ports.Merge(sample.Total.SourcePorts);
+        _sources.Merge(sample.Total.Sources);
+        TopSeconds++;
+        if (sample.Victims.Count > 0)
+        {
+            Victims = sample.Victims;
+        }
+
         Described = true;
         (Type, Confidence) = Evidence.Classify();
+        return before != (Type, Victims.Count > 0 ? Victims[0].Address : null);
     }
 
     public IncidentRecord ToRecord(DateTimeOffset now)

@@ -228,11 +228,14 @@ internal sealed class IncidentTracker
                 continue;
             }
 
-            incident.Describe(sample);
+            var changed = incident.Describe(sample);
             var record = incident.ToRecord(at);
             state.Record = record;
             _openChanged = true;
-            _observer.OnIncident(new IncidentEvent(IncidentChange.Described, record, default));
+
+            // A later sample that names the same type and heaviest victim only brings the rates up to date.
+            var change = changed || !sample.Follows ? IncidentChange.Described : IncidentChange.Updated;
+            _observer.OnIncident(new IncidentEvent(change, record, change == IncidentChange.Updated ? SecondOf(incident, state, state.LastSecond) : default));
             return true;
         }
 

@@ -14,4 +14,5 @@ public sealed record VictimRate(string Address, double Pps);
 /// <param name="Victims">Destinations heaviest first, as many as hold a large share of the sample.</param>
 /// <param name="Packets">Frames captured.</param>
 /// <param name="Seconds">How long the capture ran.</param>
-public sealed record PacketSample(long IncidentId, TrafficSample Total, IReadOnlyList<VictimRate> Victims, int Packets, double Seconds);
+/// <param name="Follows">A later sample of the same incident (its victims followed while it stays open): its evidence adds to the first's.</param>
+public sealed record PacketSample(long IncidentId, TrafficSample Total, IReadOnlyList<VictimRate> Victims, int Packets, double Seconds, bool Follows = false);

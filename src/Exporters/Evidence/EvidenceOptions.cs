@@ -83,7 +83,11 @@ public sealed class SampleOptions
     /// <summary>BPF filter of the sample (and of router interfaces' rings).</summary>
     public string Filter { get; set; } = "ip or ip6";
 
-    /// <summary>Samples running at once; a breach beyond them waits for the next opening.</summary>
+    /// <summary>While the incident stays open, another sample this often follows its victims; 0 samples once.</summary>
+    [Within(0, 3600, MinimumMeans = "sample once")]
+    public int FollowSeconds { get; set; } = 5;
+
+    /// <summary>Incidents sampled at once; a breach beyond them waits for the next opening.</summary>
     [Within(1, 64)]
     public int MaxConcurrent { get; set; } = 4;
 }

@@ -42,7 +42,8 @@ public sealed class PacketEvidenceNamespaceTests(ITestOutputHelper output)
             var data = Path.Combine(work.FullName, "data");
             processes.Add(Collector(
                 namespaces.First, data, "--config", config, "--netflow-port", "0", "--ipfix-port", "0", "--sflow-port", "0", "--monitor", "192.0.2.0/24",
-                "--set", "ProcNetDev:Mode=on", "--set", "Detection:LearningFloors:Interface:Pps=1500", "--set", "Detection:CooldownSeconds=3"));
+                "--set", "ProcNetDev:Mode=on", "--set", "Detection:LearningFloors:Interface:Pps=1500", "--set", "Detection:CooldownSeconds=3",
+                "--set", "Capture:Sample:FollowSeconds=1"));
             Eventually.TrueNow(() => File.Exists(Path.Combine(data, "flowcollector.db")), "the collector's database");
 
             var timelinePath = Path.Combine(work.FullName, "timeline.json");
@@ -70,6 +71,14 @@ public sealed class PacketEvidenceNamespaceTests(ITestOutputHelper output)
             using var timeline = JsonDocument.Parse(await File.ReadAllTextAsync(timelinePath, TestContext.Current.CancellationToken));
             var floodStart = DateTimeOffset.FromUnixTimeMilliseconds((long)(timeline.RootElement.GetProperty("floodStart").GetDouble() * 1000));
             Assert.True(incident.GetProperty("openedAt").GetDateTimeOffset() >= floodStart, "no incident before the flood");
+
+            // The victim was followed while the flood lasted (a sample a second), and the samples stop once the
+            // incident has closed.
+            Assert.True(Samples(namespaces.First) >= 3, $"{Samples(namespaces.First)} samples of a 6 s flood");
+            await IncidentWhen(data, i => i.GetProperty("keyKind").GetString() == "interface" && i.GetProperty("closedAt").ValueKind != JsonValueKind.Null, "the incident closed", seconds: 20);
+            var afterClose = Samples(namespaces.First);
+            await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+            Assert.Equal(afterClose, Samples(namespaces.First));
         }
         finally
         {
@@ -312,6 +321,14 @@ public sealed class PacketEvidenceNamespaceTests(ITestOutputHelper output)
         {
             return string.Empty;
         }
+    }
+
+    /// <summary>Router mode's packet samples taken so far, from /metrics.</summary>
+    private static double Samples(string space)
+    {
+        var metrics = NetworkNamespaces.Run(space, "/usr/bin/python3", "-c", "import urllib.request\nprint(urllib.request.urlopen('http://127.0.0.1:9750/metrics').read().decode())");
+        var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("flowcollector_packet_samples_total{outcome=\"described\"}", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
     }
 
     private static string? Health(string space)

@@ -59,6 +59,31 @@ public sealed class PacketSampleTests
     }
 
     [Fact]
+    public void Describe_LaterSamplesOfTheSameAttack_UpdateTheVictimsRatesAndANewVictimIsDescribedAgain()
+    {
+        Run(Start, 2, 100);
+        Run(Start + 2, 1, 50_000);
+        var id = Assert.Single(_observer.Opened).Id;
+        _detector.Describe(UdpFlood(id), DateTimeOffset.FromUnixTimeSeconds(Start + 3));
+
+        // The victims followed: same attack, same heaviest victim, its rate now. Not news for mitigation or alerts.
+        var later = UdpFlood(id) with { Victims = [new VictimRate("203.0.113.10", 61_000)], Follows = true };
+        Assert.True(_detector.Describe(later, DateTimeOffset.FromUnixTimeSeconds(Start + 8)));
+        var update = _observer.Events[^1];
+        Assert.Equal(IncidentChange.Updated, update.Change);
+        Assert.True(update.HasSecond);
+        Assert.Equal(61_000, Assert.Single(update.Incident.Victims).Pps);
+        Assert.Equal(AttackType.UdpFlood, update.Incident.AttackType);
+
+        // The attack moves to another host: described again, so that mitigation follows it.
+        var moved = UdpFlood(id) with { Victims = [new VictimRate("203.0.113.50", 58_000)], Follows = true };
+        _detector.Describe(moved, DateTimeOffset.FromUnixTimeSeconds(Start + 13));
+        Assert.Equal(IncidentChange.Described, _observer.Events[^1].Change);
+        Assert.Equal("203.0.113.50", _observer.Events[^1].Incident.Address);
+        Assert.Equal(2, _observer.Events.Count(e => e.Change == IncidentChange.Described));
+    }
+
+    [Fact]
     public void Describe_AnIncidentThatClosed_IsRefused()
     {
         Run(Start, 2, 100);
