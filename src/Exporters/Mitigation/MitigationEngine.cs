@@ -142,6 +142,12 @@ public sealed partial class MitigationEngine
             {
                 Apply(tracked, planned);
             }
+            else if (Moved(tracked, planned) is { } stale)
+            {
+                // A router's packet sample named another victim (the attack moved): the rule follows it.
+                Withdraw(stale, "the victim moved");
+                Apply(tracked, planned);
+            }
         }
 
         Publish();
@@ -233,6 +239,11 @@ public sealed partial class MitigationEngine
         ActionKind.Rtbh => _backends.Rtbh,
         _ => _backends.Rules,
     };
+
+    /// <summary>The incident's action of this kind in force for another victim than the plan's, if any.</summary>
+    private static LedgerEntry? Moved(TrackedIncident tracked, PlannedAction planned) =>
+        tracked.Entries.FirstOrDefault(e => e.Action.WithdrawnAt is null && e.WithdrawRetryAt is null && PolicyOf(e.Action.Kind) == planned.Kind
+            && e.Rule.Destination != planned.Rule.Destination);
 
     private static PolicyAction PolicyOf(ActionKind kind) => kind switch
     {

@@ -113,6 +113,37 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
+    public void Handle_AnInterfaceWhoseSampleNamesAnotherVictim_MovesItsRulesToIt()
+    {
+        var engine = Engine();
+        engine.Start();
+        var incident = Incident(1, "high") with
+        {
+            Key = "interface/procnetdev/-/eth1/in",
+            KeyKind = FlowCollector.Detection.Rates.KeyKind.Interface,
+            Interface = "eth1",
+            Victims = [new VictimRate("203.0.113.10", 50_000)],
+        };
+        engine.Handle(incident, closed: false);
+        var first = Active();
+
+        // The router's next sample: the flood now goes to another host.
+        engine.Handle(incident with { Address = "203.0.113.44", Victims = [new VictimRate("203.0.113.44", 52_000)] }, closed: false);
+
+        var now = Active();
+        Assert.Equal(2, now.Count);
+        Assert.All(now, a => Assert.Contains("203.0.113.44", a.Rule, StringComparison.Ordinal));
+        Assert.Single(_rules.Rules);
+        var withdrawn = _store.Actions(activeOnly: false).Where(a => first.Any(f => f.Id == a.Id)).ToList();
+        Assert.Equal(2, withdrawn.Count);
+        Assert.All(withdrawn, a => Assert.NotNull(a.WithdrawnAt));
+
+        // The same victim again changes nothing.
+        engine.Handle(incident with { Address = "203.0.113.44", Victims = [new VictimRate("203.0.113.44", 40_000)] }, closed: false);
+        Assert.Equal(now.Select(a => a.Id), Active().Select(a => a.Id));
+    }
+
+    [Fact]
     public void Housekeep_ClosedIncident_WithdrawsItsActionsAfterTheGracePeriod()
     {
         var engine = Engine();
