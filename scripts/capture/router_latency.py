@@ -28,15 +28,14 @@ import urllib.request
 from datetime import datetime, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TRAFFIC = os.path.join(HERE, "..", "scenario", "traffic.py")
+SCENARIO = os.path.join(HERE, "..", "scenario")
+TRAFFIC = os.path.join(SCENARIO, "traffic.py")
+sys.path.insert(0, SCENARIO)
+from latency import sh  # noqa: E402  (the scenario harness's runner: same errors, same output capture)
 VICTIM = "192.0.2.77"
 NS_A, NS_B = "fcrouter-a", "fcrouter-b"
 CONFIG = {"Mitigation": {"Enabled": True, "Policy": {s: ["nftables"] for s in ("Low", "Medium", "High", "Critical")}}}
 LINE = re.compile(r"^(\S+Z) \w+: .*(incident \d+ opened|incident \d+ described by a packet sample|mitigation \d+ for incident \d+: \w+ applied)")
-
-
-def sh(*command, check=True):
-    return subprocess.run(command, check=check, capture_output=True, text=True)
 
 
 def netns_setup():

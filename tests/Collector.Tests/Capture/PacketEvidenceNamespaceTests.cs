@@ -198,10 +198,10 @@ public sealed class PacketEvidenceNamespaceTests(ITestOutputHelper output)
                 "--set", "ProcNetDev:Mode=off", "--set", "Capture:Ring:Enabled=true", "--set", "Detection:CooldownSeconds=2"));
             Eventually.TrueNow(() => File.Exists(Path.Combine(data, "flowcollector.db")), "the collector's database");
             var export = Path.Combine(work.FullName, "export.pcap");
-            processes.Add(Drained(namespaces.First, "tcpdump", "-i", "lo", "-U", "-w", export, "udp", "port", "6343"));
+            processes.Add(NetworkNamespaces.StartDrained(namespaces.First, "tcpdump", "-i", "lo", "-U", "-w", export, "udp", "port", "6343"));
             var pmacct = Path.Combine(work.FullName, "pmacctd.conf");
             await File.WriteAllTextAsync(pmacct, $"daemonize: false\npcap_interface: {NetworkNamespaces.FirstInterface}\nplugins: sfprobe\nsfprobe_receiver: 127.0.0.1:6343\nsfprobe_agentip: 192.0.2.10\nsampling_rate: 1\n", TestContext.Current.CancellationToken);
-            processes.Add(Drained(namespaces.First, "pmacctd", "-f", pmacct));
+            processes.Add(NetworkNamespaces.StartDrained(namespaces.First, "pmacctd", "-f", pmacct));
             await Task.Delay(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
 
             Traffic(namespaces.Second, Path.Combine(work.FullName, "timeline.json"), "dns_amplification", Victim, normalSeconds: 6, floodSeconds: 4, floodPps: 3000);
@@ -226,7 +226,9 @@ public sealed class PacketEvidenceNamespaceTests(ITestOutputHelper output)
             output.WriteLine($"{written.Count} frames in the pcap, {sampled.Count} sampled headers of the victim in the export");
             var headers = sampled.Select(h => (Convert.ToHexString(h.Header), (int)h.FrameLength)).ToHashSet();
             Assert.All(written, w => Assert.Contains((Convert.ToHexString(w.Frame), w.WireLength), headers));
-            Assert.InRange(written.Count, sampled.Count * 0.95, sampled.Count);
+            // The export's capture on lo may miss the last datagrams (tcpdump is stopped by a signal): the pcap may
+            // hold a few more than it, never a different header.
+            Assert.InRange(written.Count, sampled.Count * 0.95, sampled.Count * 1.01);
         }
         finally
         {
@@ -273,17 +275,6 @@ public sealed class PacketEvidenceNamespaceTests(ITestOutputHelper output)
         var process = NetworkNamespaces.Start(space, [.. wrapper, "dotnet", Path.Combine(AppContext.BaseDirectory, "flowcollector.dll"), "run", "--data-dir", data, "--http", "127.0.0.1:9750", .. arguments]);
         process.OutputDataReceived += (_, line) => log?.Enqueue(line.Data ?? string.Empty);
         process.ErrorDataReceived += (_, line) => log?.Enqueue(line.Data ?? string.Empty);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    /// <summary>Starts a program in a namespace and keeps reading what it prints, so that a full pipe never stops it.</summary>
-    private static Process Drained(string space, params string[] command)
-    {
-        var process = NetworkNamespaces.Start(space, command);
-        process.OutputDataReceived += static (_, _) => { };
-        process.ErrorDataReceived += static (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;

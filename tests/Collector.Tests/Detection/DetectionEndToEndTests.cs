@@ -32,18 +32,18 @@ public sealed class DetectionEndToEndTests(ITestOutputHelper output)
         var processes = new List<Process>();
         try
         {
-            processes.Add(Drained(
+            processes.Add(NetworkNamespaces.StartDrained(
                 namespaces.First,
                 "dotnet", Path.Combine(AppContext.BaseDirectory, "flowcollector.dll"), "run", "--data-dir", Path.Combine(work.FullName, "data"),
                 "--http", "127.0.0.1:9750", "--monitor", "203.0.113.0/24", "--learning-seconds", "5", "--set", "ProcNetDev:Mode=off"));
             Eventually.TrueNow(() => File.Exists(Path.Combine(work.FullName, "data", "flowcollector.db")), "the collector's database");
 
             var capture = Path.Combine(work.FullName, "export.pcap");
-            processes.Add(Drained(namespaces.First, "tcpdump", "-i", "lo", "-U", "-w", capture, "udp", "port", port));
+            processes.Add(NetworkNamespaces.StartDrained(namespaces.First, "tcpdump", "-i", "lo", "-U", "-w", capture, "udp", "port", port));
             processes.Add(exporter switch
             {
-                "pmacct-sflow" => Drained(namespaces.First, "pmacctd", "-f", PmacctConfig(work.FullName)),
-                _ => Drained(
+                "pmacct-sflow" => NetworkNamespaces.StartDrained(namespaces.First, "pmacctd", "-f", PmacctConfig(work.FullName)),
+                _ => NetworkNamespaces.StartDrained(
                     namespaces.First, "softflowd", "-D", "-i", NetworkNamespaces.FirstInterface, "-v", exporter.EndsWith("ipfix", StringComparison.Ordinal) ? "10" : "9",
                     "-n", $"127.0.0.1:{port}", "-t", "maxlife=1", "-t", "expint=1", "-c", Path.Combine(work.FullName, "ctl")),
             });
@@ -87,20 +87,6 @@ public sealed class DetectionEndToEndTests(ITestOutputHelper output)
 
             work.Delete(recursive: true);
         }
-    }
-
-    /// <summary>
-    /// Starts a program in a namespace and keeps reading what it prints: softflowd -D writes a line per flow, and a
-    /// full pipe would stop it.
-    /// </summary>
-    private static Process Drained(string space, params string[] command)
-    {
-        var process = NetworkNamespaces.Start(space, command);
-        process.OutputDataReceived += static (_, _) => { };
-        process.ErrorDataReceived += static (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
     }
 
     private static string PmacctConfig(string directory)

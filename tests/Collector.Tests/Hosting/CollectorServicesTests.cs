@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using FlowCollector.Collector.Alerts;
+using FlowCollector.Collector.Capture;
 using FlowCollector.Collector.Configuration;
 using FlowCollector.Collector.Hosting;
 using FlowCollector.Collector.Http;
@@ -25,7 +26,7 @@ public sealed class CollectorServicesTests
 
         // The host starts them in this order and stops them in the reverse one.
         Assert.Equal(
-            [typeof(StorageService), typeof(MitigationService), typeof(AlertService), typeof(DetectionService), typeof(SourcesService), typeof(MetricsService), typeof(SecondClock), typeof(HttpService)],
+            [typeof(StorageService), typeof(MitigationService), typeof(AlertService), typeof(EvidenceService), typeof(DetectionService), typeof(SourcesService), typeof(MetricsService), typeof(SecondClock), typeof(HttpService)],
             host.Services.GetServices<IHostedService>().Select(service => service.GetType()));
     }
 

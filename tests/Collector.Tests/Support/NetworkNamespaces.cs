@@ -58,6 +58,20 @@ internal sealed class NetworkNamespaces : IDisposable
         return Process.Start(start)!;
     }
 
+    /// <summary>
+    /// Starts a program inside a namespace and keeps reading what it prints: softflowd -D writes a line per flow,
+    /// and a full pipe would stop it.
+    /// </summary>
+    public static Process StartDrained(string space, params string[] command)
+    {
+        var process = Start(space, command);
+        process.OutputDataReceived += static (_, _) => { };
+        process.ErrorDataReceived += static (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
     /// <summary>Runs a program inside a namespace to its end and returns what it printed.</summary>
     public static string Run(string space, params string[] command)
     {
