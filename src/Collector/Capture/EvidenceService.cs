@@ -50,11 +50,7 @@ internal sealed partial class EvidenceService(CollectorCore core, StorageService
         Pcaps?.Dispose();
     }
 
-    private void Describe(Detection.Incidents.PacketSample sample)
-    {
-        core.PacketSamples.Enqueue(sample);
-        core.SampleReady.Set();
-    }
+    private void Describe(Detection.Incidents.PacketSample sample) => core.Samples.Post(sample);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "router mode: this process lacks CAP_NET_RAW, so a breaching interface cannot be sampled; its incidents name no attack type or victim (give the service AmbientCapabilities=CAP_NET_RAW, or set Capture:Sample:Enabled to false to silence this)")]
     private static partial void LogNoCapture(ILogger logger);

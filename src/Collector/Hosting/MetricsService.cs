@@ -64,7 +64,8 @@ internal sealed class MetricsService(CollectorCore core, SourcesService sources,
             metrics.RecordAlerts(dispatcher.Counters, dispatcher.QueueDepth, dispatcher.DroppedChanges);
         }
 
-        if (evidence.Pcaps is { } pcaps)
+        // Read only once there is evidence: an idle router's scrape runs none of it.
+        if (evidence.Pcaps is { } pcaps && (core.Rings.All.Count > 0 || pcaps.Written > 0 || pcaps.Failures > 0 || evidence.Sampler?.Samples > 0 || evidence.Sampler?.Failures > 0))
         {
             metrics.RecordEvidence(
                 [.. core.Rings.All.Select(r => (r.Name, r.Frames, r.Overwritten))], pcaps.Written, pcaps.Failures, pcaps.Active, evidence.Sampler?.Samples ?? 0, evidence.Sampler?.Failures ?? 0);

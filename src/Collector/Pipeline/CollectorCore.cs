@@ -51,10 +51,7 @@ internal sealed class CollectorCore
     public FrameRings Rings { get; } = new();
 
     /// <summary>Packet samples of breaching interfaces (router mode), waiting for the detection thread.</summary>
-    public System.Collections.Concurrent.ConcurrentQueue<PacketSample> PacketSamples { get; } = new();
-
-    /// <summary>Set when a packet sample is waiting, so that the clock's thread hands it to the detector at once.</summary>
-    public AutoResetEvent SampleReady { get; } = new(false);
+    public SampleInbox Samples { get; } = new();
 
     /// <summary>Where the detector publishes incident changes; every consumer of incidents subscribes to it.</summary>
     public IncidentFeed Incidents { get; } = new();

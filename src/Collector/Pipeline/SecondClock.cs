@@ -16,7 +16,6 @@ internal sealed partial class SecondClock(CollectorCore core, SecondPipeline pip
     private const int ProbesPerSecond = 3;
 
     private readonly ILogger _logger = loggers.CreateLogger("FlowCollector");
-    private WaitHandle[]? _handles;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => RunAsync(stoppingToken);
 
@@ -44,6 +43,8 @@ internal sealed partial class SecondClock(CollectorCore core, SecondPipeline pip
 
     private void RunTicks(CancellationToken stopping)
     {
+        // The thread waits on the sample inbox's event; stopping sets it too.
+        using var wakeOnStop = stopping.Register(static inbox => ((SampleInbox)inbox!).Arrived.Set(), core.Samples);
         var toClose = core.Aggregator.CurrentSecond;
         var probes = 0;
         while (!stopping.IsCancellationRequested)
@@ -87,8 +88,7 @@ internal sealed partial class SecondClock(CollectorCore core, SecondPipeline pip
         if (ReferenceEquals(time, TimeProvider.System))
         {
             // A packet sample that finished wakes the thread early: its incident is described without waiting a tick.
-            _handles ??= [stopping.WaitHandle, core.SampleReady];
-            WaitHandle.WaitAny(_handles, wait);
+            core.Samples.Arrived.WaitOne(wait);
             return !stopping.IsCancellationRequested;
         }
 

@@ -58,7 +58,12 @@ internal sealed class SecondPipeline
     /// <summary>Hands the packet samples that finished to the detector (this is the detection thread).</summary>
     public void Describe()
     {
-        while (_core.PacketSamples.TryDequeue(out var sample))
+        if (!_core.Samples.HasWaiting)
+        {
+            return;
+        }
+
+        while (_core.Samples.TryTake(out var sample))
         {
             _detection.Detector?.Describe(sample, _time.GetUtcNow());
         }
