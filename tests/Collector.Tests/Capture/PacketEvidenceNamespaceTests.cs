@@ -76,6 +76,9 @@ public sealed class PacketEvidenceNamespaceTests(ITestOutputHelper output)
             // incident has closed.
             Assert.True(Samples(namespaces.First) >= 3, $"{Samples(namespaces.First)} samples of a 6 s flood");
             await IncidentWhen(data, i => i.GetProperty("keyKind").GetString() == "interface" && i.GetProperty("closedAt").ValueKind != JsonValueKind.Null, "the incident closed", seconds: 20);
+
+            // A sample under way when it closed still ends (300 ms); none starts after.
+            await Task.Delay(TimeSpan.FromSeconds(1.5), TestContext.Current.CancellationToken);
             var afterClose = Samples(namespaces.First);
             await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
             Assert.Equal(afterClose, Samples(namespaces.First));
