@@ -21,6 +21,9 @@ namespace FlowCollector.Collector.Capture;
 /// </summary>
 internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
 {
+    /// <summary>Memory of the ring an interface's samples are kept in when it has none: about 14,000 frames of 128 bytes.</summary>
+    private const int SampleRingBytes = 2 * 1024 * 1024;
+
     private readonly SampleOptions _options;
     private readonly FrameRings _rings;
     private readonly Action<PacketSample> _described;
@@ -28,6 +31,7 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
     private readonly ILogger _logger;
     private readonly HashSet<long> _sampling = [];
     private readonly HashSet<long> _closed = [];
+    private readonly Dictionary<string, FrameRing> _sampled = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private readonly object _pause = new();
     private volatile bool _stopping;
@@ -106,6 +110,15 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
             {
                 return;
             }
+
+            // The samples' frames are evidence too: where the interface keeps no ring, they go into one of their own,
+            // registered before the incident's pcap looks for rings (its writer reads the feed after this).
+            if (!_sampled.ContainsKey(name) && !_rings.All.Any(r => r.Name == name))
+            {
+                var ring = new FrameRing(name, SampleRingBytes, _options.SnapLength);
+                _sampled[name] = ring;
+                _rings.Add(ring);
+            }
         }
 
         var id = incident.Id;
@@ -129,8 +142,9 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
             var follows = false;
             while (!_stopping && !Closed(incidentId))
             {
-                var ring = _rings.All.FirstOrDefault(r => r.Name == name);
-                var sample = ring is not null ? FromRing(incidentId, ring) : Capture(incidentId, name);
+                var own = OwnRing(name);
+                var ring = _rings.All.FirstOrDefault(r => r.Name == name && !ReferenceEquals(r, own));
+                var sample = ring is not null ? FromRing(incidentId, ring) : Capture(incidentId, name, own);
                 if (sample is null)
                 {
                     return;
@@ -164,6 +178,14 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
                 _sampling.Remove(incidentId);
                 _closed.Remove(incidentId);
             }
+        }
+    }
+
+    private FrameRing? OwnRing(string name)
+    {
+        lock (_lock)
+        {
+            return _sampled.GetValueOrDefault(name);
         }
     }
 
@@ -201,7 +223,7 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
     }
 
     /// <summary>A capture on the interface until the packet cap or the time cap, whichever comes first.</summary>
-    private PacketSample? Capture(long incidentId, string name)
+    private PacketSample? Capture(long incidentId, string name, FrameRing? keep)
     {
         if (!LiveCapture.TryOpenDevice(name, _options.Filter, _options.SnapLength, promiscuous: false, readTimeout: 20, immediate: true, out var device, out var error))
         {
@@ -225,6 +247,8 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
                     frames++;
                     var wireLength = packet.Header is PcapHeader header ? (int)header.PacketLength : packet.Data.Length;
                     composition.Add(packet.Data, linkType, wireLength);
+                    var timeval = packet.Header.Timeval;
+                    keep?.Append(packet.Data, linkType, ((long)timeval.Seconds * 1_000_000) + (long)timeval.MicroSeconds, wireLength);
                 }
                 else if (status == GetPacketStatus.Error)
                 {

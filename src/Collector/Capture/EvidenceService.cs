@@ -24,9 +24,6 @@ internal sealed partial class EvidenceService(CollectorCore core, StorageService
         var options = core.Options;
         var store = storage.Store ?? throw new InvalidOperationException("the store starts before packet evidence");
         var capture = options.Capture;
-        Pcaps = new IncidentPcaps(capture.Pcap.EffectiveDirectory(core.DataDirectory), capture.Ring, capture.Pcap, capture.Retention, core.Rings, store, time, _logger);
-        core.Incidents.Subscribe(Pcaps);
-
         var routerMode = options.ProcNetDev.Mode == "on" || (options.ProcNetDev.Mode == "auto" && File.Exists(options.ProcNetDev.Path));
         if (routerMode && capture.Sample.Enabled)
         {
@@ -41,6 +38,9 @@ internal sealed partial class EvidenceService(CollectorCore core, StorageService
             }
         }
 
+        // After the sampler: the ring it keeps an interface's samples in exists before the pcap looks for it.
+        Pcaps = new IncidentPcaps(capture.Pcap.EffectiveDirectory(core.DataDirectory), capture.Ring, capture.Pcap, capture.Retention, core.Rings, store, time, _logger);
+        core.Incidents.Subscribe(Pcaps);
         return Task.CompletedTask;
     }
 

@@ -31,6 +31,9 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
     private static readonly TimeSpan StoreInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan RetentionInterval = TimeSpan.FromSeconds(60);
 
+    /// <summary>How long a router interface's pcap waits for the sample that names its victims (it takes 300 ms by default).</summary>
+    private static readonly TimeSpan DescriptionWait = TimeSpan.FromSeconds(3);
+
     private readonly string _directory;
     private readonly RingOptions _ring;
     private readonly IncidentPcapOptions _caps;
@@ -208,10 +211,16 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
                     sinceMicros = Math.Max(sinceMicros, ToMicroseconds(last) + 1);
                 }
 
-                _recordings[incident.Id] = new Recording(incident, VictimFilter.Of(incident), [.. rings.Select(r => new RingCursor(r, r.Tail))], sinceMicros, previous);
+                _recordings[incident.Id] = new Recording(incident, VictimFilter.Of(incident), [.. rings.Select(r => new RingCursor(r, r.Tail))], sinceMicros, previous)
+                {
+                    // A router interface's victims come with its packet sample, a moment later: its frames wait for
+                    // them (the ring keeps them meanwhile), so that the pcap holds the victims' alone.
+                    HoldUntil = incident.Source == TrafficKey.SourceName(TrafficSource.ProcNetDev) && incident.Victims.Count == 0 ? _time.GetUtcNow() + DescriptionWait : DateTimeOffset.MinValue,
+                };
                 break;
             case IncidentChange.Described when recording is not null:
                 recording.Filter = VictimFilter.Of(incident);
+                recording.HoldUntil = DateTimeOffset.MinValue;
                 break;
             case IncidentChange.Closed when recording is not null:
                 recording.Closing = true;
@@ -227,7 +236,7 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
     /// <summary>Copies the recording's new frames out of its rings, then writes them, within the caps.</summary>
     private void Drain(Recording recording, DateTimeOffset now)
     {
-        if (recording.StopReason is not null)
+        if (recording.StopReason is not null || (now < recording.HoldUntil && !recording.Closing))
         {
             return;
         }
@@ -470,6 +479,9 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
         public long OtherLinkType { get; set; }
 
         public bool Closing { get; set; }
+
+        /// <summary>Until when its frames wait for the victims a packet sample will name.</summary>
+        public DateTimeOffset HoldUntil { get; set; }
 
         public string? StopReason { get; set; }
 

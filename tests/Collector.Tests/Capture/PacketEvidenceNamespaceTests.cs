@@ -82,6 +82,20 @@ public sealed class PacketEvidenceNamespaceTests(ITestOutputHelper output)
             var afterClose = Samples(namespaces.First);
             await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
             Assert.Equal(afterClose, Samples(namespaces.First));
+
+            // The samples' frames are the incident's packets: all of them to the victim.
+            var closed = await IncidentWhen(data, i => i.GetProperty("keyKind").GetString() == "interface" && i.GetProperty("pcap") is { ValueKind: JsonValueKind.Object } p && p.GetProperty("note").GetString() != "recording", "the incident's pcap");
+            var pcap = closed.GetProperty("pcap");
+            Assert.True(pcap.GetProperty("packets").GetInt64() > 500, pcap.ToString());
+            Assert.True(CaptureFile.TryOpen(pcap.GetProperty("path").GetString()!, out var capture, out var error), error);
+            using (capture)
+            {
+                while (capture!.TryReadNext(out var frame, out _, out var wireLength))
+                {
+                    Assert.True(PacketFlows.TryDecodeMirrored(frame, capture.LinkType, wireLength, 0, out var packet));
+                    Assert.Equal(RouterVictim, packet.DestinationAddress.ToString());
+                }
+            }
         }
         finally
         {
