@@ -6,7 +6,6 @@ using FlowCollector.Exporters.Evidence;
 using FlowCollector.Collector.Sources;
 using Microsoft.Extensions.Logging;
 using SharpPcap;
-using SharpPcap.LibPcap;
 
 namespace FlowCollector.Collector.Capture;
 
@@ -215,7 +214,7 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
     private PacketSample FromRing(long incidentId, FrameRing ring)
     {
         var cursor = ring.Tail;
-        var since = ((_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / 10) - (_options.MaxMilliseconds * 1000L);
+        var since = CapturedFrames.Microseconds(_time.GetUtcNow()) - (_options.MaxMilliseconds * 1000L);
         var visitor = new RingVisitor(new PacketComposition(), since, _options.MaxPackets);
         ring.Read(ref cursor, ref visitor);
         var seconds = visitor.FirstMicros is { } first ? Math.Max(0.001, (visitor.LastMicros - first) / 1e6) : _options.MaxMilliseconds / 1000.0;
@@ -245,10 +244,9 @@ internal sealed partial class BreachSampler : IIncidentObserver, IDisposable
                 if (status == GetPacketStatus.PacketRead)
                 {
                     frames++;
-                    var wireLength = packet.Header is PcapHeader header ? (int)header.PacketLength : packet.Data.Length;
+                    var wireLength = CapturedFrames.WireLength(packet.Header, packet.Data.Length);
                     composition.Add(packet.Data, linkType, wireLength);
-                    var timeval = packet.Header.Timeval;
-                    keep?.Append(packet.Data, linkType, ((long)timeval.Seconds * 1_000_000) + (long)timeval.MicroSeconds, wireLength);
+                    keep?.Append(packet.Data, linkType, CapturedFrames.Microseconds(packet.Header.Timeval), wireLength);
                 }
                 else if (status == GetPacketStatus.Error)
                 {

@@ -1,4 +1,5 @@
 using FlowCollector.Decoders.Packets;
+using FlowCollector.Exporters.Evidence;
 using SharpPcap;
 using SharpPcap.LibPcap;
 
@@ -68,9 +69,8 @@ internal sealed class CaptureFile : IDisposable
         }
 
         frame = capture.Data;
-        wireLength = capture.Header is PcapHeader pcap ? (int)pcap.PacketLength : frame.Length;
-        var timeval = capture.Header.Timeval;
-        timestamp = DateTimeOffset.FromUnixTimeSeconds((long)timeval.Seconds).AddTicks((long)timeval.MicroSeconds * TimeSpan.TicksPerMicrosecond);
+        wireLength = CapturedFrames.WireLength(capture.Header, frame.Length);
+        timestamp = CapturedFrames.Time(CapturedFrames.Microseconds(capture.Header.Timeval));
         return true;
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using FlowCollector.Collector.Configuration;
+using FlowCollector.Exporters.Evidence;
 
 namespace FlowCollector.Collector.Commands;
 
@@ -27,11 +28,9 @@ internal static class PcapCommand
 
         using (store)
         {
-            var pcap = store!.PcapOf(id);
-            if (pcap?.Path is not { } path || !File.Exists(path))
+            if (!IncidentPcaps.TryLocate(store!, id, out var pcap, out var path, out var reason))
             {
-                var reason = pcap is null ? "nothing was recorded of it" : pcap.Note ?? $"{pcap.Path} no longer exists";
-                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"incident {id} has no pcap: {reason}"));
+                Console.Error.WriteLine(reason);
                 return 1;
             }
 
@@ -47,7 +46,7 @@ internal static class PcapCommand
                 {
                     using var target = new FileStream(output, FileMode.Create, FileAccess.Write);
                     source.CopyTo(target);
-                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"incident {id}: {pcap.Packets} packets written to {output}"));
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"incident {id}: {pcap!.Packets} packets written to {output}"));
                 }
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)

@@ -64,11 +64,9 @@ internal sealed class MetricsService(CollectorCore core, SourcesService sources,
             metrics.RecordAlerts(dispatcher.Counters, dispatcher.QueueDepth, dispatcher.DroppedChanges);
         }
 
-        // Read only once there is evidence: an idle router's scrape runs none of it.
-        if (evidence.Pcaps is { } pcaps && (core.Rings.All.Count > 0 || pcaps.Written > 0 || pcaps.Failures > 0 || evidence.Sampler?.Samples > 0 || evidence.Sampler?.Failures > 0))
+        if (evidence.Pcaps is { } pcaps)
         {
-            metrics.RecordEvidence(
-                [.. core.Rings.All.Select(r => (r.Name, r.Frames, r.Overwritten))], pcaps.Written, pcaps.Failures, pcaps.Active, evidence.Sampler?.Samples ?? 0, evidence.Sampler?.Failures ?? 0);
+            metrics.RecordEvidence(core.Rings.All, pcaps.Written, pcaps.Failures, pcaps.Active, evidence.Sampler?.Samples ?? 0, evidence.Sampler?.Failures ?? 0);
         }
 
         if (mitigation.Worker is { } worker)

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization.Metadata;
 using FlowCollector.Collector.Alerts;
 using FlowCollector.Collector.Hosting;
 using FlowCollector.Exporters.Alerts;
+using FlowCollector.Exporters.Evidence;
 using FlowCollector.Collector.Pipeline;
 using FlowCollector.Collector.Storage;
 using FlowCollector.Exporters.Storage;
@@ -44,10 +45,11 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
             return;
         }
 
-        var pcap = storage.Store?.PcapOf(id);
-        if (pcap?.Path is not { } path || !File.Exists(path))
+        var path = string.Empty;
+        var reason = $"incident {id} has no pcap: the store is not open";
+        if (storage.Store is not { } store || !IncidentPcaps.TryLocate(store, id, out _, out path, out reason))
         {
-            await NotFoundAsync(response, $"incident {id} has no pcap{(pcap?.Note is { } note ? $": {note}" : string.Empty)}", cancellation).ConfigureAwait(false);
+            await NotFoundAsync(response, reason, cancellation).ConfigureAwait(false);
             return;
         }
 

@@ -171,9 +171,8 @@ internal sealed partial class LiveCapture : IFlowSource
                 if (status == GetPacketStatus.PacketRead)
                 {
                     Interlocked.Increment(ref _frames);
-                    var wireLength = packet.Header is PcapHeader header ? (int)header.PacketLength : packet.Data.Length;
-                    var timeval = packet.Header.Timeval;
-                    var microseconds = ((long)timeval.Seconds * 1_000_000) + (long)timeval.MicroSeconds;
+                    var wireLength = CapturedFrames.WireLength(packet.Header, packet.Data.Length);
+                    var microseconds = CapturedFrames.Microseconds(packet.Header.Timeval);
                     _ring?.Append(packet.Data, linkType, microseconds, wireLength);
                     if (!_counts)
                     {

@@ -24,6 +24,9 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
     /// <summary>Said of an incident when no ring exists: flow exports carry no packets, and nothing else was kept.</summary>
     public const string NoPacketsNote = "no packets: NetFlow and IPFIX carry none, and no ring is kept (Capture:Ring keeps frames of SPAN ports and sFlow's sampled headers)";
 
+    /// <summary>Why a recording ended when the collector stopped with the incident still open (its file is complete).</summary>
+    private const string StoppedWithCollector = "the collector stopped";
+
     /// <summary>Said of an incident's pcap while frames are still being added to it.</summary>
     public const string RecordingNote = "recording";
 
@@ -97,6 +100,26 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
         _wake.Dispose();
     }
 
+    /// <summary>
+    /// Where an incident's pcap is, for the API and the command line to hand out; false with the reason
+    /// ("incident ID has no pcap: ...") when nothing was recorded, there is no file, or the file has gone.
+    /// </summary>
+    public static bool TryLocate(IncidentStore store, long incidentId, out PcapEvidence? pcap, out string path, out string reason)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        pcap = store.PcapOf(incidentId);
+        if (pcap?.Path is { } kept && File.Exists(kept))
+        {
+            path = kept;
+            reason = string.Empty;
+            return true;
+        }
+
+        path = string.Empty;
+        reason = string.Create(CultureInfo.InvariantCulture, $"incident {incidentId} has no pcap: {(pcap is null ? "nothing was recorded of it" : pcap.Note ?? $"{pcap.Path} no longer exists")}");
+        return false;
+    }
+
     /// <summary>Applies retention now (also done once a minute while recording); for tests and start-up.</summary>
     public void EnforceRetention()
     {
@@ -164,7 +187,7 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
             Drain(recording, now);
             if (stopping && recording.StopReason is null)
             {
-                recording.StopReason = "the collector stopped";
+                recording.StopReason = StoppedWithCollector;
             }
 
             if (recording.Closing || recording.StopReason is not null)
@@ -204,11 +227,11 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
                 var since = incident.OpenedAt.AddSeconds(-_ring.Seconds);
                 // An incident that reopened (or resumed after a restart) adds to the file it has, and its counts go on.
                 var previous = _store.PcapOf(incident.Id) is { Path: { } kept } earlier && File.Exists(kept) ? earlier : null;
-                var sinceMicros = ToMicroseconds(since);
+                var sinceMicros = CapturedFrames.Microseconds(since);
                 if (previous?.LastAt is { } last)
                 {
                     // What the file holds already is not written twice.
-                    sinceMicros = Math.Max(sinceMicros, ToMicroseconds(last) + 1);
+                    sinceMicros = Math.Max(sinceMicros, CapturedFrames.Microseconds(last) + 1);
                 }
 
                 _recordings[incident.Id] = new Recording(incident, VictimFilter.Of(incident), [.. rings.Select(r => new RingCursor(r, r.Tail))], sinceMicros, previous)
@@ -333,7 +356,7 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
                 LogDiskFull(_logger, recording.Id, file.Path);
             }
         }
-        else if (recording.Previous is null && (recording.StopReason is null || recording.StopReason == "the collector stopped"))
+        else if (recording.Previous is null && (recording.StopReason is null || recording.StopReason == StoppedWithCollector))
         {
             note = $"no frames of the victim were captured in {string.Join(", ", recording.Sources.Select(s => s.Ring.Name))}";
         }
@@ -367,8 +390,6 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
             LogStoreFailed(_logger, incidentId, exception.Message);
         }
     }
-
-    private static long ToMicroseconds(DateTimeOffset at) => (at - DateTimeOffset.UnixEpoch).Ticks / 10;
 
     [LoggerMessage(Level = LogLevel.Error, Message = "incident pcaps: the writer failed; recording goes on with the next incident")]
     private static partial void LogFailed(ILogger logger, Exception exception);
@@ -470,9 +491,9 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
 
         public long Bytes { get; set; } = previous?.Bytes ?? 0;
 
-        public long? FirstMicros { get; set; } = previous?.FirstAt is { } first ? (first - DateTimeOffset.UnixEpoch).Ticks / 10 : null;
+        public long? FirstMicros { get; set; } = previous?.FirstAt is { } first ? CapturedFrames.Microseconds(first) : null;
 
-        public long LastMicros { get; set; } = previous?.LastAt is { } last ? (last - DateTimeOffset.UnixEpoch).Ticks / 10 : 0;
+        public long LastMicros { get; set; } = previous?.LastAt is { } last ? CapturedFrames.Microseconds(last) : 0;
 
         public long MissedBytes { get; set; }
 
@@ -491,8 +512,8 @@ public sealed partial class IncidentPcaps : IIncidentObserver, IDisposable
             File?.Path ?? Previous?.Path,
             Packets,
             Bytes,
-            FirstMicros is { } first ? DateTimeOffset.UnixEpoch.AddTicks(first * 10) : null,
-            FirstMicros is null ? null : DateTimeOffset.UnixEpoch.AddTicks(LastMicros * 10),
+            FirstMicros is { } first ? CapturedFrames.Time(first) : null,
+            FirstMicros is null ? null : CapturedFrames.Time(LastMicros),
             note);
     }
 

@@ -5,6 +5,7 @@ using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Rates;
 using Prometheus;
+using FlowCollector.Exporters.Evidence;
 
 namespace FlowCollector.Exporters.Metrics;
 
@@ -353,7 +354,7 @@ public sealed class CollectorMetrics
     /// Packet evidence: each ring's frames, the incident pcaps' frames and failures, and router mode's samples. The
     /// series appear once there is something to count (a ring, a pcap, a sample): an idle router does not carry them.
     /// </summary>
-    public void RecordEvidence(IReadOnlyList<(string Ring, long Frames, long Overwritten)> rings, long pcapFrames, long pcapFailures, int recording, long samples, long sampleFailures)
+    public void RecordEvidence(IReadOnlyList<FrameRing> rings, long pcapFrames, long pcapFailures, int recording, long samples, long sampleFailures)
     {
         ArgumentNullException.ThrowIfNull(rings);
         if (_evidence is null && rings.Count == 0 && pcapFrames == 0 && pcapFailures == 0 && recording == 0 && samples == 0 && sampleFailures == 0)
@@ -362,10 +363,10 @@ public sealed class CollectorMetrics
         }
 
         var series = _evidence ??= new EvidenceSeries(_factory);
-        foreach (var (ring, frames, overwritten) in rings)
+        foreach (var ring in rings)
         {
-            series.RingFrames.WithLabels(ring).IncTo(frames);
-            series.RingOverwritten.WithLabels(ring).IncTo(overwritten);
+            series.RingFrames.WithLabels(ring.Name).IncTo(ring.Frames);
+            series.RingOverwritten.WithLabels(ring.Name).IncTo(ring.Overwritten);
         }
 
         series.PcapFrames.IncTo(pcapFrames);

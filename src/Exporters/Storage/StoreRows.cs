@@ -1,6 +1,7 @@
 using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Rates;
+using FlowCollector.Exporters.Evidence;
 using FlowCollector.Exporters.Mitigation;
 
 namespace FlowCollector.Exporters.Storage;
@@ -163,8 +164,8 @@ internal sealed class PcapRow
         Path = pcap.Path,
         Packets = pcap.Packets,
         Bytes = pcap.Bytes,
-        FirstAt = pcap.FirstAt is { } first ? (first - DateTimeOffset.UnixEpoch).Ticks / 10 : null,
-        LastAt = pcap.LastAt is { } last ? (last - DateTimeOffset.UnixEpoch).Ticks / 10 : null,
+        FirstAt = pcap.FirstAt is { } first ? CapturedFrames.Microseconds(first) : null,
+        LastAt = pcap.LastAt is { } last ? CapturedFrames.Microseconds(last) : null,
         Note = pcap.Note,
     };
 
@@ -172,8 +173,8 @@ internal sealed class PcapRow
         Path,
         Packets,
         Bytes,
-        FirstAt is { } first ? DateTimeOffset.UnixEpoch.AddTicks(first * 10) : null,
-        LastAt is { } last ? DateTimeOffset.UnixEpoch.AddTicks(last * 10) : null,
+        FirstAt is { } first ? CapturedFrames.Time(first) : null,
+        LastAt is { } last ? CapturedFrames.Time(last) : null,
         Note);
 }
 
