@@ -34,8 +34,13 @@ public sealed class DetectionOptions
     [Within(0, 1, MinimumIsExclusive = true)]
     public double Hysteresis { get; set; } = 0.7;
 
+    /// <summary>
+    /// Seconds of calm that close an incident. Short, because mitigation is withdrawn a grace period after the close
+    /// and operators want it gone soon after a single attack; an attack that comes back reopens its incident with a
+    /// doubled cool-down, so pulse waves stay one incident and keep their rules.
+    /// </summary>
     [Within(1, 3600)]
-    public int CooldownSeconds { get; set; } = 30;
+    public int CooldownSeconds { get; set; } = 5;
 
     /// <summary>
     /// A breach this soon after an incident closed reopens it (with a doubled cool-down) instead of opening a new

@@ -3,6 +3,15 @@ using FlowCollector.Detection.Rates;
 
 namespace FlowCollector.Detection.Incidents;
 
+/// <summary>What the classifier named: the type, its confidence and, for a multi-vector attack, each vector, strongest first.</summary>
+public readonly record struct AttackVerdict(AttackType Type, double Confidence, IReadOnlyList<AttackType> Vectors)
+{
+    public AttackVerdict(AttackType type, double confidence)
+        : this(type, confidence, [])
+    {
+    }
+}
+
 /// <summary>
 /// Names an attack from the composition of its breaching seconds. Each second, the packets above the baseline (the
 /// excess) are attributed to signatures: reflection by UDP source port, SYN-only, ACK, RST, ICMP, GRE, fragments,
@@ -13,6 +22,16 @@ public sealed class AttackEvidence
 {
     private const int Kinds = (int)AttackType.MultiVector + 1;
     private const byte Udp = 17;
+
+    /// <summary>A signature with this share of the excess is one of the attack's vectors.</summary>
+    private const double StrongShare = 0.2;
+
+    /// <summary>
+    /// Fragments go to a reflection whose first fragments are at least this share of them: an answer fragments into
+    /// at most about 45 packets (64 KiB over a 1,500-byte MTU), and a fragment flood that happens to come with a
+    /// little reflection is not the reflection.
+    /// </summary>
+    private const double MinimumFirstFragmentShare = 1.0 / 45;
     private readonly double[] _matching = new double[Kinds];
     private double _excess;
 
@@ -54,7 +73,9 @@ public sealed class AttackEvidence
             }
         }
 
-        Match(AttackType.UdpFlood, counts.UdpPackets - amplified, expected * mean[(int)DetectionMetric.UdpPps]);
+        // Non-first fragments carry no ports: they are counted as fragments (and attributed below), not as a UDP flood.
+        // Fragments of other protocols are rare enough that all of them are taken to be UDP's here.
+        Match(AttackType.UdpFlood, counts.UdpPackets - amplified - counts.FragmentPackets, expected * mean[(int)DetectionMetric.UdpPps]);
         Match(AttackType.SynFlood, counts.SynPackets, expected * mean[(int)DetectionMetric.SynPps]);
         Match(AttackType.TcpAckFlood, counts.AckPackets, 0);
         Match(AttackType.TcpRstFlood, counts.RstPackets, 0);
@@ -63,53 +84,63 @@ public sealed class AttackEvidence
         Match(AttackType.FragmentFlood, counts.FragmentPackets, expected * mean[(int)DetectionMetric.FragmentPps]);
     }
 
-    /// <summary>The attack the evidence points to, with its confidence.</summary>
-    public (AttackType Type, double Confidence) Classify()
+    /// <summary>Signatures that may be vectors of one attack, in the order a tie is broken.</summary>
+    private static readonly AttackType[] Vectors =
+    [
+        AttackType.UdpFlood, AttackType.SynFlood, AttackType.TcpAckFlood, AttackType.TcpRstFlood, AttackType.IcmpFlood, AttackType.GreFlood,
+        AttackType.DnsAmplification, AttackType.NtpAmplification, AttackType.MemcachedAmplification, AttackType.SsdpAmplification, AttackType.CldapAmplification,
+        AttackType.ChargenAmplification, AttackType.SnmpAmplification, AttackType.WsDiscoveryAmplification, AttackType.FragmentFlood,
+    ];
+
+    /// <summary>
+    /// The attack the evidence points to, with its confidence; a multi-vector attack with its vectors. Allocates only
+    /// for a multi-vector verdict.
+    /// </summary>
+    public AttackVerdict Classify()
     {
         if (_excess <= 0)
         {
-            return (AttackType.Unknown, 0);
+            return new AttackVerdict(AttackType.Unknown, 0);
         }
 
+        Span<double> shares = stackalloc double[Kinds];
+        for (var i = 0; i < Kinds; i++)
+        {
+            shares[i] = _matching[i] / _excess;
+        }
+
+        // Large reflected responses arrive fragmented, and exporters see the ports of the first fragment alone (a
+        // 4,000-byte answer is one packet from port 53 and two without ports): the fragments belong to the reflection
+        // that their first fragments name, when one does.
         var bestAmplification = AttackType.Unknown;
-        double amplificationShare = 0;
         for (var type = AttackType.DnsAmplification; type <= AttackType.WsDiscoveryAmplification; type++)
         {
-            if (Share(type) > amplificationShare)
+            if (shares[(int)type] > (bestAmplification == AttackType.Unknown ? 0 : shares[(int)bestAmplification]))
             {
-                amplificationShare = Share(type);
                 bestAmplification = type;
             }
         }
 
-        // Large reflected responses arrive fragmented; later fragments carry no port but belong to the reflection.
-        var fragments = Share(AttackType.FragmentFlood);
-        if (amplificationShare >= 0.3 && amplificationShare + fragments >= 0.6)
+        if (bestAmplification != AttackType.Unknown && shares[(int)bestAmplification] >= MinimumFirstFragmentShare * shares[(int)AttackType.FragmentFlood])
         {
-            return (bestAmplification, Math.Min(1, amplificationShare + fragments));
+            shares[(int)bestAmplification] += shares[(int)AttackType.FragmentFlood];
+            shares[(int)AttackType.FragmentFlood] = 0;
         }
 
-        if (fragments >= 0.6)
-        {
-            return (AttackType.FragmentFlood, Math.Min(1, fragments));
-        }
-
-        // The remaining signatures hardly overlap; several strong ones at once are a multi-vector attack.
+        // The signatures hardly overlap; several strong ones at once are a multi-vector attack.
         var best = AttackType.Unknown;
         double bestShare = 0, strongShares = 0;
         var strong = 0;
-        foreach (var type in (ReadOnlySpan<AttackType>)[AttackType.UdpFlood, AttackType.SynFlood, AttackType.TcpAckFlood, AttackType.TcpRstFlood, AttackType.IcmpFlood, AttackType.GreFlood,
-            AttackType.DnsAmplification, AttackType.NtpAmplification, AttackType.MemcachedAmplification, AttackType.SsdpAmplification, AttackType.CldapAmplification,
-            AttackType.ChargenAmplification, AttackType.SnmpAmplification, AttackType.WsDiscoveryAmplification])
+        foreach (var type in Vectors)
         {
-            var share = Share(type);
+            var share = shares[(int)type];
             if (share > bestShare)
             {
                 bestShare = share;
                 best = type;
             }
 
-            if (share >= 0.2)
+            if (share >= StrongShare)
             {
                 strong++;
                 strongShares += share;
@@ -118,25 +149,43 @@ public sealed class AttackEvidence
 
         if (bestShare >= 0.75 || (strong < 2 && bestShare >= 0.4))
         {
-            return (best, Math.Min(1, bestShare));
+            return new AttackVerdict(best, Math.Min(1, bestShare));
         }
 
         if (strong >= 2 && strongShares >= 0.6)
         {
-            return (AttackType.MultiVector, Math.Min(1, strongShares));
+            // Strongest first (an insertion sort: a tie keeps the table's order).
+            var vectors = new AttackType[strong];
+            var count = 0;
+            foreach (var type in Vectors)
+            {
+                if (shares[(int)type] < StrongShare)
+                {
+                    continue;
+                }
+
+                var at = count++;
+                while (at > 0 && shares[(int)vectors[at - 1]] < shares[(int)type])
+                {
+                    vectors[at] = vectors[at - 1];
+                    at--;
+                }
+
+                vectors[at] = type;
+            }
+
+            return new AttackVerdict(AttackType.MultiVector, Math.Min(1, strongShares), vectors);
         }
 
         // Nothing known explains the excess (interface counters carry no composition at all).
         var explained = 0.0;
-        foreach (var type in AttackNames.All)
+        foreach (var type in Vectors)
         {
-            explained += type == AttackType.FragmentFlood ? 0 : Share(type);
+            explained += type == AttackType.FragmentFlood ? 0 : shares[(int)type];
         }
 
-        return (AttackType.Unknown, Math.Clamp(1 - explained, 0, 1));
+        return new AttackVerdict(AttackType.Unknown, Math.Clamp(1 - explained, 0, 1));
     }
-
-    private double Share(AttackType type) => _matching[(int)type] / _excess;
 
     private void Match(AttackType type, double packets, double expected)
     {

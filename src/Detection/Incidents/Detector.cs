@@ -138,9 +138,10 @@ public sealed class Detector
 
     /// <summary>
     /// Opens incidents early from the second still being counted (<see cref="RateAggregator.Peek"/>): counts only grow
-    /// within a second, so a destination or interface over its threshold part-way through will be over it at the
-    /// tick, and waiting for the tick only adds delay. The decision is the one the tick would make, with the same
-    /// thresholds, only sooner; it applies when one breaching second opens an incident, and to keys judged before.
+    /// within a second, so a key over its threshold part-way through will be over it at the tick, and waiting for the
+    /// tick only adds delay. The decision is the one the tick would make, with the same thresholds, only sooner; it
+    /// applies when one breaching second opens an incident. Destinations and interfaces are judged first, so that a
+    /// prefix opens (as carpet bombing, when its traffic is spread) only where none of its destinations explains it.
     /// </summary>
     public void Probe(TrafficSecond partial)
     {
@@ -151,30 +152,81 @@ public sealed class Detector
         }
 
         var now = partial.Second;
+        Array.Clear(_prefixHasIncident);
         foreach (ref readonly var sample in partial.Samples)
         {
-            if (!_keys.TryGet(sample.Key, out var state) || state.Incident is not null || state.LastSecond >= now)
+            if (sample.Key.Kind == KeyKind.Prefix)
             {
                 continue;
             }
 
-            var values = MetricValues.From(sample.Counts);
-            var verdict = BreachJudge.Judge(sample, values, state.Thresholds, state.Override?.LearningOnly ?? false);
-            if (!verdict.Breaching || !IsPlausible(sample))
+            var state = ProbeState(sample.Key, now);
+            if (state.Incident is not null || ProbeOpen(state, sample, partial, carpet: false))
+            {
+                MarkPrefix(sample.Key);
+            }
+        }
+
+        foreach (ref readonly var sample in partial.Samples)
+        {
+            var prefix = sample.Key.Prefix;
+            if (sample.Key.Kind != KeyKind.Prefix || (prefix >= 0 && prefix < _prefixHasIncident.Length && _prefixHasIncident[prefix]))
             {
                 continue;
             }
 
-            state.Values = values;
-            state.Ratio = verdict.Ratio;
-            state.BreachingMetric = verdict.Metric;
-            state.Breaching = true;
-            _incidents.Open(state, sample, now, partial.ObservedAt, carpet: false);
-            state.Values = default;
-            state.Breaching = false;
+            var state = ProbeState(sample.Key, now);
+            if (state.Incident is null)
+            {
+                ProbeOpen(state, sample, partial, carpet: sample.Destinations >= _options.CarpetBombingDestinations);
+            }
         }
 
         _incidents.Publish();
+    }
+
+    /// <summary>
+    /// A key's state for a probe: a key seen for the first time this second gets it now, with the thresholds the tick
+    /// would give it (the floors), so that a flood to a new address is not left to the tick.
+    /// </summary>
+    private KeyState ProbeState(in TrafficKey key, long now)
+    {
+        if (_keys.TryGet(key, out var state))
+        {
+            return state;
+        }
+
+        state = _keys.Create(key, now);
+        _policy.Apply(key.Kind, state.Learned, state.Override, state.Baseline, ref state.Thresholds);
+        return state;
+    }
+
+    /// <summary>Opens the incident of a key whose second so far breaches; true when it did.</summary>
+    private bool ProbeOpen(KeyState state, in TrafficSample sample, TrafficSecond partial, bool carpet)
+    {
+        var values = MetricValues.From(sample.Counts);
+        var verdict = BreachJudge.Judge(sample, values, state.Thresholds, state.Override?.LearningOnly ?? false);
+        if (!verdict.Breaching || !IsPlausible(sample))
+        {
+            return false;
+        }
+
+        state.Values = values;
+        state.Ratio = verdict.Ratio;
+        state.BreachingMetric = verdict.Metric;
+        state.Breaching = true;
+        _incidents.Open(state, sample, partial.Second, partial.ObservedAt, carpet);
+        state.Values = default;
+        state.Breaching = false;
+        return state.Incident is not null;
+    }
+
+    private void MarkPrefix(in TrafficKey key)
+    {
+        if (key.Kind == KeyKind.Destination && key.Prefix >= 0 && key.Prefix < _prefixHasIncident.Length)
+        {
+            _prefixHasIncident[key.Prefix] = true;
+        }
     }
 
     /// <summary>

@@ -43,6 +43,9 @@ internal sealed class Incident
 
     public AttackType Vector { get; set; }
 
+    /// <summary>A multi-vector attack's vectors, strongest first; empty for every other type.</summary>
+    public IReadOnlyList<AttackType> Vectors { get; set; } = [];
+
     public double Confidence { get; set; }
 
     public Severity Severity { get; set; }
@@ -84,11 +87,12 @@ internal sealed class Incident
     /// Takes a packet sample's composition in place of what the counters gave (none): the evidence, the tops and
     /// the victims are the samples' from now on. A first sample replaces; a later one (the victims followed) adds
     /// its evidence and tops, and its victims, with their rates now, replace the earlier ones. Returns whether what
-    /// the incident says changed in a way that matters to mitigation (its type, or its heaviest victim).
+    /// the incident says changed in a way that matters to mitigation (its type, its vectors, or its heaviest victim).
     /// </summary>
     public bool Describe(PacketSample sample)
     {
         var before = (Type, Victims.Count > 0 ? Victims[0].Address : null);
+        var vectorsBefore = Vectors;
         if (!sample.Follows || !Described)
         {
             Evidence = new AttackEvidence();
@@ -107,8 +111,9 @@ internal sealed class Incident
         }
 
         Described = true;
-        (Type, Confidence) = Evidence.Classify();
-        return before != (Type, Victims.Count > 0 ? Victims[0].Address : null);
+        var verdict = Evidence.Classify();
+        (Type, Confidence, Vectors) = (verdict.Type, verdict.Confidence, verdict.Vectors);
+        return before != (Type, Victims.Count > 0 ? Victims[0].Address : null) || !vectorsBefore.SequenceEqual(Vectors);
     }
 
     public IncidentRecord ToRecord(DateTimeOffset now)
@@ -142,6 +147,7 @@ internal sealed class Incident
             Address = Victims.Count > 0 ? Victims[0].Address : Key.Address,
             AttackType = Type,
             Vector = Type == AttackType.CarpetBombing ? Vector : null,
+            Vectors = Vectors,
             Confidence = Math.Round(Confidence, 3),
             Severity = Severity,
             OpenedAt = OpenedAt,

@@ -41,6 +41,9 @@ public sealed record IncidentRecord
     /// <summary>For carpet bombing: what the spread traffic is (e.g. a UDP flood); null for every other type.</summary>
     public AttackType? Vector { get; init; }
 
+    /// <summary>For a multi-vector attack: each vector (e.g. DNS amplification and a SYN flood), strongest first; empty otherwise.</summary>
+    public IReadOnlyList<AttackType> Vectors { get; init; } = [];
+
     public required double Confidence { get; init; }
 
     public required Severity Severity { get; init; }

@@ -253,10 +253,10 @@ internal sealed class IncidentTracker
 
         incident.Evidence.Add(sample, state.Baseline.Mean);
         incident.AddTops(sample);
-        var (type, confidence) = incident.Evidence.Classify();
+        var verdict = incident.Evidence.Classify();
         if (carpet || incident.Type == AttackType.CarpetBombing)
         {
-            incident.Vector = type;
+            incident.Vector = verdict.Type;
             incident.Type = AttackType.CarpetBombing;
 
             // No destination breached on its own: all of the prefix's excess is spread traffic.
@@ -264,9 +264,11 @@ internal sealed class IncidentTracker
         }
         else
         {
-            incident.Type = type;
-            incident.Confidence = confidence;
+            incident.Type = verdict.Type;
+            incident.Confidence = verdict.Confidence;
         }
+
+        incident.Vectors = verdict.Vectors;
 
         Measure(state, incident, sample);
     }

@@ -90,8 +90,8 @@ public sealed class MitigationPlanner
             return new MitigationPlan([], $"the policy for {severity} incidents has no actions");
         }
 
-        var rule = RuleFor(incident, victim);
-        if (rule is null)
+        var rules = RulesFor(incident, victim);
+        if (rules.Count == 0)
         {
             return new MitigationPlan([], $"{AttackNames.Name(incident.AttackType)} on a prefix has no signature narrow enough to act on");
         }
@@ -121,7 +121,10 @@ public sealed class MitigationPlanner
                 continue;
             }
 
-            actions.Add(new PlannedAction(kind, rule));
+            foreach (var rule in rules)
+            {
+                actions.Add(new PlannedAction(kind, rule));
+            }
         }
 
         return new MitigationPlan(actions, refusal);
@@ -132,16 +135,53 @@ public sealed class MitigationPlanner
     {
         ArgumentNullException.ThrowIfNull(incident);
         var type = incident.AttackType == AttackType.CarpetBombing ? incident.Vector ?? AttackType.Unknown : incident.AttackType;
-        MitigationRule? rule = null;
-        if (AttackSignatures.TryGet(type, out var signature))
+        return SignatureRule(type, victim) ?? HostRule(victim);
+    }
+
+    /// <summary>
+    /// The narrowest rules the attack allows: one per vector of a multi-vector attack (an amplification and a SYN flood
+    /// are two rules, each as narrow as its own), else the one <see cref="RuleFor"/> gives. A vector without a
+    /// signature makes the whole host the rule (a prefix then gets none). Empty when nothing is narrow enough.
+    /// </summary>
+    public static IReadOnlyList<MitigationRule> RulesFor(IncidentRecord incident, IpPrefix victim)
+    {
+        ArgumentNullException.ThrowIfNull(incident);
+        var type = incident.AttackType == AttackType.CarpetBombing ? incident.Vector ?? AttackType.Unknown : incident.AttackType;
+        if (type != AttackType.MultiVector || incident.Vectors.Count == 0)
         {
-            var protocol = signature.Protocol == AttackSignatures.Icmp && !victim.IsIPv4 ? AttackSignatures.IcmpV6 : signature.Protocol;
-            rule = new MitigationRule(victim, protocol, signature.SourcePort, signature.Tcp, signature.Fragments);
+            return RuleFor(incident, victim) is { } rule ? [rule] : [];
         }
 
-        // Without a signature only a single host may be dropped whole; a whole prefix never is.
-        return rule ?? (victim.IsHost() ? new MitigationRule(victim) : null);
+        var rules = new List<MitigationRule>(incident.Vectors.Count);
+        foreach (var vector in incident.Vectors)
+        {
+            if (SignatureRule(vector, victim) is not { } rule)
+            {
+                return HostRule(victim) is { } host ? [host] : [];
+            }
+
+            if (!rules.Contains(rule))
+            {
+                rules.Add(rule);
+            }
+        }
+
+        return rules;
     }
+
+    private static MitigationRule? SignatureRule(AttackType type, IpPrefix victim)
+    {
+        if (!AttackSignatures.TryGet(type, out var signature))
+        {
+            return null;
+        }
+
+        var protocol = signature.Protocol == AttackSignatures.Icmp && !victim.IsIPv4 ? AttackSignatures.IcmpV6 : signature.Protocol;
+        return new MitigationRule(victim, protocol, signature.SourcePort, signature.Tcp, signature.Fragments);
+    }
+
+    /// <summary>Without a signature only a single host may be dropped whole; a whole prefix never is.</summary>
+    private static MitigationRule? HostRule(IpPrefix victim) => victim.IsHost() ? new MitigationRule(victim) : null;
 
     private bool Inside(IpPrefix victim)
     {

@@ -135,7 +135,11 @@ public sealed class AggregationShard : IFlowSink
         // Filled in place: an initializer would build it aside and copy it whole.
         Contribution record = default;
         record.Seconds = seconds;
-        record.PortKey = flow.IpProtocol is ProtocolTcp or ProtocolUdp ? TrafficSample.PortKey(flow.IpProtocol, flow.SourcePort) : uint.MaxValue;
+        // A TCP or UDP record with both ports 0 is made of non-first fragments: the exporter never saw their ports
+        // (softflowd and many routers say nothing else of them). They count as fragments, and under no source port.
+        var transport = flow.IpProtocol is ProtocolTcp or ProtocolUdp;
+        var portless = transport && flow.SourcePort == 0 && flow.DestinationPort == 0;
+        record.PortKey = transport && !portless ? TrafficSample.PortKey(flow.IpProtocol, flow.SourcePort) : uint.MaxValue;
         record.Source = flow.SourceAddress;
         record.Packets = packets;
         ref var counts = ref record.Counts;
@@ -180,7 +184,7 @@ public sealed class AggregationShard : IFlowSink
                 break;
         }
 
-        if ((flow.Attributes & FlowAttributes.Fragment) != 0)
+        if (portless || (flow.Attributes & FlowAttributes.Fragment) != 0)
         {
             counts.FragmentPackets = packets;
         }
@@ -270,7 +274,7 @@ public sealed class AggregationShard : IFlowSink
             for (var i = 0; i < _used; i++)
             {
                 ref var slot = ref _slots[i];
-                if (!slot.InUse || slot.Key.Kind is not (KeyKind.Destination or KeyKind.Interface))
+                if (!slot.InUse || slot.Key.Kind is not (KeyKind.Destination or KeyKind.Interface or KeyKind.Prefix))
                 {
                     continue;
                 }

@@ -160,8 +160,8 @@ public sealed class RateAggregator
     }
 
     /// <summary>
-    /// The second being counted, so far, for destination and interface keys of flow evidence (not closed, not
-    /// interface counters). Valid until the next call; read on the tick's thread.
+    /// The second being counted, so far, for destination, prefix and interface keys of flow evidence (not closed,
+    /// not interface counters), prefixes with their destinations counted. Valid until the next call; read on the tick's thread.
     /// </summary>
     public TrafficSecond Peek(DateTimeOffset observedAt)
     {
@@ -175,6 +175,8 @@ public sealed class RateAggregator
             {
                 shard.Peek(_second, _partialMerged, _partial.Buffer);
             }
+
+            CountDestinations(_partial.Buffer, _partialMerged);
 
             return _partial;
         }
@@ -270,9 +272,11 @@ public sealed class RateAggregator
     }
 
     /// <summary>Prefix keys learn how many of their destinations had traffic (carpet bombing spreads thin).</summary>
-    private void CountDestinations()
+    private void CountDestinations() => CountDestinations(_result.Buffer, _merged);
+
+    private void CountDestinations(List<TrafficSample> buffer, Dictionary<TrafficKey, int> merged)
     {
-        var samples = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_result.Buffer);
+        var samples = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(buffer);
         var prefixSamples = _prefixSamples;
         prefixSamples.AsSpan().Fill(-2);
         for (var i = 0; i < samples.Length; i++)
@@ -286,7 +290,7 @@ public sealed class RateAggregator
             // One lookup per prefix, not per destination: there are few prefixes and many destinations.
             if (prefixSamples[prefix] == -2)
             {
-                prefixSamples[prefix] = _merged.TryGetValue(TrafficKey.ForPrefix(prefix), out var found) ? found : -1;
+                prefixSamples[prefix] = merged.TryGetValue(TrafficKey.ForPrefix(prefix), out var found) ? found : -1;
             }
 
             if (prefixSamples[prefix] >= 0)

@@ -49,6 +49,12 @@ public sealed class AlertMessage : IDisposable
 
     public string? Vector => Text(Incident, "vector");
 
+    /// <summary>A multi-vector attack's vectors, strongest first.</summary>
+    public IReadOnlyList<string> Vectors =>
+        Incident.ValueKind == JsonValueKind.Object && Incident.TryGetProperty("vectors", out var vectors) && vectors.ValueKind == JsonValueKind.Array
+            ? [.. vectors.EnumerateArray().Where(v => v.ValueKind == JsonValueKind.String).Select(v => v.GetString()!)]
+            : [];
+
     public string Severity => Text(Incident, "severity") ?? "low";
 
     public double Confidence => Number(Incident, "confidence");
@@ -100,7 +106,10 @@ public sealed class AlertMessage : IDisposable
     /// <summary>"Incident 12 opened · UDP flood · 94 % · 192.0.2.10": one line, what every channel leads with.</summary>
     public string Title()
     {
-        var what = Describe(AttackType) + (Vector is { } vector ? $" ({Describe(vector)})" : string.Empty);
+        var vectors = Vectors;
+        var what = Describe(AttackType)
+            + (Vector is { } vector ? $" ({Describe(vector)})" : string.Empty)
+            + (vectors.Count > 0 ? $" ({string.Join(" + ", vectors.Select(Describe))})" : string.Empty);
         return Kind == AlertEventKind.Test
             ? $"Test alert from {Node}: {what} on {Target} (not a real incident)"
             : string.Create(CultureInfo.InvariantCulture, $"Incident {IncidentId} {Verb()} · {what} · {Confidence * 100:0} % · {Target}");

@@ -116,8 +116,11 @@ internal sealed class TrackedIncident(IncidentRecord incident)
 
     public List<LedgerEntry> Entries { get; } = [];
 
-    /// <summary>Policy actions already applied (or given up, or withdrawn by hand) for this incident: never applied twice.</summary>
-    public HashSet<PolicyAction> Done { get; } = [];
+    /// <summary>Rules of each kind already applied (or given up) for this incident: never applied twice while the plan keeps them.</summary>
+    public HashSet<(PolicyAction Kind, MitigationRule Rule)> Tried { get; } = [];
+
+    /// <summary>Kinds the engine no longer changes for this incident: withdrawn by hand, or taken over from an earlier run.</summary>
+    public HashSet<PolicyAction> Frozen { get; } = [];
 
     /// <summary>When its actions go, once it has closed (the grace period).</summary>
     public DateTimeOffset? WithdrawAfter { get; set; }

@@ -36,6 +36,9 @@ public sealed record MitigationBackends(IMitigationBackend? Rules, IMitigationBa
 /// </summary>
 public sealed partial class MitigationEngine
 {
+    /// <summary>Each reopening of an incident doubles the grace before its actions go, up to this many times (as the cool-down).</summary>
+    private const int MaxGraceDoublings = 3;
+
     private readonly MitigationOptions _options;
     private readonly MitigationPlanner _planner;
     private readonly IncidentStore _store;
@@ -114,7 +117,9 @@ public sealed partial class MitigationEngine
         tracked.Incident = incident;
         if (closed)
         {
-            tracked.WithdrawAfter = _time.GetUtcNow().AddSeconds(_options.WithdrawGraceSeconds);
+            // The detector's reopen back-off governs withdrawal too: each return of the attack doubles the grace.
+            var grace = (long)_options.WithdrawGraceSeconds << Math.Min(incident.Reopened, MaxGraceDoublings);
+            tracked.WithdrawAfter = _time.GetUtcNow().AddSeconds(grace);
             return;
         }
 
@@ -136,17 +141,11 @@ public sealed partial class MitigationEngine
             }
         }
 
-        foreach (var planned in plan.Actions)
+        foreach (var kind in plan.Actions.Select(a => a.Kind).Distinct())
         {
-            if (tracked.Done.Add(planned.Kind))
+            if (!tracked.Frozen.Contains(kind))
             {
-                Apply(tracked, planned);
-            }
-            else if (Moved(tracked, planned) is { } stale)
-            {
-                // A router's packet sample named another victim (the attack moved): the rule follows it.
-                Withdraw(stale, "the victim moved");
-                Apply(tracked, planned);
+                Follow(tracked, kind, plan.Actions);
             }
         }
 
@@ -184,7 +183,7 @@ public sealed partial class MitigationEngine
         {
             if (_ledger.Find(request.Id) is { } entry)
             {
-                entry.Owner.Done.Add(PolicyOf(entry.Action.Kind));
+                entry.Owner.Frozen.Add(PolicyOf(entry.Action.Kind));
                 Withdraw(entry, "withdrawn by hand");
             }
         }
@@ -240,10 +239,31 @@ public sealed partial class MitigationEngine
         _ => _backends.Rules,
     };
 
-    /// <summary>The incident's action of this kind in force for another victim than the plan's, if any.</summary>
-    private static LedgerEntry? Moved(TrackedIncident tracked, PlannedAction planned) =>
-        tracked.Entries.FirstOrDefault(e => e.Action.WithdrawnAt is null && e.WithdrawRetryAt is null && PolicyOf(e.Action.Kind) == planned.Kind
-            && e.Rule.Destination != planned.Rule.Destination);
+    /// <summary>
+    /// Brings an incident's actions of one kind to what the plan asks for: its new rules are applied first, then the
+    /// rules it no longer asks for are withdrawn. A router's packet sample may name another victim (the attack
+    /// moved), and a multi-vector attack has one rule per vector, which change as its classification does.
+    /// </summary>
+    private void Follow(TrackedIncident tracked, PolicyAction kind, IReadOnlyList<PlannedAction> plan)
+    {
+        foreach (var planned in plan)
+        {
+            if (planned.Kind == kind && tracked.Tried.Add((kind, planned.Rule)))
+            {
+                Apply(tracked, planned);
+            }
+        }
+
+        var stale = tracked.Entries
+            .Where(e => e.Action.WithdrawnAt is null && e.WithdrawRetryAt is null && PolicyOf(e.Action.Kind) == kind && !plan.Any(p => p.Kind == kind && p.Rule == e.Rule))
+            .ToList();
+        foreach (var entry in stale)
+        {
+            // Withdrawn because the plan changed, so it may come back if the plan does.
+            tracked.Tried.Remove((kind, entry.Rule));
+            Withdraw(entry, plan.Any(p => p.Kind == kind && p.Rule.Destination == entry.Rule.Destination) ? "the attack's vectors changed" : "the victim moved");
+        }
+    }
 
     private static PolicyAction PolicyOf(ActionKind kind) => kind switch
     {
@@ -478,7 +498,7 @@ public sealed partial class MitigationEngine
             var tracked = _ledger.Track(incident ?? OrphanOf(action));
             var entry = _ledger.Add(tracked, action, new MitigationRule(default));
             entry.MayBeAnnounced = action.AppliedAt is not null || action.Attempts > 0;
-            tracked.Done.Add(PolicyOf(action.Kind));
+            tracked.Frozen.Add(PolicyOf(action.Kind));
             var refusal = RefusalOf(tracked.Incident, action, local ? keptRules : keptAnnouncements);
             if (refusal is null)
             {

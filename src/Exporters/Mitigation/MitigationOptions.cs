@@ -39,9 +39,12 @@ public sealed class MitigationOptions : MitigationPlanOptions
     [Within(10, 604_800)]
     public int MaxLifetimeSeconds { get; set; } = 3600;
 
-    /// <summary>Actions stay this long after their incident closes, in case the attack comes straight back.</summary>
+    /// <summary>
+    /// Actions stay this long after their incident closes, in case the attack comes straight back; doubled for each
+    /// time the incident reopened (up to 8x), so that pulse waves keep their rules until the waves stop.
+    /// </summary>
     [Within(0, 86_400)]
-    public int WithdrawGraceSeconds { get; set; } = 10;
+    public int WithdrawGraceSeconds { get; set; } = 6;
 
     /// <summary>A failed apply or withdrawal is retried after this long, up to <see cref="MaxAttempts"/> for applies (withdrawals never give up).</summary>
     [Within(1, 3_600)]

@@ -6,7 +6,7 @@ namespace FlowCollector.Exporters.Mitigation;
 
 /// <summary>
 /// Runs the <see cref="MitigationEngine"/> on a thread of its own, so that a slow nft or an absent ExaBGP never holds
-/// up detection: incidents that open, escalate or close are queued for it, and once a second it does its
+/// up detection: incidents that open, escalate, change their type or close are queued for it, and once a second it does its
 /// housekeeping. At dispose the engine withdraws everything.
 /// </summary>
 public sealed partial class MitigationWorker : IIncidentObserver, IDisposable
@@ -19,6 +19,10 @@ public sealed partial class MitigationWorker : IIncidentObserver, IDisposable
     private readonly ILogger _logger;
     private readonly BlockingCollection<(IncidentRecord Incident, bool Closed)> _events = new(new ConcurrentQueue<(IncidentRecord, bool)>(), MaxQueued);
     private readonly Thread _thread;
+
+    // What each open incident was last queued as: a second that names another type or other vectors is queued too,
+    // so that the rules follow the classification. Touched only on the detection thread.
+    private readonly Dictionary<long, (AttackType Type, AttackType? Vector, ulong Vectors)> _named = [];
 
     private long _droppedEvents;
     private int _disposed;
@@ -53,9 +57,15 @@ public sealed partial class MitigationWorker : IIncidentObserver, IDisposable
         switch (change.Change)
         {
             case IncidentChange.Opened or IncidentChange.Escalated or IncidentChange.Described:
+                _named[change.Incident.Id] = NameOf(change.Incident);
+                Enqueue(change.Incident, closed: false);
+                break;
+            case IncidentChange.Updated when _named.TryGetValue(change.Incident.Id, out var named) && named != NameOf(change.Incident):
+                _named[change.Incident.Id] = NameOf(change.Incident);
                 Enqueue(change.Incident, closed: false);
                 break;
             case IncidentChange.Closed:
+                _named.Remove(change.Incident.Id);
                 Enqueue(change.Incident, closed: true);
                 break;
         }
@@ -77,6 +87,17 @@ public sealed partial class MitigationWorker : IIncidentObserver, IDisposable
 
         _engine.Shutdown();
         _events.Dispose();
+    }
+
+    private static (AttackType, AttackType?, ulong) NameOf(IncidentRecord incident)
+    {
+        var vectors = 0UL;
+        foreach (var vector in incident.Vectors)
+        {
+            vectors |= 1UL << ((int)vector & 63);
+        }
+
+        return (incident.AttackType, incident.Vector, vectors);
     }
 
     private void Enqueue(IncidentRecord incident, bool closed)

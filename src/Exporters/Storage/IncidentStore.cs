@@ -393,7 +393,7 @@ public sealed partial class IncidentStore : IIncidentObserver, IDisposable
 
     private const string SelectIncidents =
         "SELECT id AS Id, key AS Key, key_kind AS KeyKind, node AS Node, source AS Source, exporter AS Exporter, interface AS Interface, direction AS Direction, address AS Address, " +
-        "attack_type AS AttackType, vector AS Vector, confidence AS Confidence, severity AS Severity, opened_at AS OpenedAt, closed_at AS ClosedAt, updated_at AS UpdatedAt, " +
+        "attack_type AS AttackType, vector AS Vector, vectors AS Vectors, confidence AS Confidence, severity AS Severity, opened_at AS OpenedAt, closed_at AS ClosedAt, updated_at AS UpdatedAt, " +
         "first_second AS FirstSecond, peak_pps AS PeakPps, peak_bps AS PeakBps, current_pps AS CurrentPps, current_bps AS CurrentBps, capacity_bps AS CapacityBps, threshold AS Threshold, " +
         "threshold_metric AS ThresholdMetric, top_source_ports AS TopSourcePorts, top_sources AS TopSources, reopened AS Reopened, close_reason AS CloseReason, victims AS Victims, " +
         "pcap_path AS PcapPath, pcap_packets AS PcapPackets, pcap_bytes AS PcapBytes, pcap_first_at AS PcapFirstAt, pcap_last_at AS PcapLastAt, pcap_note AS PcapNote " +
@@ -402,7 +402,7 @@ public sealed partial class IncidentStore : IIncidentObserver, IDisposable
     private const string UpsertIncident = InsertIncident +
         """
 
-        ON CONFLICT (id) DO UPDATE SET attack_type = excluded.attack_type, vector = excluded.vector, confidence = excluded.confidence,
+        ON CONFLICT (id) DO UPDATE SET attack_type = excluded.attack_type, vector = excluded.vector, vectors = excluded.vectors, confidence = excluded.confidence,
             severity = excluded.severity, closed_at = excluded.closed_at, updated_at = excluded.updated_at, peak_pps = excluded.peak_pps,
             peak_bps = excluded.peak_bps, current_pps = excluded.current_pps, current_bps = excluded.current_bps, capacity_bps = excluded.capacity_bps, threshold = excluded.threshold,
             threshold_metric = excluded.threshold_metric, top_source_ports = excluded.top_source_ports, top_sources = excluded.top_sources,
@@ -413,10 +413,10 @@ public sealed partial class IncidentStore : IIncidentObserver, IDisposable
 
     private const string InsertIncident =
         """
-        INSERT INTO incidents (id, key, key_kind, node, source, exporter, interface, direction, address, attack_type, vector, confidence, severity,
+        INSERT INTO incidents (id, key, key_kind, node, source, exporter, interface, direction, address, attack_type, vector, vectors, confidence, severity,
             opened_at, closed_at, updated_at, first_second, peak_pps, peak_bps, current_pps, current_bps, capacity_bps, threshold, threshold_metric,
             top_source_ports, top_sources, reopened, close_reason, victims)
-        VALUES (@Id, @Key, @KeyKind, @Node, @Source, @Exporter, @Interface, @Direction, @Address, @AttackType, @Vector, @Confidence, @Severity,
+        VALUES (@Id, @Key, @KeyKind, @Node, @Source, @Exporter, @Interface, @Direction, @Address, @AttackType, @Vector, @Vectors, @Confidence, @Severity,
             @OpenedAt, @ClosedAt, @UpdatedAt, @FirstSecond, @PeakPps, @PeakBps, @CurrentPps, @CurrentBps, @CapacityBps, @Threshold, @ThresholdMetric,
             @TopSourcePorts, @TopSources, @Reopened, @CloseReason, @Victims)
         """;

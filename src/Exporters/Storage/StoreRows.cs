@@ -50,6 +50,9 @@ internal sealed class IncidentRow
     public string? Address { get; set; }
     public string AttackType { get; set; } = string.Empty;
     public string? Vector { get; set; }
+
+    /// <summary>A multi-vector attack's vectors by name, comma-separated; empty for every other type.</summary>
+    public string Vectors { get; set; } = string.Empty;
     public double Confidence { get; set; }
     public string Severity { get; set; } = string.Empty;
     public long OpenedAt { get; set; }
@@ -88,6 +91,7 @@ internal sealed class IncidentRow
         Address = record.Address,
         AttackType = AttackNames.Name(record.AttackType),
         Vector = record.Vector is { } vector ? AttackNames.Name(vector) : null,
+        Vectors = string.Join(',', record.Vectors.Select(AttackNames.Name)),
         Confidence = record.Confidence,
         Severity = AttackNames.Name(record.Severity),
         OpenedAt = record.OpenedAt.ToUnixTimeMilliseconds(),
@@ -121,6 +125,7 @@ internal sealed class IncidentRow
         Address = Address,
         AttackType = ParseAttackType(AttackType),
         Vector = Vector is null ? null : ParseAttackType(Vector),
+        Vectors = Vectors.Length == 0 ? [] : [.. Vectors.Split(',').Select(ParseAttackType)],
         Confidence = Confidence,
         Severity = AttackNames.TryParse(Severity, out Severity severity) ? severity : throw new FormatException($"severity '{Severity}' is not a severity"),
         OpenedAt = DateTimeOffset.FromUnixTimeMilliseconds(OpenedAt),

@@ -129,6 +129,10 @@ internal static class StoreSchema
                 pcap_note TEXT)
             """,
         ],
+        [
+            // A multi-vector attack names each of its vectors.
+            "ALTER TABLE incidents ADD COLUMN vectors TEXT NOT NULL DEFAULT ''",
+        ],
     ];
 
     /// <summary>The schema version this build writes.</summary>

@@ -166,6 +166,64 @@ public sealed class MitigationEngineTests : IDisposable
     }
 
     [Fact]
+    public void Housekeep_ReopenedIncidentCloses_WithdrawsAfterTheGraceDoubledPerReopening()
+    {
+        var engine = Engine();
+        engine.Start();
+        var incident = Incident(1, "high") with { Reopened = 2 };
+        engine.Handle(incident, closed: false);
+
+        // Pulse waves: an incident that came back twice keeps its rules four grace periods after it calms down.
+        engine.Handle(Closed(incident), closed: true);
+        Pass(engine, 39);
+        Assert.Equal(2, Active().Count);
+
+        Pass(engine, 1);
+        Assert.Empty(Active());
+    }
+
+    [Fact]
+    public void Handle_MultiVectorAttack_AppliesOneRulePerVector()
+    {
+        var engine = Engine();
+        engine.Start();
+        var incident = Incident(1, "high") with { AttackType = AttackType.MultiVector, Vectors = [AttackType.DnsAmplification, AttackType.SynFlood] };
+
+        engine.Handle(incident, closed: false);
+
+        var rules = Active().Where(a => a.Kind == ActionKind.Nftables).Select(a => a.Rule).Order().ToList();
+        Assert.Equal(2, rules.Count);
+        Assert.Contains(rules, r => r.Contains("udp sport 53", StringComparison.Ordinal));
+        Assert.Contains(rules, r => r.Contains("tcp flags", StringComparison.Ordinal));
+        Assert.Equal(2, Active().Count(a => a.Kind == ActionKind.FlowSpec));
+        Assert.Equal(2, _rules.Rules.Count);
+
+        // The same plan again (a later escalation) applies nothing twice.
+        engine.Handle(incident with { Severity = Severity.Critical }, closed: false);
+        Assert.Equal(2, _rules.Rules.Count);
+        Assert.Equal(2, _rules.Calls.Count(c => c.StartsWith("apply", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Handle_ClassificationChanges_ReplacesTheRuleOfTheVectorThatWent()
+    {
+        var engine = Engine(Options(o => o.Policy = new SeverityPolicy { High = ["nftables"] }));
+        engine.Start();
+        var incident = Incident(1, "high") with { AttackType = AttackType.MultiVector, Vectors = [AttackType.DnsAmplification, AttackType.SynFlood] };
+        engine.Handle(incident, closed: false);
+        var syn = Assert.Single(Active(), a => a.Rule.Contains("tcp flags", StringComparison.Ordinal));
+
+        // The SYN flood turns out to be a small share: the attack is the amplification alone.
+        engine.Handle(incident with { AttackType = AttackType.DnsAmplification, Vectors = [] }, closed: false);
+
+        var standing = Assert.Single(Active());
+        Assert.Contains("udp sport 53", standing.Rule, StringComparison.Ordinal);
+        Assert.Single(_rules.Rules);
+        var withdrawn = _store.Actions(activeOnly: false).Single(a => a.Id == syn.Id);
+        Assert.Equal((ActionState.Withdrawn, "the attack's vectors changed"), (withdrawn.State, withdrawn.Error));
+    }
+
+    [Fact]
     public void Handle_IncidentResumingWithinGrace_KeepsItsActionsWithoutApplyingAgain()
     {
         var engine = Engine();
