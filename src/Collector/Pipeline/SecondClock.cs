@@ -6,8 +6,9 @@ namespace FlowCollector.Collector.Pipeline;
 /// <summary>
 /// Closes each second once its boundary has passed, until stopped, on a thread of its own. A timer may fire a
 /// little early, so the boundary is checked again; after a stall the missed seconds are closed one by one. Three
-/// times during a second that follows one with flow traffic, the detector probes the second so far (an attack over
-/// its threshold already is opened then, not at the tick); a router-mode node with no flows never wakes for it.
+/// times during each second of a collector that received flows within the last minute, the detector probes the
+/// second so far if flows arrived in it (an attack over its threshold already is opened then, not at the tick); a
+/// router-mode node with no flows never wakes for it.
 /// A fault here ends the host, and the process exits with a failure code so that its service manager restarts it.
 /// </summary>
 internal sealed partial class SecondClock(CollectorCore core, SecondPipeline pipeline, TimeProvider time, ILoggerFactory loggers) : BackgroundService
@@ -60,11 +61,16 @@ internal sealed partial class SecondClock(CollectorCore core, SecondPipeline pip
                 continue;
             }
 
-            var probeDue = pipeline.CanProbe && pipeline.FlowsLastSecond && probes < ProbesPerSecond;
+            var probeDue = pipeline.CanProbe && pipeline.FlowsRecently && probes < ProbesPerSecond;
             var probeAt = DateTimeOffset.FromUnixTimeSeconds(toClose).AddMilliseconds(1000.0 * (probes + 1) / (ProbesPerSecond + 1));
             if (probeDue && now >= probeAt)
             {
-                pipeline.Probe();
+                // Nothing arrived since the tick: nothing to judge (an exporter that sends every other second).
+                if (pipeline.FlowsThisSecond)
+                {
+                    pipeline.Probe();
+                }
+
                 probes++;
                 continue;
             }

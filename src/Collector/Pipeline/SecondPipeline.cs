@@ -21,7 +21,11 @@ internal sealed class SecondPipeline
     private readonly TimeProvider _time;
     private readonly CapacityWarnings _warnings;
     private long _lastBaselineSave;
+    /// <summary>Seconds after the last flows during which the second is still probed.</summary>
+    private const long RecentFlowSeconds = 60;
+
     private long _received;
+    private long _lastFlowSecond = long.MinValue / 2;
     private volatile InterfaceRate[] _interfaces = [];
     private long _lastSecond;
 
@@ -43,8 +47,14 @@ internal sealed class SecondPipeline
     /// <summary>Interface rates of the last complete second.</summary>
     public IReadOnlyList<InterfaceRate> Interfaces => _interfaces;
 
-    /// <summary>Whether flows arrived during the last second closed (the probes are for flows, not counters).</summary>
-    public bool FlowsLastSecond { get; private set; }
+    /// <summary>
+    /// Whether flows arrived within the last minute of seconds closed (the probes are for flows, not counters): such a
+    /// collector probes each second, since an exporter may send only every other second or less often.
+    /// </summary>
+    public bool FlowsRecently => _lastFlowSecond >= _lastSecond - RecentFlowSeconds;
+
+    /// <summary>Whether flows arrived since the last second closed: a probe of this second can find something.</summary>
+    public bool FlowsThisSecond => _sources.Received != _received;
 
     /// <summary>How far the last closed second is behind the clock, beyond the second it takes to close it.</summary>
     public double LagSeconds => Math.Max(0, (_time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0) - (LastSecond + 1));
@@ -111,7 +121,11 @@ internal sealed class SecondPipeline
         _interfaces = [.. interfaces];
         Interlocked.Exchange(ref _lastSecond, second);
         var received = _sources.Received;
-        FlowsLastSecond = received != _received;
+        if (received != _received)
+        {
+            _lastFlowSecond = second;
+        }
+
         _received = received;
         _core.Decoder.Exporters.Expire(_time.GetUtcNow().ToUnixTimeMilliseconds());
         var statistics = aggregator.Statistics();

@@ -30,6 +30,9 @@ public sealed class AggregationShard : IFlowSink
     /// <summary>The largest IP packet, with room for link-layer headers that some exporters count.</summary>
     private const ulong MaxPacketBytes = 65_535 + 64;
 
+    /// <summary>A record this much longer than whole seconds is spread over the whole seconds.</summary>
+    private const long SpreadSlackMilliseconds = 100;
+
 
     private readonly RateAggregator _owner;
     private readonly object _gate = new();
@@ -365,7 +368,11 @@ public sealed class AggregationShard : IFlowSink
         _ => TrafficSource.NetFlow,
     };
 
-    /// <summary>Seconds a flow record is spread over: its duration, rounded up, at least 1, at most the configured cut.</summary>
+    /// <summary>
+    /// Seconds a flow record is spread over: its duration, rounded up past a little slack, at least 1, at most the
+    /// configured cut. Exporters close a flow a few milliseconds after its nominal lifetime (softflowd's two-second
+    /// IPv6 records last 2,003 ms): spread over three seconds it would understate the rate by a third.
+    /// </summary>
     private int SpreadSeconds(in FlowRecord flow)
     {
         if (flow.Format is not (ExportFormat.NetFlowV5 or ExportFormat.NetFlowV9 or ExportFormat.Ipfix))
@@ -374,12 +381,12 @@ public sealed class AggregationShard : IFlowSink
         }
 
         var milliseconds = flow.EndMilliseconds - flow.StartMilliseconds;
-        if (milliseconds <= 1000)
+        if (milliseconds <= 1000 + SpreadSlackMilliseconds)
         {
             return 1;
         }
 
-        return (int)Math.Min((milliseconds + 999) / 1000, _owner.MaxSpreadSeconds);
+        return (int)Math.Min((milliseconds - SpreadSlackMilliseconds + 999) / 1000, _owner.MaxSpreadSeconds);
     }
 
     /// <summary>

@@ -171,6 +171,26 @@ public sealed class RateAggregatorTests
         Assert.All(rates.Skip(60), rate => Assert.Equal(0.0, rate));
     }
 
+    [Theory]
+    [InlineData(1_050, new[] { 100.0, 0 })]
+    [InlineData(2_003, new[] { 50.0, 50, 0 })]
+    [InlineData(2_100, new[] { 50.0, 50, 0 })]
+    [InlineData(2_101, new[] { 100.0 / 3, 100.0 / 3, 100.0 / 3, 0 })]
+    public void Tick_RecordALittleLongerThanWholeSeconds_IsSpreadOverTheWholeSeconds(long milliseconds, double[] expected)
+    {
+        // softflowd closes its two-second IPv6 flows after 2,003 ms: three seconds would understate the rate by a third.
+        var aggregator = Aggregator();
+        var shard = aggregator.CreateShard();
+        Add(shard, Flow(packets: 100, durationMilliseconds: milliseconds));
+
+        for (var s = 0; s < expected.Length; s++)
+        {
+            var second = aggregator.Tick(Second + s);
+            var packets = Has(second, TrafficKey.ForNode(TrafficSource.NetFlow)) ? Find(second, TrafficKey.ForNode(TrafficSource.NetFlow)).Counts.Packets : 0;
+            Assert.True(Math.Abs(expected[s] - packets) < 1e-6, $"second {s}: {packets}, expected {expected[s]}");
+        }
+    }
+
     [Fact]
     public void Tick_SpreadRecordsAndInstantOnes_AddUp()
     {
