@@ -4,7 +4,7 @@
 For each scenario, exporter and collector: two network namespaces joined by a veth pair; in the first the
 collector, the exporter (softflowd NetFlow v9 or IPFIX with one-second timeouts, or pmacctd sFlow sampling 1 in
 10) watching the veth, and tcpdump capturing the export on lo; in the second scripts/scenario/traffic.py sends 20 s
-of a normal mix, then the attack (8 s, or pulse waves: 5 s on, 10 s off, four times; or a backup ramping up, which
+of a normal mix, then the attack at 4,000 pps (8,000 spread over 64 hosts for carpet bombing; 8 s, or pulse waves: 5 s on, 10 s off, four times; or a backup ramping up, which
 must not alarm), then normal traffic until the rules are withdrawn. Measured:
   - arrival: when the first record of the attack reached the collector's port (the lo capture, decoded with
     `flowcollector decode`);
@@ -44,7 +44,8 @@ SCENARIOS = {
     "syn_flood": {"flood": "syn_flood", "named": "syn_flood"},
     "udp_flood": {"flood": "udp_flood", "named": "udp_flood"},
     "udp_flood_ipv6": {"flood": "udp_flood", "named": "udp_flood", "victim": VICTIM6},
-    "carpet_bombing": {"flood": "carpet_bombing", "named": "carpet_bombing", "prefix": "203.0.113.0/24"},
+    # 64 hosts at 125 pps each: every one far under a host's floor (1,000 pps), the /24 over its own (5,000 pps).
+    "carpet_bombing": {"flood": "carpet_bombing", "named": "carpet_bombing", "prefix": "203.0.113.0/24", "pps": 8000},
     "multi_vector": {"flood": "multi_vector", "named": "multi_vector", "vectors": ["dns_amplification", "syn_flood"]},
     "pulse_wave": {"flood": "syn_flood", "named": "syn_flood", "pulses": (5, 10, 4)},
     "backup_ramp": {},
@@ -247,10 +248,10 @@ def run_once(binary, scenario, exporter, collector, base):
             traffic += ["--flood-seconds", "40", "--ramp-bulk-to", "6000"]
         elif "pulses" in spec:
             on, off, count = spec["pulses"]
-            traffic += ["--flood", spec["flood"], "--flood-pps", "4000", "--flood-seconds", str(count * on + (count - 1) * off),
-                        "--pulse-on", str(on), "--pulse-off", str(off), "--after-seconds", "90"]
+            traffic += ["--flood", spec["flood"], "--flood-pps", str(spec.get("pps", 4000)), "--flood-seconds", str(count * on + (count - 1) * off),
+                        "--pulse-on", str(on), "--pulse-off", str(off), "--after-seconds", "70"]
         else:
-            traffic += ["--flood-seconds", "8", "--flood", spec["flood"], "--flood-pps", "4000", "--after-seconds", "40"]
+            traffic += ["--flood-seconds", "8", "--flood", spec["flood"], "--flood-pps", str(spec.get("pps", 4000)), "--after-seconds", "30"]
         subprocess.run(["ip", "netns", "exec", NS_B, *traffic], check=True)
         time.sleep(3)
         with open(timeline) as handle:
