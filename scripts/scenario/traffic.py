@@ -65,23 +65,19 @@ def frames(ip_layer):
 def normal_frames(victim):
     """One second's worth of shapes of ordinary traffic to a server: web, DNS answers, a little ICMP."""
     if ":" in victim:
-        result = []
-        for i, client in enumerate(CLIENTS6):
-            result.append(frame(IPv6(src=client, dst=victim) / TCP(sport=40000 + i, dport=443, flags="A") / Raw(b"\x00" * 846)))
-            result.append(frame(IPv6(src=client, dst=victim) / TCP(sport=40000 + i, dport=443, flags="PA") / Raw(b"\x00" * 400)))
-            result.append(frame(IPv6(src=client, dst=victim) / UDP(sport=50000 + i, dport=4500) / Raw(b"\x00" * 200)))
-        result.append(frame(IPv6(src="2001:db8:100::53", dst=victim) / UDP(sport=53, dport=33000) / Raw(b"\x00" * 120)))
-        result.append(frame(IPv6(src="2001:db8:100::40", dst=victim) / TCP(sport=41000, dport=443, flags="S")))
-        result.append(frame(IPv6(src="2001:db8:100::41", dst=victim) / ICMPv6EchoRequest() / Raw(b"\x00" * 56)))
-        return result
+        ip, clients, dns, syn, ping = IPv6, CLIENTS6, "2001:db8:100::53", "2001:db8:100::40", "2001:db8:100::41"
+        echo = ICMPv6EchoRequest()
+    else:
+        ip, clients, dns, syn, ping = IP, CLIENTS, "198.51.100.53", "198.51.100.40", "198.51.100.41"
+        echo = ICMP(type=8)
     result = []
-    for i, client in enumerate(CLIENTS):
-        result.append(frame(IP(src=client, dst=victim) / TCP(sport=40000 + i, dport=443, flags="A") / Raw(b"\x00" * 846)))
-        result.append(frame(IP(src=client, dst=victim) / TCP(sport=40000 + i, dport=443, flags="PA") / Raw(b"\x00" * 400)))
-        result.append(frame(IP(src=client, dst=victim) / UDP(sport=50000 + i, dport=4500) / Raw(b"\x00" * 200)))
-    result.append(frame(IP(src="198.51.100.53", dst=victim) / UDP(sport=53, dport=33000) / Raw(b"\x00" * 120)))
-    result.append(frame(IP(src="198.51.100.40", dst=victim) / TCP(sport=41000, dport=443, flags="S")))
-    result.append(frame(IP(src="198.51.100.41", dst=victim) / ICMP(type=8) / Raw(b"\x00" * 56)))
+    for i, client in enumerate(clients):
+        result.append(frame(ip(src=client, dst=victim) / TCP(sport=40000 + i, dport=443, flags="A") / Raw(b"\x00" * 846)))
+        result.append(frame(ip(src=client, dst=victim) / TCP(sport=40000 + i, dport=443, flags="PA") / Raw(b"\x00" * 400)))
+        result.append(frame(ip(src=client, dst=victim) / UDP(sport=50000 + i, dport=4500) / Raw(b"\x00" * 200)))
+    result.append(frame(ip(src=dns, dst=victim) / UDP(sport=53, dport=33000) / Raw(b"\x00" * 120)))
+    result.append(frame(ip(src=syn, dst=victim) / TCP(sport=41000, dport=443, flags="S")))
+    result.append(frame(ip(src=ping, dst=victim) / echo / Raw(b"\x00" * 56)))
     return result
 
 
