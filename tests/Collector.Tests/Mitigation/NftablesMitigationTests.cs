@@ -107,6 +107,44 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Nftables_MultiVectorFlood_GetsOneRulePerVectorEachDroppingItsOwn()
+    {
+        RequireTools("/usr/sbin/nft", "nftables");
+        using var namespaces = NetworkNamespaces.Create();
+        var space = namespaces.First;
+        HoldVictim(space);
+        var work = Directory.CreateTempSubdirectory("flowcollector-nft-vectors-");
+        var config = await WriteConfig(work.FullName, """ "WithdrawGraceSeconds": 1 """);
+        var data = Path.Combine(work.FullName, "data");
+        Process? collector = null;
+        try
+        {
+            collector = StartCollector(space, config, data);
+
+            // DNS amplification (fragmented answers) and a SYN flood on the one host at once.
+            var traffic = Task.Run(() => SendScenario(namespaces.Second, work.FullName, "vectors", floodSeconds: 10, flood: "multi_vector"));
+            var rules = await Eventually.Until(() => Rules(space) is { Count: 2 } two && two.All(r => r.Packets > 200) ? two : null, "two drop rules, each dropping", 30);
+            Assert.Contains(rules, r => r.Text.Contains($"ip daddr {Victim} udp sport 53", StringComparison.Ordinal));
+            Assert.Contains(rules, r => r.Text.Contains($"ip daddr {Victim} tcp flags syn / syn,ack", StringComparison.Ordinal));
+            var incident = Assert.Single(Incidents(data), i => i.GetProperty("keyKind").GetString() == "destination");
+            Assert.Equal("multi_vector", incident.GetProperty("attackType").GetString());
+            Assert.Equal(["dns_amplification", "syn_flood"], incident.GetProperty("vectors").EnumerateArray().Select(v => v.GetString()));
+            await traffic;
+
+            // Both go with the flood.
+            await Eventually.Until(() => Rules(space).Count == 0 ? "gone" : null, "the rules' removal", 20);
+            var actions = Mitigations(data);
+            Assert.Equal(2, actions.Count);
+            Assert.All(actions, a => Assert.Equal("withdrawn", a.GetProperty("state").GetString()));
+        }
+        finally
+        {
+            await Stop(collector);
+            work.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Iptables_Flood_IsDroppedAndTheRuleWithdrawnAtItsLifetime()
     {
         RequireTools("/usr/sbin/iptables", "iptables");
@@ -309,10 +347,10 @@ public sealed class NftablesMitigationTests(ITestOutputHelper output)
         return process;
     }
 
-    private static void SendScenario(string space, string work, string name, int floodSeconds) => NetworkNamespaces.Run(
+    private static void SendScenario(string space, string work, string name, int floodSeconds, string flood = "dns_amplification") => NetworkNamespaces.Run(
         space, "/usr/bin/python3", Path.Combine(Flowcollector.RepositoryRoot, "scripts", "scenario", "traffic.py"),
         "--iface", NetworkNamespaces.SecondInterface, "--timeline", Path.Combine(work, name + ".json"), "--normal-seconds", "6",
-        "--flood-seconds", floodSeconds.ToString(CultureInfo.InvariantCulture), "--flood", "dns_amplification", "--flood-pps", "3000", "--victim", Victim);
+        "--flood-seconds", floodSeconds.ToString(CultureInfo.InvariantCulture), "--flood", flood, "--flood-pps", "3000", "--victim", Victim);
 
     private sealed record Rule(string Text, long Packets);
 
