@@ -201,7 +201,7 @@ def main():
             gap = min(args.pulse_off, flood_start + args.flood_seconds - at)
             sent_normal += paced(sock, normal, args.normal_pps, at, gap, late)
             at += gap
-    flood_end = pulses[-1][1]
+    flood_end = pulses[-1][1] if pulses else flood_start
     if args.after_seconds > 0:
         sent_normal += paced(sock, normal, args.normal_pps, at, args.after_seconds, late)
     end = time.time()
