@@ -169,7 +169,7 @@ def flowcollector_results(binary, data, scenario):
         incident = json.loads(line)
         if incident["keyKind"] not in ("destination", "prefix"):
             continue
-        name = incident["attackType"] if incident["address"] == own and scenario != "backup_ramp" else "other:" + incident["key"]
+        name = incident["attackType"] if incident["address"] == own and scenario != "backup_ramp" else "other:" + incident["keyKind"] + "/" + str(incident["address"] or incident["interface"])
         alarms.append({"at": parse_time(incident["openedAt"]), "named": name, "vectors": incident.get("vectors") or [],
                        "vector": incident.get("vector"), "reopened": incident["reopened"], "id": incident["id"]})
     return sorted(alarms, key=lambda a: a["at"])

@@ -26,9 +26,6 @@ public sealed class DetectorState
 /// </summary>
 public sealed class Detector
 {
-    /// <summary>A probe judges packet counts as a rate over at least this part of a second.</summary>
-    public const double MinimumProbeFraction = 0.5;
-
     private readonly DetectionOptions _options;
     private readonly InterfaceCapacities _capacities;
     private readonly ThresholdPolicy _policy;
@@ -204,25 +201,10 @@ public sealed class Detector
         return state;
     }
 
-    /// <summary>
-    /// Opens the incident of a key whose second so far breaches; true when it did. Counts of packets as they pass
-    /// (sFlow, mirrored frames) cover only the part of the second gone by: they are judged as the rate over that part,
-    /// and over no less than <see cref="MinimumProbeFraction"/> of a second, so that a short burst is not taken for a
-    /// flood. Flow exports' records are rates over their own span already, and are judged as they are.
-    /// </summary>
+    /// <summary>Opens the incident of a key whose second so far breaches; true when it did.</summary>
     private bool ProbeOpen(KeyState state, in TrafficSample sample, TrafficSecond partial, bool carpet)
     {
         var values = MetricValues.From(sample.Counts);
-        if (sample.Accruing)
-        {
-            var elapsed = (partial.ObservedAt - DateTimeOffset.FromUnixTimeSeconds(partial.Second)).TotalSeconds;
-            var scale = 1 / Math.Clamp(elapsed, MinimumProbeFraction, 1);
-            for (var m = 0; m < MetricValues.Count; m++)
-            {
-                values[m] *= scale;
-            }
-        }
-
         var verdict = BreachJudge.Judge(sample, values, state.Thresholds, state.Override?.LearningOnly ?? false);
         if (!verdict.Breaching || !IsPlausible(sample))
         {

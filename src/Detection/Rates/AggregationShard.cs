@@ -138,7 +138,6 @@ public sealed class AggregationShard : IFlowSink
         // Filled in place: an initializer would build it aside and copy it whole.
         Contribution record = default;
         record.Seconds = seconds;
-        record.Exported = flow.Format is ExportFormat.NetFlowV5 or ExportFormat.NetFlowV9 or ExportFormat.Ipfix;
         // A TCP or UDP record with both ports 0 is made of non-first fragments: the exporter never saw their ports
         // (softflowd and many routers say nothing else of them). They count as fragments, and under no source port.
         var transport = flow.IpProtocol is ProtocolTcp or ProtocolUdp;
@@ -290,7 +289,7 @@ public sealed class AggregationShard : IFlowSink
                     continue;
                 }
 
-                Merge(second, merged, samples, in slot, in total, accruing: !slot.ExportedThisSecond && slot.Ongoing.IsEmpty);
+                Merge(second, merged, samples, in slot, in total);
             }
         }
     }
@@ -315,12 +314,11 @@ public sealed class AggregationShard : IFlowSink
                 total.Add(slot.Ongoing);
                 if (!total.IsEmpty || slot.SourcePorts.Count > 0)
                 {
-                    Merge(second, merged, samples, in slot, in total, accruing: false);
+                    Merge(second, merged, samples, in slot, in total);
                     slot.LastActive = second;
                 }
 
                 slot.Immediate = default;
-                slot.ExportedThisSecond = false;
                 slot.SourcePorts.Clear();
                 slot.Sources.Clear();
             }
@@ -343,7 +341,7 @@ public sealed class AggregationShard : IFlowSink
     }
 
     /// <summary>Adds one slot's counts and summaries to the key's merged sample, creating it for the first shard.</summary>
-    private static void Merge(long second, Dictionary<TrafficKey, int> merged, List<TrafficSample> samples, in Slot slot, in TrafficCounts total, bool accruing)
+    private static void Merge(long second, Dictionary<TrafficKey, int> merged, List<TrafficSample> samples, in Slot slot, in TrafficCounts total)
     {
         ref var target = ref CollectionsMarshal.GetValueRefOrAddDefault(merged, slot.Key, out var exists);
         if (!exists)
@@ -351,13 +349,12 @@ public sealed class AggregationShard : IFlowSink
             // The first shard with this key hands its summaries over whole (they are values, copied); merging into an
             // empty sample item by item was most of the tick's cost with ten thousand destinations.
             target = samples.Count;
-            samples.Add(new TrafficSample { Key = slot.Key, Second = second, Counts = total, SourcePorts = slot.SourcePorts, Sources = slot.Sources, Accruing = accruing });
+            samples.Add(new TrafficSample { Key = slot.Key, Second = second, Counts = total, SourcePorts = slot.SourcePorts, Sources = slot.Sources });
         }
         else
         {
             ref var sample = ref CollectionsMarshal.AsSpan(samples)[target];
             sample.Counts.Add(total);
-            sample.Accruing &= accruing;
             sample.SourcePorts.Merge(slot.SourcePorts);
             sample.Sources.Merge(slot.Sources);
         }
@@ -449,7 +446,6 @@ public sealed class AggregationShard : IFlowSink
     private void Add(int index, in Contribution record)
     {
         ref var slot = ref _slots[index];
-        slot.ExportedThisSecond |= record.Exported;
         var seconds = record.Seconds;
         if (seconds <= 1)
         {
@@ -548,9 +544,6 @@ public sealed class AggregationShard : IFlowSink
         public uint PortKey;
         public NetworkAddress Source;
         public double Packets;
-
-        /// <summary>A flow export's record (NetFlow, IPFIX): counts of a span of time, not of packets as they pass.</summary>
-        public bool Exported;
     }
 
     /// <summary>What one slot's spreads stop contributing in one second of the wheel.</summary>
@@ -581,8 +574,5 @@ public sealed class AggregationShard : IFlowSink
         public TrafficCounts Ongoing;
         public TopItems<uint> SourcePorts;
         public TopItems<NetworkAddress> Sources;
-
-        /// <summary>Whether a flow export's record counted in the current second.</summary>
-        public bool ExportedThisSecond;
     }
 }

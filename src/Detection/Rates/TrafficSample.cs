@@ -26,13 +26,6 @@ public struct TrafficSample
     /// <summary>Destinations with traffic this second (prefix keys: inside the prefix; node keys: all monitored).</summary>
     public int Destinations;
 
-    /// <summary>
-    /// In a second still being counted (<see cref="RateAggregator.Peek"/>): every count came from packets as they
-    /// passed (sFlow samples, mirrored frames), so the counts cover only the part of the second gone by. A flow
-    /// export's record is a rate over its own span and makes this false.
-    /// </summary>
-    public bool Accruing;
-
     public static uint PortKey(byte protocol, ushort port) => ((uint)protocol << 16) | port;
 
     public static (byte Protocol, ushort Port) SplitPortKey(uint key) => ((byte)(key >> 16), (ushort)key);

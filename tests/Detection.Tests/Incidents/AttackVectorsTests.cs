@@ -139,22 +139,6 @@ public sealed class AttackVectorsTests
         Assert.Empty(scenario.Opened("prefix"));
     }
 
-    [Theory]
-    [InlineData(ExportFormat.SFlow, 600, true)]
-    [InlineData(ExportFormat.SFlow, 400, false)]
-    [InlineData(ExportFormat.NetFlowV9, 600, false)]
-    public void Probe_HalfASecondOfPacketSamples_IsJudgedAsTheRateOverThatHalf(ExportFormat format, double packets, bool opens)
-    {
-        var scenario = Learned();
-        var second = scenario.Second;
-
-        // At 500 ms: sampled packets so far are half a second's (a rate of twice their count); a flow record is a rate
-        // over its own span already. The destination's floor is 1,000 pps.
-        scenario.Probe(Flood(second, "udp_flood", Host(77), packets).Select(r => r with { Format = format }));
-
-        Assert.Equal(opens, scenario.Opened("destination").Count == 1);
-    }
-
     [Fact]
     public void Process_PulseWaves_OneIncidentThatReopensAndCatchesEveryPulse()
     {
