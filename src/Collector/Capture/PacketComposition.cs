@@ -16,6 +16,10 @@ internal sealed class PacketComposition
     public const double VictimShare = 0.1;
 
     private const int MaxVictims = 8;
+
+    private static readonly NetworkAddress Ipv4Multicast = NetworkAddress.Parse("224.0.0.0");
+    private static readonly NetworkAddress Ipv4Broadcast = NetworkAddress.Parse("255.255.255.255");
+    private static readonly NetworkAddress Ipv6Multicast = NetworkAddress.Parse("ff00::");
     private const long Second = 1;
 
     private readonly RateAggregator _aggregator;
@@ -84,13 +88,22 @@ internal sealed class PacketComposition
 
         var all = Math.Max(1, destinations.Sum(d => d.Packets));
         var victims = destinations
-            .Where(d => d.Packets / all >= VictimShare)
+            .Where(d => d.Packets / all >= VictimShare && !IsMulticast(d.Address))
             .OrderByDescending(d => d.Packets)
             .Take(MaxVictims)
             .Select(d => new VictimRate(d.Address.ToString(), Math.Round(d.Packets / seconds, 1)))
             .ToList();
         return new PacketSample(incidentId, total, victims, Packets, Math.Round(seconds, 3));
     }
+
+    /// <summary>
+    /// Multicast and broadcast destinations are never a victim to name or act on: once a flood has stopped, a
+    /// router's link still carries IPv6 neighbour discovery (ff02::2), which a follow sample must not name instead.
+    /// </summary>
+    private static bool IsMulticast(NetworkAddress address) =>
+        address.IsIPv4
+            ? address.IsInPrefix(Ipv4Multicast, 4) || address == Ipv4Broadcast
+            : address.IsInPrefix(Ipv6Multicast, 8);
 
     private static void Merge<T>(ref TopItems<T> into, in TopItems<T> from, double factor)
         where T : unmanaged, IEquatable<T>
