@@ -149,7 +149,7 @@ public sealed class MitigationPlanner
         var type = incident.AttackType == AttackType.CarpetBombing ? incident.Vector ?? AttackType.Unknown : incident.AttackType;
         if (type != AttackType.MultiVector || incident.Vectors.Count == 0)
         {
-            return RuleFor(incident, victim) is { } rule ? [rule] : [];
+            return (SignatureRule(type, victim) ?? HostRule(victim)) is { } rule ? [rule] : [];
         }
 
         var rules = new List<MitigationRule>(incident.Vectors.Count);

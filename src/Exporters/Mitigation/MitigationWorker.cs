@@ -60,8 +60,8 @@ public sealed partial class MitigationWorker : IIncidentObserver, IDisposable
                 _named[change.Incident.Id] = NameOf(change.Incident);
                 Enqueue(change.Incident, closed: false);
                 break;
-            case IncidentChange.Updated when _named.TryGetValue(change.Incident.Id, out var named) && named != NameOf(change.Incident):
-                _named[change.Incident.Id] = NameOf(change.Incident);
+            case IncidentChange.Updated when _named.TryGetValue(change.Incident.Id, out var named) && NameOf(change.Incident) is var now && named != now:
+                _named[change.Incident.Id] = now;
                 Enqueue(change.Incident, closed: false);
                 break;
             case IncidentChange.Closed:
