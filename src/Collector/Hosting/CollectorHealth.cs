@@ -59,6 +59,7 @@ internal sealed class CollectorHealth(CollectorCore core, SecondPipeline pipelin
         return new HealthDocument(
             reasons.Count == 0 ? "ok" : "degraded",
             reasons,
+            BuildVersion.Text,
             core.Node,
             core.DataDirectory,
             Math.Round((time.GetUtcNow() - core.Started).TotalSeconds, 1),
@@ -81,6 +82,7 @@ internal sealed class CollectorHealth(CollectorCore core, SecondPipeline pipelin
 internal sealed record HealthDocument(
     string Status,
     IReadOnlyList<string> Reasons,
+    string Version,
     string Node,
     string DataDirectory,
     double UptimeSeconds,

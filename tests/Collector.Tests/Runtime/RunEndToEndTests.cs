@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using FlowCollector.Collector.Tests.Support;
 
 namespace FlowCollector.Collector.Tests.Runtime;
@@ -110,6 +111,24 @@ public sealed class RunEndToEndTests
         Assert.Equal(collector.NetFlowPort, health.RootElement.GetProperty("listeners").GetProperty("netflow").GetInt32());
         Assert.Equal(collector.SFlowPort, health.RootElement.GetProperty("listeners").GetProperty("sflow").GetInt32());
         Assert.StartsWith(Path.GetTempPath(), health.RootElement.GetProperty("dataDirectory").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Version_OnePlace_SameInTheCommandLineHealthzAndBuildInfo()
+    {
+        // The build's VersionPrefix is the one place the version is set; the packages read the same property.
+        var props = System.Xml.Linq.XDocument.Load(Path.Combine(Flowcollector.RepositoryRoot, "Directory.Build.props"));
+        var version = props.Descendants("VersionPrefix").Single().Value;
+        await using var collector = await CollectorProcess.StartAsync();
+
+        var (exitCode, output, _) = Flowcollector.Run("--version");
+        using var health = JsonDocument.Parse(await collector.GetAsync("/healthz"));
+        var metrics = await collector.GetAsync("/metrics");
+
+        Assert.Equal(0, exitCode);
+        Assert.Matches($"^{Regex.Escape(version)}(\\+[0-9a-f]+)?$", output.Trim());
+        Assert.Equal(version, health.RootElement.GetProperty("version").GetString());
+        Assert.Contains($"flowcollector_build_info{{version=\"{version}\"}} 1", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
