@@ -13,6 +13,7 @@ var root = new RootCommand("FlowCollector: NetFlow, IPFIX, sFlow and mirrored tr
     PcapCommand.Create(),
     AlertsCommand.Create(),
     ExaBgpRelayCommand.Create(),
+    HealthCommand.Create(),
 };
 
 // With no command, run on the configuration file or the embedded defaults.

@@ -132,6 +132,24 @@ public sealed class RunEndToEndTests
     }
 
     [Fact]
+    public async Task Health_RunningCollectorIsOkAndNothingListeningIsUnreachable()
+    {
+        await using var collector = await CollectorProcess.StartAsync();
+        using var nothing = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        nothing.Start();
+        var unused = ((System.Net.IPEndPoint)nothing.LocalEndpoint).Port;
+        nothing.Stop();
+
+        var (okExit, okOutput, _) = Flowcollector.Run("health", "--http", collector.Http.Authority);
+        var (downExit, _, downError) = Flowcollector.Run("health", "--http", $"127.0.0.1:{unused}", "--timeout", "2");
+
+        Assert.Equal(0, okExit);
+        Assert.Contains("\"status\":\"ok\"", okOutput, StringComparison.Ordinal);
+        Assert.Equal(69, downExit);
+        Assert.Contains("no answer", downError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_UnknownPath_Is404AndOtherMethodsAre405()
     {
         await using var collector = await CollectorProcess.StartAsync();
