@@ -6,7 +6,9 @@ using FlowCollector.Collector.Runtime;
 using FlowCollector.Decoders;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 
 namespace FlowCollector.Collector.Commands;
 
@@ -137,7 +139,7 @@ internal static partial class RunCommand
         builder.Logging.SetMinimumLevel(LogLevel.Information);
 
         // Under systemd: Type=notify readiness, and log lines in journald's format with priorities.
-        builder.Services.AddSystemd();
+        AddServiceManager(builder.Services);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddFlowCollector(loaded.Options, dataDirectory);
         using var host = builder.Build();
@@ -192,6 +194,29 @@ internal static partial class RunCommand
 
     [LoggerMessage(Level = LogLevel.Information, Message = "flowcollector running as node {Node}, data in {DataDirectory}")]
     private static partial void LogStarted(ILogger logger, string node, string dataDirectory);
+
+    /// <summary>
+    /// systemd's readiness protocol and journald's log format. AddSystemd() recognises systemd by reading the parent's
+    /// /proc/PID/comm, which the shipped unit's ProtectProc=invisible hides; NOTIFY_SOCKET, which systemd sets for a
+    /// Type=notify service, says the same without /proc.
+    /// </summary>
+    private static void AddServiceManager(IServiceCollection services)
+    {
+        if (SystemdHelpers.IsSystemdService())
+        {
+            services.AddSystemd();
+            return;
+        }
+
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NOTIFY_SOCKET")))
+        {
+            return;
+        }
+
+        services.Configure<ConsoleLoggerOptions>(options => options.FormatterName = ConsoleFormatterNames.Systemd);
+        services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
+        services.AddSingleton<IHostLifetime, SystemdLifetime>();
+    }
 }
 
 /// <summary><c>flowcollector check-config</c>: validates a configuration without starting anything.</summary>

@@ -65,7 +65,11 @@ internal sealed class CollectorProcess : IAsyncDisposable
     public static Task<CollectorProcess> StartExecutableAsync(string executable, params string[] arguments) =>
         StartAsync(executable, null, null, arguments);
 
-    private static async Task<CollectorProcess> StartAsync(string? executable, DirectoryInfo? dataDirectory, int? netflowPort, string[] arguments)
+    /// <summary>Starts with extra environment variables (as a service manager sets them).</summary>
+    public static Task<CollectorProcess> StartWithEnvironmentAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        StartAsync(null, null, null, arguments, environment);
+
+    private static async Task<CollectorProcess> StartAsync(string? executable, DirectoryInfo? dataDirectory, int? netflowPort, string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var netflow = netflowPort ?? FreeUdpPort();
         var ipfix = FreeUdpPort();
@@ -78,6 +82,11 @@ internal sealed class CollectorProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         if (executable is null)
         {
             start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "flowcollector.dll"));
