@@ -14,7 +14,7 @@ multiarch="$(dpkg-architecture -a "$arch" -qDEB_HOST_MULTIARCH 2>/dev/null)"
 # Reproducible: every timestamp is the commit's.
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct)}"
 
-binary="${FLOWCOLLECTOR_BINARY:-}"
+binary="${FLOWCOLLECTOR_BINARY:+$(realpath "$FLOWCOLLECTOR_BINARY")}"
 if [ -z "$binary" ]; then
     "$root/packaging/publish.sh" "$arch" "$output/publish-$arch"
     binary="$output/publish-$arch/flowcollector"
