@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Boots the appliance image under qemu as an operator would import it, and checks that it does its job:
+#   - first boot from a NoCloud seed (node name, monitored prefix, allowed exporter; an SSH key for `debian`);
+#   - /healthz answers on the forwarded port with the seed's node name and the build's version;
+#   - over SSH with the seed's key: the seed's settings are in the configuration; the unit's exposure and the data
+#     directory's and database's modes are as shipped; with mitigation turned on (FlowSpec), Debian's ExaBGP
+#     service, on the package's sample configuration, runs the relay that connects to the collector
+#     (flowcollector_exabgp_connected 1), and detection learns for 3 s;
+#   - a NetFlow v9 capture of a DNS amplification (softflowd's export) replayed into the forwarded UDP port opens
+#     the incident in /api/incidents, and its FlowSpec rule is applied through ExaBGP;
+#   - the VM powers off cleanly on an ACPI shutdown.
+#   appliance/test.sh [IMAGE.qcow2]   (default: the one appliance/build.sh made)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+version="$("$root/packaging/version.sh")"
+image="$(realpath "${1:-$root/artifacts/appliance/flowcollector-$version-amd64.qcow2}")"
+collector="$root/artifacts/publish-amd64/flowcollector"
+[ -x "$collector" ] || collector="$(command -v flowcollector || true)"
+[ -x "$collector" ] || { echo "no flowcollector binary to replay with (run appliance/build.sh)" >&2; exit 1; }
+capture="$root/tests/fixtures/pcaps/attacks/dns_amplification.pcap"
+boot_timeout="${FLOWCOLLECTOR_BOOT_TIMEOUT:-1200}"
+
+work="$(mktemp -d)"
+qemu_pid=""
+finish() {
+    status=$?
+    if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then kill "$qemu_pid"; fi
+    if [ "$status" -ne 0 ]; then
+        echo "--- the appliance's console (last 60 lines) ---" >&2
+        tail -n 60 "$work/console.log" >&2 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap finish EXIT
+say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# The image itself stays as built: the VM writes to an overlay.
+qemu-img create -q -f qcow2 -b "$image" -F qcow2 "$work/disk.qcow2"
+
+# The NoCloud seed, as an operator writes it: a vfat disk labelled CIDATA.
+ssh-keygen -q -t ed25519 -N "" -f "$work/key"
+node="appliance-test"
+mkdir "$work/seed"
+printf 'instance-id: %s\nlocal-hostname: %s\n' "flowcollector-test-$$" "$node" >"$work/seed/meta-data"
+cat >"$work/seed/user-data" <<SEED
+#cloud-config
+ssh_authorized_keys:
+  - $(cat "$work/key.pub")
+flowcollector:
+  node: $node
+  monitor: [203.0.113.0/24]
+  exporters: [10.0.2.2]
+SEED
+truncate -s 2M "$work/seed.img"
+mkfs.vfat -n CIDATA "$work/seed.img" >/dev/null
+mcopy -i "$work/seed.img" "$work/seed/meta-data" "$work/seed/user-data" ::
+
+http_port="$(free_port)"; ssh_port="$(free_port)"; netflow_port="$(free_port)"
+accel=tcg
+[ -w /dev/kvm ] && accel=kvm
+say "booting $image ($accel), HTTP on 127.0.0.1:$http_port, SSH on $ssh_port, NetFlow on UDP $netflow_port"
+started=$(date +%s)
+qemu-system-x86_64 -accel "$accel" -m 1024 -smp 2 -display none -no-user-config -nodefaults \
+    -drive "file=$work/disk.qcow2,if=virtio,format=qcow2" \
+    -drive "file=$work/seed.img,if=virtio,format=raw" \
+    -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$http_port-:9750,hostfwd=tcp:127.0.0.1:$ssh_port-:22,hostfwd=udp:127.0.0.1:$netflow_port-:2055" \
+    -device virtio-net-pci,netdev=net0 \
+    -serial "file:$work/console.log" \
+    -qmp "unix:$work/qmp.sock,server=on,wait=off" &
+qemu_pid=$!
+
+health=""
+until health="$(curl -fsS --max-time 5 "http://127.0.0.1:$http_port/healthz" 2>/dev/null)"; do
+    kill -0 "$qemu_pid" 2>/dev/null || { echo "qemu exited before /healthz answered" >&2; exit 1; }
+    [ $(($(date +%s) - started)) -lt "$boot_timeout" ] || { echo "/healthz did not answer within $boot_timeout s" >&2; exit 1; }
+    sleep 5
+done
+say "/healthz answered $(($(date +%s) - started)) s after power-on: $health"
+python3 - "$health" "$node" "$version" <<'PY'
+import json, sys
+health, node, version = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+assert health["node"] == node, f"node {health['node']!r}, the seed said {node!r}"
+assert health["version"] == version, f"version {health['version']!r}, the build is {version!r}"
+assert health["mitigation"] == "off", f"mitigation {health['mitigation']!r} on first boot"
+PY
+
+ssh_in() {
+    ssh -i "$work/key" -p "$ssh_port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        -o ConnectTimeout=30 -o BatchMode=yes debian@127.0.0.1 "$@"
+}
+say "logging in with the seed's key; checking the service as shipped and ExaBGP"
+# cloud-init restarts sshd once it has installed the key: wait for a login, then for cloud-init to finish.
+for attempt in $(seq 1 60); do
+    ssh_in 'cloud-init status --wait >/dev/null || true' 2>/dev/null && break
+    [ "$attempt" -lt 60 ] || { echo "no SSH login with the seed's key" >&2; exit 1; }
+    sleep 3
+done
+ssh_in sudo sh -es <<'GUEST'
+exposure="$(systemd-analyze security flowcollector.service 2>/dev/null | sed -n 's/.*Overall exposure level for flowcollector.service: \([0-9.]*\).*/\1/p')"
+echo "exposure $exposure"
+awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 3.0) }'
+test "$(stat -c %a:%U /var/lib/flowcollector)" = "700:flowcollector"
+test "$(stat -c %a:%U /var/lib/flowcollector/flowcollector.db)" = "600:flowcollector"
+test "$(stat -c %a:%G /run/flowcollector)" = "750:flowcollector"
+# First boot wrote the seed's settings into the configuration.
+flowcollector check-config --config /etc/flowcollector/flowcollector.json >/tmp/check-config
+grep -q "exporters heard: 10.0.2.2/32" /tmp/check-config
+grep -q "monitored prefixes: 203.0.113.0/24" /tmp/check-config
+grep -q "mitigation: off" /tmp/check-config
+echo "first boot: $(grep -E 'exporters heard|monitored prefixes' /tmp/check-config | tr -s ' ' | paste -sd';')"
+# Mitigation on, announcing through ExaBGP only: the package's ExaBGP sample runs the relay as Debian's exabgp user.
+python3 - <<'PY'
+import json
+path = "/etc/flowcollector/flowcollector.json"
+config = json.load(open(path))
+# A short learning period, so that the capture's ten seconds of normal traffic calibrate detection before its flood.
+config.setdefault("Detection", {})["LearningSeconds"] = 3
+config["Mitigation"].update({"Enabled": True, "DryRun": False,
+    "Policy": {"Low": [], "Medium": ["flowspec"], "High": ["flowspec"], "Critical": ["flowspec"]}})
+json.dump(config, open(path, "w"), indent=2)
+PY
+systemctl restart flowcollector.service
+systemctl start exabgp.service
+for attempt in $(seq 1 60); do
+    curl -fsS http://127.0.0.1:9750/metrics | grep -qx 'flowcollector_exabgp_connected 1' && break
+    sleep 2
+done
+curl -fsS http://127.0.0.1:9750/metrics | grep '^flowcollector_exabgp_connected'
+test "$(stat -c %a:%G /run/flowcollector/exabgp.sock)" = "660:flowcollector"
+ps -o user=,args= -C flowcollector
+GUEST
+grep -qx 'flowcollector_exabgp_connected 1' <<<"$(curl -fsS "http://127.0.0.1:$http_port/metrics")" \
+    || { echo "ExaBGP's relay did not connect" >&2; exit 1; }
+say "ExaBGP's relay is connected"
+
+say "replaying $(basename "$capture") (NetFlow v9) into UDP $netflow_port"
+"$collector" replay "$capture" --port 2055 --to "127.0.0.1:$netflow_port"
+incident=""
+for attempt in $(seq 1 60); do
+    incident="$(curl -fsS "http://127.0.0.1:$http_port/api/incidents" | python3 -c '
+import json, sys
+for incident in json.load(sys.stdin):
+    if incident["address"] == "203.0.113.10" and incident["attackType"] == "dns_amplification":
+        print(incident["id"], incident["attackType"], incident["address"], incident["severity"])
+        break')"
+    [ -n "$incident" ] && break
+    sleep 2
+done
+[ -n "$incident" ] || { echo "no dns_amplification incident on 203.0.113.10 in /api/incidents:" >&2; curl -fsS "http://127.0.0.1:$http_port/api/incidents" >&2; exit 1; }
+say "incident: $incident"
+# Mitigation is on with FlowSpec for every severity: the rule went to Debian's ExaBGP through the relay.
+flowspec=""
+for attempt in $(seq 1 30); do
+    flowspec="$(curl -fsS "http://127.0.0.1:$http_port/api/mitigations" | python3 -c '
+import json, sys
+for action in json.load(sys.stdin):
+    if action["kind"] == "flowspec" and action["state"] == "applied" and int(action["incidentId"]) == int(sys.argv[1]):
+        print(action["rule"])
+        break' "${incident%% *}")"
+    [ -n "$flowspec" ] && break
+    sleep 2
+done
+[ -n "$flowspec" ] || { echo "no FlowSpec rule applied through ExaBGP:" >&2; curl -fsS "http://127.0.0.1:$http_port/api/mitigations" >&2; exit 1; }
+say "FlowSpec through ExaBGP: $flowspec"
+
+say "ACPI shutdown"
+python3 - "$work/qmp.sock" <<'PY'
+import json, socket, sys
+qmp = socket.socket(socket.AF_UNIX)
+qmp.connect(sys.argv[1])
+reader = qmp.makefile("r")
+reader.readline()
+for command in ("qmp_capabilities", "system_powerdown"):
+    qmp.sendall(json.dumps({"execute": command}).encode() + b"\n")
+    reader.readline()
+PY
+for attempt in $(seq 1 120); do
+    kill -0 "$qemu_pid" 2>/dev/null || break
+    sleep 2
+done
+if kill -0 "$qemu_pid" 2>/dev/null; then echo "the VM did not power off within 240 s" >&2; exit 1; fi
+wait "$qemu_pid" || true
+qemu_pid=""
+grep -q "reboot: Power down" "$work/console.log" || { echo "the VM stopped without powering down" >&2; exit 1; }
+say "the appliance passed: boot to /healthz, incident, ExaBGP, clean power-off, $(($(date +%s) - started)) s in all"
