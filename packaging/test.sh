@@ -15,6 +15,7 @@ work="$(mktemp -d)"
 container=""
 cleanup() {
     [ -n "$container" ] && podman rm -f "$container" >/dev/null 2>&1 || true
+    [ -n "$container" ] && podman volume rm -f "$container" >/dev/null 2>&1 || true
     jobs -p | xargs -r kill 2>/dev/null || true
     rm -rf "$work"
 }
@@ -52,9 +53,8 @@ for arch in amd64 arm64; do
 done
 
 say "container image (amd64) under podman"
-image="localhost/flowcollector:$version"
-podman rmi -f "$image" >/dev/null 2>&1 || true
-skopeo copy -q "oci-archive:$artifacts/flowcollector-$version-amd64.oci.tar" "containers-storage:$image"
+# As the README runs it: straight from the OCI archive, no registry.
+image="oci-archive:$artifacts/flowcollector-$version-amd64.oci.tar"
 # Where the host mixes cgroup v1 and v2 (this CI's sandbox), crun refuses to start; runc with cgroupfs works. The
 # limits stay under the sandbox's hard limits, which podman's defaults exceed.
 podman_flags=()
@@ -62,17 +62,26 @@ if [ -d /sys/fs/cgroup/unified ]; then podman_flags=(--runtime runc --cgroup-man
 http_port="$(free_port)"; netflow_port="$(free_port)"
 container="flowcollector-test-$$"
 podman "${podman_flags[@]}" run -d --name "$container" --ulimit nofile=16384:16384 --ulimit nproc=4096:4096 \
-    -p "127.0.0.1:$http_port:9750" -p "127.0.0.1:$netflow_port:2055/udp" \
-    "$image" run --monitor 203.0.113.0/24 --learning-seconds 3 >/dev/null
+    -p "127.0.0.1:$http_port:9750" -p "127.0.0.1:$netflow_port:2055/udp" -v "$container:/var/lib/flowcollector" \
+    "$image" run --monitor 203.0.113.0/24 --learning-seconds 3 >/dev/null 2>&1
 wait_health "http://127.0.0.1:$http_port/healthz" || { podman logs "$container" >&2; fail "/healthz did not answer"; }
 podman "${podman_flags[@]}" exec "$container" /usr/bin/flowcollector health >/dev/null || fail "the image's health command failed"
 user="$(podman top "$container" user | tail -1 | tr -d ' ')"
 [ "$user" = "flowcollector" ] || fail "the collector runs as $user, not flowcollector"
 "$artifacts/publish-amd64/flowcollector" replay "$fixture" --port 2055 --to "127.0.0.1:$netflow_port" >/dev/null
 incident_named "http://127.0.0.1:$http_port" dns_amplification 203.0.113.10 || { curl -fsS "http://127.0.0.1:$http_port/api/incidents" >&2; fail "no incident"; }
-say "  /healthz, health check, user $user, dns_amplification on 203.0.113.10"
+# The volume holds the database, written by the image's own user.
+stored=""
+for attempt in $(seq 1 20); do
+    stored="$(podman "${podman_flags[@]}" exec "$container" /usr/bin/flowcollector incidents | grep dns_amplification || true)"
+    [ -n "$stored" ] && break
+    sleep 1
+done
+[ -n "$stored" ] || fail "the incident is not in the database on the volume"
+say "  /healthz, health check, user $user, dns_amplification on 203.0.113.10, stored on the volume"
 podman stop -t 10 "$container" >/dev/null
 podman rm "$container" >/dev/null
+podman volume rm "$container" >/dev/null
 container=""
 
 say "arm64 under qemu-aarch64"

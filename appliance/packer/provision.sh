@@ -3,8 +3,9 @@
 # removes everything that must differ between appliances or that the build left behind.
 set -eux
 
-# The package's own maintainer scripts create the user and start the hardened service: it must come up here.
-dpkg -i /tmp/flowcollector.deb
+# As the README installs it; the package's maintainer scripts create the user and start the hardened service, which
+# must come up here. Its dependencies are in the base image: nothing is downloaded.
+apt-get install -y --no-download --no-install-recommends /tmp/flowcollector.deb
 for attempt in $(seq 1 60); do
     curl -fsS http://127.0.0.1:9750/healthz && break
     sleep 2

@@ -47,7 +47,7 @@ internal static class IncidentsCommand
             {
                 output.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{incident.Id,6}  {incident.OpenedAt.UtcDateTime,-19:yyyy-MM-dd HH:mm:ss}  {(incident.ClosedAt is { } closed ? closed.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "open"),-19}  {incident.AttackType,-26}  {incident.Confidence,4:0.00}  {AttackNames.Name(incident.Severity),-8}  {incident.PeakPps,10:0}  {incident.PeakBps / 1e6,11:0.0}  {incident.Key}"));
+                    $"{incident.Id,6}  {incident.OpenedAt.UtcDateTime,-19:yyyy-MM-dd HH:mm:ss}  {(incident.ClosedAt is { } closed ? closed.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "open"),-19}  {AttackNames.Name(incident.AttackType),-26}  {incident.Confidence,4:0.00}  {AttackNames.Name(incident.Severity),-8}  {incident.PeakPps,10:0}  {incident.PeakBps / 1e6,11:0.0}  {incident.Key}"));
             }
         }
 

@@ -69,6 +69,10 @@ public sealed class DetectionEndToEndTests(ITestOutputHelper output)
             Assert.InRange(incident.GetProperty("confidence").GetDouble(), 0.8, 1.0);
             Assert.Contains(incident.GetProperty("topSourcePorts").EnumerateArray(), p => p.GetProperty("port").GetInt32() == 53);
             var opened = incident.GetProperty("openedAt").GetDateTimeOffset();
+            // The table names the type as the JSON, the API and the alerts do.
+            var (tableExit, table, _) = Flowcollector.Run("incidents", "--data-dir", Path.Combine(work.FullName, "data"));
+            Assert.Equal(0, tableExit);
+            Assert.Matches($@"(?m)^\s+{incident.GetProperty("id").GetInt64()}\s.*\sdns_amplification\s", table);
 
             // Nothing alarmed during the normal quarter minute before the flood.
             Assert.All(incidents, i => Assert.True(i.GetProperty("openedAt").GetDateTimeOffset() >= arrival, $"false alarm before the flood: {i}"));
