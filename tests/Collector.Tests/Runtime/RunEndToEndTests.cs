@@ -51,10 +51,11 @@ public sealed class RunEndToEndTests
         const double DatagramsPerSecond = 100;
         var expected = DatagramsPerSecond * packets / OwnCaptures.Datagrams("pmacct-sflow.pcap");
 
-        var replay = Task.Run(() => Replay("pmacct-sflow.pcap", collector.SFlowPort, "--rate", "100", "--duration", "8"));
+        // The replay outlasts the waits: a loaded CI machine can take seconds to start the replaying process.
+        var replay = Task.Run(() => Replay("pmacct-sflow.pcap", collector.SFlowPort, "--rate", "100", "--duration", "16"));
 
         // Once sFlow's rate shows, two more whole seconds of the replay are closed before it is read.
-        await Eventually.True(async () => (await collector.GetAsync("/api/interfaces")).Contains("\"sflow\"", StringComparison.Ordinal), "sFlow's rate", seconds: 7);
+        await Eventually.True(async () => (await collector.GetAsync("/api/interfaces")).Contains("\"sflow\"", StringComparison.Ordinal), "sFlow's rate", seconds: 10);
         var shown = await LastSecondAsync(collector);
         await Eventually.True(async () => await LastSecondAsync(collector) >= shown + 2, "two more seconds closed", seconds: 4);
         using var interfaces = JsonDocument.Parse(await collector.GetAsync("/api/interfaces"));
