@@ -8,7 +8,10 @@
 #     (flowcollector_exabgp_connected 1), and detection learns for 3 s;
 #   - a NetFlow v9 capture of a DNS amplification (softflowd's export) replayed into the forwarded UDP port opens
 #     the incident in /api/incidents, and its FlowSpec rule is applied through ExaBGP;
-#   - the VM powers off cleanly on an ACPI shutdown.
+#   - the VM powers off cleanly on an ACPI shutdown;
+#   - a second copy booted without a seed offers no login until the serial console's set-up took an SSH key (a
+#     wrong one first) and the settings; then /healthz answers with the console's node name and the key logs in;
+#     the package's dashboards and rules are in place; `apt remove` keeps the data, `apt purge` removes it.
 #   appliance/test.sh [IMAGE.qcow2]   (default: the one appliance/build.sh made)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -184,4 +187,75 @@ if kill -0 "$qemu_pid" 2>/dev/null; then echo "the VM did not power off within 2
 wait "$qemu_pid" || true
 qemu_pid=""
 grep -q "reboot: Power down" "$work/console.log" || { echo "the VM stopped without powering down" >&2; exit 1; }
-say "the appliance passed: boot to /healthz, incident, ExaBGP, clean power-off, $(($(date +%s) - started)) s in all"
+say "the seeded appliance passed: boot to /healthz, incident, ExaBGP, clean power-off, $(($(date +%s) - started)) s"
+
+# A second appliance without a seed: no login until the console's set-up has an SSH key and the settings.
+say "booting a copy without a seed: set-up on the serial console"
+qemu-img create -q -f qcow2 -b "$image" -F qcow2 "$work/disk2.qcow2"
+http_port="$(free_port)"; ssh_port="$(free_port)"
+started=$(date +%s)
+qemu-system-x86_64 -accel "$accel" -m 1024 -smp 2 -display none -no-user-config -nodefaults \
+    -drive "file=$work/disk2.qcow2,if=virtio,format=qcow2" \
+    -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$http_port-:9750,hostfwd=tcp:127.0.0.1:$ssh_port-:22" \
+    -device virtio-net-pci,netdev=net0 \
+    -chardev "socket,id=serial0,path=$work/serial.sock,server=on,wait=off,logfile=$work/console.log" -serial chardev:serial0 \
+    -qmp "unix:$work/qmp.sock,server=on,wait=off" &
+qemu_pid=$!
+python3 - "$work/serial.sock" "$(cat "$work/key.pub")" "$boot_timeout" <<'PY'
+import os, socket, sys, time
+path, key, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+deadline = time.monotonic() + timeout
+while not os.path.exists(path):
+    time.sleep(0.5)
+console = socket.socket(socket.AF_UNIX)
+console.connect(path)
+console.settimeout(5)
+seen = ""
+def wait_for(text):
+    global seen
+    while text not in seen:
+        if time.monotonic() > deadline:
+            sys.exit(f"the console never showed {text!r}; it showed:\n{seen[-2000:]}")
+        try:
+            seen += console.recv(4096).decode(errors="replace")
+        except socket.timeout:
+            pass
+    seen = seen[seen.index(text) + len(text):]
+for prompt, answer in (("SSH public key for debian: ", "not a key"), ("SSH public key for debian: ", key),
+                       ("Node name [", "console-test"), ("Monitored prefixes", "203.0.113.0/24"),
+                       ("Router addresses", "10.0.2.2")):
+    wait_for(prompt)
+    time.sleep(0.3)
+    console.sendall(answer.encode() + b"\r")
+wait_for("Configured.")
+wait_for("login: ")
+print("the console took the key and the settings, then offered a login")
+PY
+say "console set-up done $(($(date +%s) - started)) s after power-on"
+until health="$(curl -fsS --max-time 5 "http://127.0.0.1:$http_port/healthz" 2>/dev/null)" \
+    && [ "$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["node"])' "$health")" = console-test ]; do
+    [ $(($(date +%s) - started)) -lt "$boot_timeout" ] || { echo "/healthz did not answer as console-test" >&2; exit 1; }
+    sleep 3
+done
+ssh_in 'flowcollector check-config --config /etc/flowcollector/flowcollector.json | grep -E "exporters heard: 10.0.2.2/32|monitored prefixes: 203.0.113.0/24" | wc -l' | grep -qx 2 \
+    || { echo "the console's settings are not in the configuration, or no SSH login with its key" >&2; exit 1; }
+ssh_in sudo -n true || { echo "the console's user has no sudo" >&2; exit 1; }
+say "the console-configured appliance answers as console-test and takes the key"
+# The package ships the dashboards and rules; removing it keeps the data, purging removes it.
+ssh_in 'test -s /usr/share/flowcollector/grafana/flowcollector-overview.json && test -s /usr/share/flowcollector/prometheus/flowcollector.rules.yml' \
+    || { echo "the dashboards or rules are not installed" >&2; exit 1; }
+ssh_in 'sudo apt-get remove -y -qq flowcollector >/dev/null 2>&1 && sudo test -s /var/lib/flowcollector/flowcollector.db && ! systemctl is-active -q flowcollector' \
+    || { echo "removing the package did not stop the service, or did not keep its data" >&2; exit 1; }
+ssh_in 'sudo apt-get purge -y -qq flowcollector >/dev/null 2>&1 && ! sudo test -e /var/lib/flowcollector && ! test -e /etc/flowcollector/flowcollector.json' \
+    || { echo "purging the package left its data or configuration" >&2; exit 1; }
+say "the package's dashboards and rules are installed; remove keeps the data, purge removes it"
+ssh_in sudo systemctl poweroff || true
+for attempt in $(seq 1 120); do
+    kill -0 "$qemu_pid" 2>/dev/null || break
+    sleep 2
+done
+if kill -0 "$qemu_pid" 2>/dev/null; then echo "the second VM did not power off within 240 s" >&2; exit 1; fi
+wait "$qemu_pid" || true
+qemu_pid=""
+grep -q "reboot: Power down" "$work/console.log" || { echo "the second VM stopped without powering down" >&2; exit 1; }
+say "the appliance passed"
