@@ -50,6 +50,8 @@ qcow2="$image_directory/flowcollector-$version-amd64.qcow2"
 mv "$work/packer-output/flowcollector-$version-amd64.qcow2" "$qcow2"
 say "VMDK for VMware and VirtualBox"
 qemu-img convert -O vmdk -o subformat=streamOptimized "$qcow2" "$image_directory/flowcollector-$version-amd64.vmdk"
+# The boot test boots the qcow2; the VMDK must hold the same disk, sector for sector.
+qemu-img compare -q "$qcow2" "$image_directory/flowcollector-$version-amd64.vmdk"
 (cd "$artifacts" && sha256sum ./*.deb ./*.oci.tar appliance/*.qcow2 appliance/*.vmdk >SHA256SUMS)
 say "built:"
 (cd "$artifacts" && ls -l ./*.deb ./*.oci.tar appliance/)
