@@ -38,6 +38,17 @@ finish() {
 trap finish EXIT
 say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Waits for qemu to exit after a shutdown, and for the kernel's last word on the console to be a power-down.
+wait_powered_off() { # WHAT
+    for attempt in $(seq 1 120); do
+        kill -0 "$qemu_pid" 2>/dev/null || break
+        sleep 2
+    done
+    if kill -0 "$qemu_pid" 2>/dev/null; then echo "$1 did not power off within 240 s" >&2; exit 1; fi
+    wait "$qemu_pid" || true
+    qemu_pid=""
+    grep -q "reboot: Power down" "$work/console.log" || { echo "$1 stopped without powering down" >&2; exit 1; }
+}
 
 # The image itself stays as built: the VM writes to an overlay.
 qemu-img create -q -f qcow2 -b "$image" -F qcow2 "$work/disk.qcow2"
@@ -179,14 +190,7 @@ for command in ("qmp_capabilities", "system_powerdown"):
     qmp.sendall(json.dumps({"execute": command}).encode() + b"\n")
     reader.readline()
 PY
-for attempt in $(seq 1 120); do
-    kill -0 "$qemu_pid" 2>/dev/null || break
-    sleep 2
-done
-if kill -0 "$qemu_pid" 2>/dev/null; then echo "the VM did not power off within 240 s" >&2; exit 1; fi
-wait "$qemu_pid" || true
-qemu_pid=""
-grep -q "reboot: Power down" "$work/console.log" || { echo "the VM stopped without powering down" >&2; exit 1; }
+wait_powered_off "the VM"
 say "the seeded appliance passed: boot to /healthz, incident, ExaBGP, clean power-off, $(($(date +%s) - started)) s"
 
 # A second appliance without a seed: no login until the console's set-up has an SSH key and the settings.
@@ -250,12 +254,5 @@ ssh_in 'sudo apt-get purge -y -qq flowcollector >/dev/null 2>&1 && ! sudo test -
     || { echo "purging the package left its data or configuration" >&2; exit 1; }
 say "the package's dashboards and rules are installed; remove keeps the data, purge removes it"
 ssh_in sudo systemctl poweroff || true
-for attempt in $(seq 1 120); do
-    kill -0 "$qemu_pid" 2>/dev/null || break
-    sleep 2
-done
-if kill -0 "$qemu_pid" 2>/dev/null; then echo "the second VM did not power off within 240 s" >&2; exit 1; fi
-wait "$qemu_pid" || true
-qemu_pid=""
-grep -q "reboot: Power down" "$work/console.log" || { echo "the second VM stopped without powering down" >&2; exit 1; }
+wait_powered_off "the second VM"
 say "the appliance passed"
