@@ -36,8 +36,8 @@ finish() {
     rm -rf "$work"
 }
 trap finish EXIT
-say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*"; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=../packaging/test-helpers.sh
+. "$root/packaging/test-helpers.sh"
 # Waits for qemu to exit after a shutdown, and for the kernel's last word on the console to be a power-down.
 wait_powered_off() { # WHAT
     for attempt in $(seq 1 120); do
@@ -151,18 +151,8 @@ say "ExaBGP's relay is connected"
 
 say "replaying $(basename "$capture") (NetFlow v9) into UDP $netflow_port"
 "$collector" replay "$capture" --port 2055 --to "127.0.0.1:$netflow_port"
-incident=""
-for attempt in $(seq 1 60); do
-    incident="$(curl -fsS "http://127.0.0.1:$http_port/api/incidents" | python3 -c '
-import json, sys
-for incident in json.load(sys.stdin):
-    if incident["address"] == "203.0.113.10" and incident["attackType"] == "dns_amplification":
-        print(incident["id"], incident["attackType"], incident["address"], incident["severity"])
-        break')"
-    [ -n "$incident" ] && break
-    sleep 2
-done
-[ -n "$incident" ] || { echo "no dns_amplification incident on 203.0.113.10 in /api/incidents:" >&2; curl -fsS "http://127.0.0.1:$http_port/api/incidents" >&2; exit 1; }
+incident="$(find_incident "http://127.0.0.1:$http_port" dns_amplification 203.0.113.10 120)" \
+    || { echo "no dns_amplification incident on 203.0.113.10 in /api/incidents:" >&2; curl -fsS "http://127.0.0.1:$http_port/api/incidents" >&2; exit 1; }
 say "incident: $incident"
 # Mitigation is on with FlowSpec for every severity: the rule went to Debian's ExaBGP through the relay.
 flowspec=""

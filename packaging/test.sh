@@ -20,20 +20,11 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+# shellcheck source=test-helpers.sh
+. "$root/packaging/test-helpers.sh"
 fail() { echo "FAILED: $*" >&2; exit 1; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_health() { # URL
     for attempt in $(seq 1 120); do curl -fsS --max-time 2 "$1" >/dev/null 2>&1 && return 0; sleep 1; done
-    return 1
-}
-incident_named() { # BASE_URL TYPE ADDRESS
-    for attempt in $(seq 1 60); do
-        curl -fsS "$1/api/incidents" | python3 -c '
-import json, sys
-sys.exit(0 if any(i["attackType"] == sys.argv[1] and i["address"] == sys.argv[2] for i in json.load(sys.stdin)) else 1)' "$2" "$3" && return 0
-        sleep 1
-    done
     return 1
 }
 
@@ -69,7 +60,7 @@ podman "${podman_flags[@]}" exec "$container" /usr/bin/flowcollector health >/de
 user="$(podman top "$container" user | tail -1 | tr -d ' ')"
 [ "$user" = "flowcollector" ] || fail "the collector runs as $user, not flowcollector"
 "$artifacts/publish-amd64/flowcollector" replay "$fixture" --port 2055 --to "127.0.0.1:$netflow_port" >/dev/null
-incident_named "http://127.0.0.1:$http_port" dns_amplification 203.0.113.10 || { curl -fsS "http://127.0.0.1:$http_port/api/incidents" >&2; fail "no incident"; }
+find_incident "http://127.0.0.1:$http_port" dns_amplification 203.0.113.10 60 >/dev/null || { curl -fsS "http://127.0.0.1:$http_port/api/incidents" >&2; fail "no incident"; }
 # The volume holds the database, written by the image's own user.
 stored=""
 for attempt in $(seq 1 20); do
