@@ -5,6 +5,7 @@ using FlowCollector.Collector.Configuration;
 var root = new RootCommand("FlowCollector: NetFlow, IPFIX, sFlow and mirrored traffic to 1-second DDoS detection")
 {
     RunCommand.Create(),
+    FleetCommand.Create(),
     CheckConfigCommand.Create(),
     DecodeCommand.Create(),
     ReplayCommand.Create(),

@@ -130,16 +130,7 @@ internal static partial class RunCommand
         using var held = instance;
 
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "flowcollector" });
-        builder.Logging.AddSimpleConsole(console =>
-        {
-            console.SingleLine = true;
-            console.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
-            console.UseUtcTimestamp = true;
-        });
-        builder.Logging.SetMinimumLevel(LogLevel.Information);
-
-        // Under systemd: Type=notify readiness, and log lines in journald's format with priorities.
-        AddServiceManager(builder.Services);
+        AddLogging(builder);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddFlowCollector(loaded.Options, dataDirectory);
         using var host = builder.Build();
@@ -160,6 +151,27 @@ internal static partial class RunCommand
         return Serve(host);
     }
 
+    /// <summary>Single-line UTC console logs, in journald's format with priorities under systemd (and its readiness protocol).</summary>
+    internal static void AddLogging(HostApplicationBuilder builder)
+    {
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+            console.UseUtcTimestamp = true;
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        AddServiceManager(builder.Services);
+    }
+
+    /// <summary>The exit code of a part that could not start, by its reason.</summary>
+    internal static int ExitCodeOf(StartupException exception) => exception.Failure switch
+    {
+        StartFailure.Configuration => ConfigurationError,
+        StartFailure.DamagedData => DataError,
+        _ => StartError,
+    };
+
     /// <summary>
     /// Starts the host, then runs it until it stops. A part that cannot start ends it with the exit code of its
     /// reason. The host also stops when the second clock fails (a fault in the tick) and returns as after SIGTERM:
@@ -175,12 +187,7 @@ internal static partial class RunCommand
         catch (StartupException exception)
         {
             Console.Error.WriteLine($"flowcollector: {exception.Message}");
-            return exception.Failure switch
-            {
-                StartFailure.Configuration => ConfigurationError,
-                StartFailure.DamagedData => DataError,
-                _ => StartError,
-            };
+            return ExitCodeOf(exception);
         }
 
         var core = host.Services.GetRequiredService<CollectorCore>();

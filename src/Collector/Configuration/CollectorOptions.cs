@@ -4,6 +4,7 @@ using FlowCollector.Detection.Baselines;
 using FlowCollector.Detection.Rates;
 using FlowCollector.Exporters.Alerts;
 using FlowCollector.Exporters.Evidence;
+using FlowCollector.Exporters.Fleet;
 using FlowCollector.Exporters.Mitigation;
 using Microsoft.Extensions.Options;
 
@@ -45,6 +46,9 @@ public sealed class CollectorOptions
     public MitigationOptions Mitigation { get; set; } = new();
 
     public AlertOptions Alerts { get; set; } = new();
+
+    /// <summary>Publishing to the fleet (a node) and the fleet service's own settings; off unless Fleet:Nats:Url is set.</summary>
+    public FleetOptions Fleet { get; set; } = new();
 }
 
 public sealed class StorageOptions

@@ -1,3 +1,4 @@
+using FlowCollector.Exporters.Fleet;
 using Microsoft.Extensions.Configuration;
 
 namespace FlowCollector.Collector.Configuration;
@@ -25,6 +26,9 @@ public sealed class CommandLineOverrides
 
     /// <summary>KEY=VALUE pairs in configuration syntax (Section:Key=value), for any setting.</summary>
     public IReadOnlyList<string> Settings { get; set; } = [];
+
+    /// <summary>Validated for <c>flowcollector fleet</c>: NATS and PostgreSQL are required, exports are not taken.</summary>
+    public bool FleetService { get; set; }
 }
 
 /// <summary>The outcome of loading: options, or the errors that keep them from being used.</summary>
@@ -119,7 +123,7 @@ public static class ConfigurationLoader
 
         errors.AddRange(OptionsShape.ScalarsWhereListsBelong(configuration));
         Apply(overrides, options);
-        errors.AddRange(OptionsValidator.Validate(options));
+        errors.AddRange(OptionsValidator.Validate(options, overrides.FleetService));
         return new LoadedConfiguration(options, errors, usedPath);
     }
 
@@ -152,6 +156,22 @@ public static class ConfigurationLoader
 
     private static void Apply(CommandLineOverrides overrides, CollectorOptions options)
     {
+        if (overrides.FleetService)
+        {
+            // The fleet service takes no exports and reads no interfaces: its traffic is the nodes' summaries. It
+            // may share a host (and a configuration file) with a node, so its own port differs by default.
+            options.Listeners.NetFlowPort = options.Listeners.IpfixPort = options.Listeners.SFlowPort = options.Listeners.MirrorPort = 0;
+            options.Listeners.Gre = false;
+            options.ProcNetDev.Mode = "off";
+            options.Capture.Interfaces.Clear();
+            options.Capture.Ring.Enabled = false;
+            options.Node.Name = FleetNames.Node;
+            if (options.Http.Listen == new HttpOptions().Listen)
+            {
+                options.Http.Listen = FleetNames.DefaultListen;
+            }
+        }
+
         if (overrides.NetFlowPort is { } netflow)
         {
             options.Listeners.NetFlowPort = netflow;

@@ -3,6 +3,7 @@ using System.Net;
 using FlowCollector.Decoders;
 using FlowCollector.Detection;
 using FlowCollector.Exporters.Evidence;
+using FlowCollector.Exporters.Fleet;
 
 namespace FlowCollector.Collector.Configuration;
 
@@ -12,7 +13,9 @@ namespace FlowCollector.Collector.Configuration;
 /// </summary>
 public static class OptionsValidator
 {
-    public static IReadOnlyList<string> Validate(CollectorOptions options)
+    /// <param name="options">The options to check.</param>
+    /// <param name="fleetService">True for <c>flowcollector fleet</c>, which needs NATS and PostgreSQL and takes no exports.</param>
+    public static IReadOnlyList<string> Validate(CollectorOptions options, bool fleetService = false)
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = new List<string>();
@@ -77,12 +80,18 @@ public static class OptionsValidator
         errors.AddRange(options.Detection.Validate().Select(e => "Detection:" + e));
         errors.AddRange(options.Mitigation.Validate().Select(e => "Mitigation:" + e));
         errors.AddRange(options.Alerts.Validate().Select(e => "Alerts:" + e));
+        errors.AddRange(options.Fleet.Validate(fleetService).Select(e => "Fleet:" + e));
+        if ((options.Fleet.Publishes || fleetService) && !FleetSubjects.IsToken(options.Node.EffectiveName()))
+        {
+            errors.Add($"Node:Name: '{options.Node.EffectiveName()}' names this node in NATS subjects, and may hold only letters, digits, - and _ (set Node:Name)");
+        }
+
         if (options.Mitigation.Enabled && options.Monitor.Prefixes.Count == 0)
         {
             errors.Add("Mitigation:Enabled: mitigation acts only inside the monitored prefixes, and Monitor:Prefixes is empty");
         }
 
-        if (options.Mitigation.Enabled && !options.Mitigation.DryRun && !options.Mitigation.TrustAnyExporter && options.Listeners.AllowedExporters.Count == 0 && AcceptsExports(options.Listeners))
+        if (!fleetService && options.Mitigation.Enabled && !options.Mitigation.DryRun && !options.Mitigation.TrustAnyExporter && options.Listeners.AllowedExporters.Count == 0 && AcceptsExports(options.Listeners))
         {
             errors.Add("Mitigation:Enabled: any host can send exports to this collector, and a forged datagram could then drop or blackhole a victim; "
                 + "list your routers in Listeners:AllowedExporters (e.g. [ \"192.0.2.1\", \"198.51.100.0/28\" ]), "

@@ -1,6 +1,7 @@
 using FlowCollector.Collector.Alerts;
 using FlowCollector.Collector.Capture;
 using FlowCollector.Collector.Configuration;
+using FlowCollector.Collector.Fleet;
 using FlowCollector.Collector.Http;
 using FlowCollector.Collector.Incidents;
 using FlowCollector.Collector.Mitigation;
@@ -15,12 +16,34 @@ namespace FlowCollector.Collector.Hosting;
 /// <summary>
 /// The one composition root. The host starts hosted services in the order they are registered here and stops them in
 /// the reverse order, so the order is the collector's start-up and shutdown:
-/// storage, mitigation, alerts, evidence, detection, sources, metrics, the second clock, HTTP to start;
-/// HTTP, the clock, metrics, sources, detection (baselines saved), evidence (pcaps finished), alerts (unsent kept in
+/// storage, mitigation, alerts, fleet publishing, evidence, detection, sources, metrics, the second clock, HTTP to start;
+/// HTTP, the clock, metrics, sources, detection (baselines saved), evidence (pcaps finished), fleet publishing (the queue
+/// given a moment), alerts (unsent kept in
 /// the outbox), mitigation (withdrawn), storage (flushed) to stop.
 /// </summary>
 internal static class CollectorServices
 {
+    /// <summary>
+    /// Everything <c>flowcollector fleet</c> is: the store, mitigation, alerts and the publishing of its own incidents
+    /// as a node's, then the fleet (PostgreSQL, the consumers, the sums), the detector, and HTTP.
+    /// </summary>
+    public static IServiceCollection AddFleet(this IServiceCollection services, CollectorOptions options, string dataDirectory)
+    {
+        services.AddSingleton(options);
+        services.AddSingleton(services => new CollectorCore(options, dataDirectory, services.GetRequiredService<TimeProvider>()));
+        services
+            .AddStorage()
+            .AddMitigation()
+            .AddAlerts(options)
+            .AddFleetPublishing()
+            .AddHostedSingleton<FleetService>()
+            .AddDetection();
+        services.AddSingleton<FleetEndpoints>();
+        services.AddSingleton(provider => new HttpService(provider.GetRequiredService<CollectorOptions>(), () => provider.GetRequiredService<FleetEndpoints>().All(), provider.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>()));
+        services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<HttpService>());
+        return services;
+    }
+
     /// <summary>Everything <c>flowcollector run</c> is, on the given options and data directory.</summary>
     public static IServiceCollection AddFlowCollector(this IServiceCollection services, CollectorOptions options, string dataDirectory)
     {
@@ -30,6 +53,7 @@ internal static class CollectorServices
             .AddStorage()
             .AddMitigation()
             .AddAlerts(options)
+            .AddFleetPublishing()
             .AddEvidence()
             .AddDetection()
             .AddSources()
@@ -50,6 +74,9 @@ internal static class CollectorServices
         AlertService.AddAlertHttp(services, options.Alerts);
         return services.AddHostedSingleton<AlertService>();
     }
+
+    /// <summary>Incident events and per-second summaries to NATS JetStream, when Fleet:Nats:Url is set.</summary>
+    public static IServiceCollection AddFleetPublishing(this IServiceCollection services) => services.AddHostedSingleton<FleetPublishingService>();
 
     /// <summary>Packet evidence: incident pcaps from the rings, and router mode's sample of a breaching interface.</summary>
     public static IServiceCollection AddEvidence(this IServiceCollection services) => services.AddHostedSingleton<EvidenceService>();
@@ -75,11 +102,13 @@ internal static class CollectorServices
     public static IServiceCollection AddHttpEndpoints(this IServiceCollection services)
     {
         services.AddSingleton<CollectorEndpoints>();
-        return services.AddHostedSingleton<HttpService>();
+        services.AddSingleton(provider => new HttpService(provider.GetRequiredService<CollectorOptions>(), () => provider.GetRequiredService<CollectorEndpoints>().All(), provider.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>()));
+        services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<HttpService>());
+        return services;
     }
 
     /// <summary>A hosted service that other parts also depend on: one instance, started in registration order.</summary>
-    private static IServiceCollection AddHostedSingleton<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicConstructors)] TService>(this IServiceCollection services)
+    internal static IServiceCollection AddHostedSingleton<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicConstructors)] TService>(this IServiceCollection services)
         where TService : class, IHostedService
     {
         services.AddSingleton<TService>();

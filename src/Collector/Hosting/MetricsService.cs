@@ -1,5 +1,6 @@
 using FlowCollector.Collector.Alerts;
 using FlowCollector.Collector.Capture;
+using FlowCollector.Collector.Fleet;
 using FlowCollector.Collector.Mitigation;
 using FlowCollector.Collector.Pipeline;
 using FlowCollector.Collector.Sources;
@@ -15,7 +16,7 @@ namespace FlowCollector.Collector.Hosting;
 /// counters (with the kernel's drops of the UDP ports, read in one pass), the store's writer, packet evidence and
 /// mitigation.
 /// </summary>
-internal sealed class MetricsService(CollectorCore core, SourcesService sources, StorageService storage, MitigationService mitigation, AlertService alerts, EvidenceService evidence) : IHostedService
+internal sealed class MetricsService(CollectorCore core, SourcesService sources, StorageService storage, MitigationService mitigation, AlertService alerts, EvidenceService evidence, FleetPublishingService fleet) : IHostedService
 {
     private readonly List<KeyValuePair<string, long>> _events = [];
     private readonly Lock _reading = new();
@@ -67,6 +68,11 @@ internal sealed class MetricsService(CollectorCore core, SourcesService sources,
         if (evidence.Pcaps is { } pcaps)
         {
             metrics.RecordEvidence(core.Rings.All, pcaps.Written, pcaps.Failures, pcaps.Active, evidence.Sampler?.Samples ?? 0, evidence.Sampler?.Failures ?? 0);
+        }
+
+        if (fleet.Publisher is { } publisher)
+        {
+            core.FleetMetrics.RecordPublishing(publisher);
         }
 
         if (mitigation.Worker is { } worker)

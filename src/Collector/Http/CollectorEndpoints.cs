@@ -156,7 +156,7 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
     /// A small document (health, interface rates) serialised whole through the generated fast path, then sent
     /// asynchronously.
     /// </summary>
-    private static async Task WriteDocumentAsync<T>(HttpResponse response, T document, JsonTypeInfo<T> type, CancellationToken cancellation)
+    internal static async Task WriteDocumentAsync<T>(HttpResponse response, T document, JsonTypeInfo<T> type, CancellationToken cancellation)
     {
         var buffer = new ArrayBufferWriter<byte>(4096);
         await using (var writer = new Utf8JsonWriter(buffer))
@@ -171,7 +171,7 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
     /// A JSON array written row by row into a buffer that goes to the client, asynchronously, whenever it holds a
     /// chunk's worth: memory stays at about one chunk however many rows, and no write blocks a thread.
     /// </summary>
-    private static async Task StreamArrayAsync<T>(HttpResponse response, IEnumerable<T> rows, Action<Utf8JsonWriter, T> write, CancellationToken cancellation)
+    internal static async Task StreamArrayAsync<T>(HttpResponse response, IEnumerable<T> rows, Action<Utf8JsonWriter, T> write, CancellationToken cancellation)
     {
         var buffer = new ArrayBufferWriter<byte>(2 * HttpResponse.BufferSize);
         await using var writer = new Utf8JsonWriter(buffer);
@@ -193,18 +193,18 @@ internal sealed class CollectorEndpoints(CollectorCore core, SecondPipeline pipe
     }
 
     /// <summary>A query string's name=value pairs, unescaped; a bare name reads as true.</summary>
-    private static IEnumerable<(string Name, string Value)> QueryPairs(string query) =>
+    internal static IEnumerable<(string Name, string Value)> QueryPairs(string query) =>
         query.Split('&', StringSplitOptions.RemoveEmptyEntries).Select(pair => pair.IndexOf('=', StringComparison.Ordinal) is var equals and > 0
             ? (Uri.UnescapeDataString(pair[..equals]), Uri.UnescapeDataString(pair[(equals + 1)..]))
             : (Uri.UnescapeDataString(pair), "true"));
 
-    private static bool TryPositive(string value, out int parsed) =>
+    internal static bool TryPositive(string value, out int parsed) =>
         int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out parsed) && parsed > 0;
 
     private static bool TryPositive(string value, out long parsed) =>
         long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out parsed) && parsed > 0;
 
-    private static async Task BadQueryAsync(HttpResponse response, string message, CancellationToken cancellation)
+    internal static async Task BadQueryAsync(HttpResponse response, string message, CancellationToken cancellation)
     {
         response.Status = 400;
         response.ContentType = "text/plain; charset=utf-8";

@@ -5,8 +5,8 @@ using Microsoft.Extensions.Logging;
 
 namespace FlowCollector.Collector.Http;
 
-/// <summary>The HTTP endpoints: opened last, when everything they report on runs, and closed first.</summary>
-internal sealed class HttpService(CollectorOptions options, CollectorEndpoints endpoints, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+/// <summary>The HTTP endpoints (the collector's or the fleet's): opened last, when everything they report on runs, and closed first.</summary>
+internal sealed class HttpService(CollectorOptions options, Func<IEnumerable<Endpoint>> endpoints, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     private HttpEndpointServer? _server;
 
@@ -25,7 +25,7 @@ internal sealed class HttpService(CollectorOptions options, CollectorEndpoints e
             throw new StartupException(StartFailure.Configuration, $"Http:Listen: '{options.Http.Listen}' is not ADDRESS:PORT");
         }
 
-        _server = new HttpEndpointServer(endpoints.All(), loggers.CreateLogger("FlowCollector.Http"), options.Http.ApiToken);
+        _server = new HttpEndpointServer(endpoints(), loggers.CreateLogger("FlowCollector.Http"), options.Http.ApiToken);
         try
         {
             _server.Start(endpoint);

@@ -21,7 +21,7 @@ internal sealed partial class DetectionService(CollectorCore core, StorageServic
     {
         var state = storage.State;
         core.Incidents.Subscribe(new IncidentLog(loggers.CreateLogger("FlowCollector.Incidents")));
-        Detector = new Detector(core.Options.Detection, core.Node, core.Aggregator.Names, core.Aggregator.Prefixes, core.Incidents, state, core.Aggregator.Capacities);
+        Detector = new Detector(core.Options.Detection, core.Node, core.Aggregator.Names, core.Aggregator.Prefixes, core.DetectorOutput, state, core.Aggregator.Capacities);
         LogResumed(_logger, state.Baselines.Count, state.OpenIncidents.Count, core.DatabasePath);
         return Task.CompletedTask;
     }

@@ -4,6 +4,7 @@ using FlowCollector.Decoders;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Detection.Rates;
 using FlowCollector.Exporters.Evidence;
+using FlowCollector.Exporters.Fleet;
 using FlowCollector.Exporters.Metrics;
 
 namespace FlowCollector.Collector.Pipeline;
@@ -29,6 +30,8 @@ internal sealed class CollectorCore
             Started.ToUnixTimeSeconds(),
             InterfaceCapacities.Configured(options.Detection, names, options.Aggregation.MaxInterfaces, options.Aggregation));
         Metrics = new CollectorMetrics(Node, options.Metrics.MaxInterfaceSeries, options.Metrics.MaxExporterSeries, options.Aggregation.IdleSeconds);
+        FleetMetrics = new FleetMetrics(Metrics.Registry);
+        DetectorOutput = Incidents;
     }
 
     public CollectorOptions Options { get; }
@@ -47,6 +50,9 @@ internal sealed class CollectorCore
 
     public CollectorMetrics Metrics { get; }
 
+    /// <summary>The fleet's series (publishing on a node, consuming in the fleet service), in the same registry.</summary>
+    public FleetMetrics FleetMetrics { get; }
+
     /// <summary>The rings of recent frames the capture sources keep (Capture:Ring), read by the incident pcaps.</summary>
     public FrameRings Rings { get; } = new();
 
@@ -55,4 +61,10 @@ internal sealed class CollectorCore
 
     /// <summary>Where the detector publishes incident changes; every consumer of incidents subscribes to it.</summary>
     public IncidentFeed Incidents { get; } = new();
+
+    /// <summary>
+    /// What the detector publishes to: the feed itself, or (in the fleet service) a step that adds to each incident
+    /// what only the fleet knows before the feed hears of it.
+    /// </summary>
+    public IIncidentObserver DetectorOutput { get; set; }
 }

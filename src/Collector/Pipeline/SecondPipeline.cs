@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FlowCollector.Collector.Fleet;
 using FlowCollector.Collector.Incidents;
 using FlowCollector.Collector.Sources;
 using FlowCollector.Collector.Storage;
@@ -18,6 +19,7 @@ internal sealed class SecondPipeline
     private readonly SourcesService _sources;
     private readonly DetectionService _detection;
     private readonly StorageService _storage;
+    private readonly FleetPublishingService _fleet;
     private readonly TimeProvider _time;
     private readonly CapacityWarnings _warnings;
     private long _lastBaselineSave;
@@ -29,8 +31,9 @@ internal sealed class SecondPipeline
     private volatile InterfaceRate[] _interfaces = [];
     private long _lastSecond;
 
-    public SecondPipeline(CollectorCore core, SourcesService sources, DetectionService detection, StorageService storage, TimeProvider time, ILoggerFactory loggers)
+    public SecondPipeline(CollectorCore core, SourcesService sources, DetectionService detection, StorageService storage, FleetPublishingService fleet, TimeProvider time, ILoggerFactory loggers)
     {
+        _fleet = fleet;
         _core = core;
         _sources = sources;
         _detection = detection;
@@ -102,6 +105,7 @@ internal sealed class SecondPipeline
             }
         }
 
+        _fleet.Publisher?.OnSecond(result);
         metrics.RecordSecond(result, aggregator.Names, detector);
         if (detector is not null)
         {

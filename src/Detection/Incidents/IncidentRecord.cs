@@ -86,6 +86,9 @@ public sealed record IncidentRecord
     /// </summary>
     public IReadOnlyList<VictimRate> Victims { get; init; } = [];
 
+    /// <summary>For a fleet incident: the nodes whose traffic made up the sum, heaviest first; empty for a node's own.</summary>
+    public IReadOnlyList<string> Nodes { get; init; } = [];
+
     /// <summary>The incident's packets kept on disk, or why there are none; null until the evidence writer reports.</summary>
     public PcapEvidence? Pcap { get; init; }
 

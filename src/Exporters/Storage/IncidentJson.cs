@@ -148,7 +148,8 @@ internal sealed record IncidentDocument(
     int Reopened,
     string? CloseReason,
     IReadOnlyList<VictimRate> Victims,
-    PcapDocument? Pcap)
+    PcapDocument? Pcap,
+    IReadOnlyList<string> Nodes)
 {
     public static IncidentDocument From(IncidentRecord incident)
     {
@@ -183,7 +184,8 @@ internal sealed record IncidentDocument(
             incident.Reopened,
             incident.CloseReason is { } reason ? CloseReasons.Name(reason) : null,
             incident.Victims,
-            incident.Pcap is { } pcap ? new PcapDocument(pcap.Path, pcap.Packets, pcap.Bytes, pcap.FirstAt?.UtcDateTime, pcap.LastAt?.UtcDateTime, pcap.Note) : null);
+            incident.Pcap is { } pcap ? new PcapDocument(pcap.Path, pcap.Packets, pcap.Bytes, pcap.FirstAt?.UtcDateTime, pcap.LastAt?.UtcDateTime, pcap.Note) : null,
+            incident.Nodes);
     }
 }
 
