@@ -69,7 +69,11 @@ internal sealed class CollectorProcess : IAsyncDisposable
     public static Task<CollectorProcess> StartWithEnvironmentAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
         StartAsync(null, null, null, arguments, environment);
 
-    private static async Task<CollectorProcess> StartAsync(string? executable, DirectoryInfo? dataDirectory, int? netflowPort, string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>Starts <c>flowcollector fleet</c> on a data directory (kept when disposed when given), on a free HTTP port.</summary>
+    public static Task<CollectorProcess> StartFleetAsync(DirectoryInfo? dataDirectory, params string[] arguments) =>
+        StartAsync(null, dataDirectory, null, arguments, command: "fleet");
+
+    private static async Task<CollectorProcess> StartAsync(string? executable, DirectoryInfo? dataDirectory, int? netflowPort, string[] arguments, IReadOnlyDictionary<string, string>? environment = null, string command = "run")
     {
         var netflow = netflowPort ?? FreeUdpPort();
         var ipfix = FreeUdpPort();
@@ -92,12 +96,11 @@ internal sealed class CollectorProcess : IAsyncDisposable
             start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "flowcollector.dll"));
         }
 
-        foreach (var argument in new[]
-        {
-            "run",
-            "--netflow-port", Invariant(netflow), "--ipfix-port", Invariant(ipfix), "--sflow-port", Invariant(sflow),
-            "--http", $"127.0.0.1:{http}", "--data-dir", data.FullName, "--set", "Listeners:Address=127.0.0.1",
-        }.Concat(arguments))
+        string[] common = command == "run"
+            ? ["run", "--netflow-port", Invariant(netflow), "--ipfix-port", Invariant(ipfix), "--sflow-port", Invariant(sflow),
+                "--http", $"127.0.0.1:{http}", "--data-dir", data.FullName, "--set", "Listeners:Address=127.0.0.1"]
+            : [command, "--http", $"127.0.0.1:{http}", "--data-dir", data.FullName];
+        foreach (var argument in common.Concat(arguments))
         {
             start.ArgumentList.Add(argument);
         }
