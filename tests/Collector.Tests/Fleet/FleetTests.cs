@@ -139,6 +139,109 @@ public sealed class FleetTests
         }
     }
 
+    /// <summary>
+    /// kill -9 of the fleet service, of nats-server and of a node, each in the middle of an attack: after each comes
+    /// back, the fleet holds every incident the nodes hold, in the state the nodes hold it, once each; while NATS is
+    /// down the node goes on detecting on its own.
+    /// </summary>
+    [Fact]
+    public async Task KillNineOfFleetNatsAndNodeMidAttack_LosesNothingAndStoresNothingTwice()
+    {
+        await using var lab = await FleetLab.StartAsync();
+        var fleetData = Directory.CreateTempSubdirectory("flowcollector-fleet-data-");
+        var n1Data = Directory.CreateTempSubdirectory("flowcollector-n1-data-");
+        var fleet = await CollectorProcess.StartFleetAsync(fleetData, [.. Thresholds, .. lab.Settings()]);
+        var n1Port = CollectorProcess.FreeUdpPort();
+        string[] n1Arguments = [.. Thresholds, "--node", "n1", "--set", $"Fleet:Nats:Url={lab.NatsUrl}"];
+        var n1 = await CollectorProcess.StartAsync(n1Data, n1Port, n1Arguments);
+        var n2 = await CollectorProcess.StartAsync([.. Thresholds, "--node", "n2", "--set", $"Fleet:Nats:Url={lab.NatsUrl}"]);
+        using var stop = new CancellationTokenSource();
+        using var toN1 = new NetFlowV5Sender(n1Port);
+        using var toN2 = new NetFlowV5Sender(n2.NetFlowPort);
+        var attackN1 = true;
+        var attackN2 = false;
+        var sending = new[]
+        {
+            toN1.RunAsync(() => Amplification(Victim, attackN1 ? 800 : 0), stop.Token),
+            toN2.RunAsync(() => Amplification(LocalVictim, attackN2 ? 800 : 0), stop.Token),
+        };
+        try
+        {
+            // The fleet service dies while n1's incident is open, and n1's attack ends while it is down.
+            await Eventually.True(async () => (await Incidents(fleet, "node=n1&open=true")).Count > 0, "n1's incident in the fleet", seconds: 60);
+            await fleet.KillHardAsync();
+            await fleet.DisposeAsync();
+            attackN1 = false;
+            await Eventually.True(async () => (await Incidents(n1, "open=true")).Count == 0, "n1's incident closes while the fleet is down", seconds: 60);
+            fleet = await CollectorProcess.StartFleetAsync(fleetData, [.. Thresholds, .. lab.Settings()]);
+            await SameIncidentsAsync(fleet, n1, "n1");
+
+            // NATS dies while n2 is attacked: n2 detects and closes its incident on its own, and tells the fleet later.
+            attackN2 = true;
+            await Eventually.True(async () => (await Incidents(n2, "open=true")).Count > 0, "n2's incident opens", seconds: 60);
+            await lab.KillNatsAsync();
+            await Eventually.True(async () => await n2.MetricAsync("flowcollector_fleet_connected") == 0, "n2 notices NATS is gone", seconds: 30);
+            var openedWithoutNats = await n2.MetricAsync("flowcollector_incidents_open");
+            Assert.True(openedWithoutNats > 0);
+            attackN2 = false;
+            await Eventually.True(async () => (await Incidents(n2, "open=true")).Count == 0, "n2's incident closes while NATS is down", seconds: 60);
+            Assert.True(await n2.MetricAsync("flowcollector_fleet_buffered_messages") > 0);
+            await lab.StartNatsAsync();
+            await SameIncidentsAsync(fleet, n2, "n2");
+            await Eventually.True(async () => await n2.MetricAsync("flowcollector_fleet_buffered_messages") == 0, "n2's buffer drains", seconds: 30);
+
+            // n1 dies in the middle of a second attack, and is started again on its data while the attack goes on.
+            attackN1 = true;
+            await Eventually.True(async () => (await Incidents(fleet, "node=n1&open=true")).Count > 0, "n1's second incident in the fleet", seconds: 60);
+            await n1.KillHardAsync();
+            await n1.DisposeAsync();
+            n1 = await CollectorProcess.StartAsync(n1Data, n1Port, n1Arguments);
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            attackN1 = false;
+            await Eventually.True(async () => (await Incidents(n1, "open=true")).Count == 0, "n1's second incident closes after the restart", seconds: 60);
+            await SameIncidentsAsync(fleet, n1, "n1");
+
+            Assert.Equal("0", lab.Query("SELECT count(*) FROM (SELECT node, id FROM fleet_incidents GROUP BY node, id HAVING count(*) > 1) twice"));
+            Assert.Equal("0", lab.Query("SELECT count(*) FROM fleet_incidents WHERE node = 'fleet'"));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(sending);
+            await n1.DisposeAsync();
+            await n2.DisposeAsync();
+            await fleet.DisposeAsync();
+            fleetData.Delete(recursive: true);
+            n1Data.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>When it closed, to the second: the node's store keeps seconds, the event document the instant.</summary>
+    private static string ClosedSecond(JsonElement incident) =>
+        incident.GetProperty("closedAt").ValueKind == JsonValueKind.String
+            ? incident.GetProperty("closedAt").GetDateTimeOffset().ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : "open";
+
+    /// <summary>Waits until the fleet holds each of the node's incidents as the node holds it (open or closed, peak), once.</summary>
+    private static async Task SameIncidentsAsync(CollectorProcess fleet, CollectorProcess node, string name)
+    {
+        static string Summary(IEnumerable<JsonElement> incidents) => string.Join("; ", incidents
+            .Select(i => $"{i.GetProperty("id").GetInt64()} {i.GetProperty("address").GetString() ?? i.GetProperty("interface").GetString()} closed={ClosedSecond(i)} peak={i.GetProperty("peakPps").GetDouble():F0}")
+            .Order(StringComparer.Ordinal));
+        var expected = string.Empty;
+        var actual = string.Empty;
+        var same = await Eventually.Within(
+            async () =>
+            {
+                expected = Summary(await Incidents(node, string.Empty));
+                actual = Summary(await Incidents(fleet, $"node={name}"));
+                return expected.Length > 0 && expected == actual;
+            },
+            seconds: 60,
+            pollMilliseconds: 500);
+        Assert.True(same, $"{name}'s incidents:\n  at the node:  {expected}\n  in the fleet: {actual}");
+    }
+
     private static async Task<List<JsonElement>> Incidents(CollectorProcess fleet, string query) =>
         [.. JsonDocument.Parse(await fleet.GetAsync("/api/incidents?" + query)).RootElement.EnumerateArray()];
 }
