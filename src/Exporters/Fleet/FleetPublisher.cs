@@ -277,8 +277,15 @@ public sealed partial class FleetPublisher : IIncidentObserver, IAsyncDisposable
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
         var headers = new NatsHeaders { ["FlowCollector-Version"] = _version };
         var ack = await js.PublishAsync(message.Subject, message.Payload, opts: new NatsJSPubOpts { MsgId = message.Id }, headers: headers, cancellationToken: timeout.Token).ConfigureAwait(false);
+        if (ack.Duplicate)
+        {
+            // JetStream has it already (an acknowledgement lost on the way, the same change told again): stored once.
+            Count(message.Kind, "duplicate");
+            return;
+        }
+
         ack.EnsureSuccess();
-        Count(message.Kind, ack.Duplicate ? "duplicate" : "published");
+        Count(message.Kind, "published");
     }
 
     private void Count(Kind kind, string outcome) => _counters.AddOrUpdate((kind == Kind.Event ? "event" : "summary", outcome), 1, (_, n) => n + 1);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FlowCollector.Decoders;
 using FlowCollector.Detection.Fleet;
@@ -76,20 +77,12 @@ public static class SummaryCodec
         ArgumentNullException.ThrowIfNull(second);
         ArgumentNullException.ThrowIfNull(prefixes);
         ArgumentNullException.ThrowIfNull(order);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination, Magic);
-        BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], Version);
-        BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], (ushort)part);
-        BinaryPrimitives.WriteInt64LittleEndian(destination[8..], second.Second);
-        BinaryPrimitives.WriteInt64LittleEndian(destination[16..], second.ObservedAt.ToUnixTimeMilliseconds());
-        BinaryPrimitives.WriteInt32LittleEndian(destination[24..], count);
-        BinaryPrimitives.WriteInt32LittleEndian(destination[28..], part == 0 ? cut : 0);
+        WriteHeader(destination, second.Second, second.ObservedAt.ToUnixTimeMilliseconds(), count, cut, part);
         var offset = HeaderSize;
         var samples = second.Samples;
         for (var i = from; i < from + count; i++)
         {
             ref readonly var sample = ref samples[order[i]];
-            var entry = destination[offset..];
-            entry[0] = (byte)sample.Key.Kind;
             NetworkAddress address;
             int length;
             if (sample.Key.Kind == KeyKind.Prefix && sample.Key.Prefix >= 0 && sample.Key.Prefix < prefixes.Count)
@@ -103,35 +96,61 @@ public static class SummaryCodec
                 length = address.IsIPv4 ? 32 : 128;
             }
 
-            entry[1] = (byte)length;
-            BinaryPrimitives.WriteUInt64LittleEndian(entry[2..], address.High);
-            BinaryPrimitives.WriteUInt64LittleEndian(entry[10..], address.Low);
-            var counts = MemoryMarshal.CreateReadOnlySpan(ref Unsafe(sample), TrafficCounts.Fields);
-            for (var c = 0; c < TrafficCounts.Fields; c++)
-            {
-                BinaryPrimitives.WriteSingleLittleEndian(entry[(18 + (c * 4))..], (float)counts[c]);
-            }
-
-            var at = 18 + (TrafficCounts.Fields * 4);
-            BinaryPrimitives.WriteInt32LittleEndian(entry[at..], sample.Destinations);
-            var ports = sample.SourcePorts.Count;
-            entry[at + 4] = (byte)ports;
-            at += 5;
-            for (var p = 0; p < ports; p++)
-            {
-                BinaryPrimitives.WriteUInt32LittleEndian(entry[at..], sample.SourcePorts.ItemAt(p));
-                BinaryPrimitives.WriteSingleLittleEndian(entry[(at + 4)..], (float)sample.SourcePorts.WeightAt(p));
-                at += PortSize;
-            }
-
-            offset += at;
+            offset += WriteEntry(destination[offset..], sample.Key.Kind, address, length, sample.Counts, sample.Destinations, sample.SourcePorts);
         }
 
         return offset;
     }
 
-    private static ref double Unsafe(in TrafficSample sample) =>
-        ref System.Runtime.CompilerServices.Unsafe.As<TrafficCounts, double>(ref System.Runtime.CompilerServices.Unsafe.AsRef(in sample.Counts));
+    /// <summary>Writes one part from entries made elsewhere (a load generator, a test).</summary>
+    public static int WritePart(Span<byte> destination, long second, long observedAtMilliseconds, ReadOnlySpan<SummaryEntry> entries, int cut, int part)
+    {
+        WriteHeader(destination, second, observedAtMilliseconds, entries.Length, cut, part);
+        var offset = HeaderSize;
+        foreach (ref readonly var entry in entries)
+        {
+            offset += WriteEntry(destination[offset..], entry.Kind, entry.Address, entry.PrefixLength, entry.Counts, entry.Destinations, entry.SourcePorts);
+        }
+
+        return offset;
+    }
+
+    private static void WriteHeader(Span<byte> destination, long second, long observedAtMilliseconds, int count, int cut, int part)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(destination, Magic);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], Version);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], (ushort)part);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[8..], second);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[16..], observedAtMilliseconds);
+        BinaryPrimitives.WriteInt32LittleEndian(destination[24..], count);
+        BinaryPrimitives.WriteInt32LittleEndian(destination[28..], part == 0 ? cut : 0);
+    }
+
+    private static int WriteEntry(Span<byte> entry, KeyKind kind, NetworkAddress address, int length, in TrafficCounts counts, int destinations, in TopItems<uint> ports)
+    {
+        entry[0] = (byte)kind;
+        entry[1] = (byte)length;
+        BinaryPrimitives.WriteUInt64LittleEndian(entry[2..], address.High);
+        BinaryPrimitives.WriteUInt64LittleEndian(entry[10..], address.Low);
+        var values = MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<TrafficCounts, double>(ref Unsafe.AsRef(in counts)), TrafficCounts.Fields);
+        for (var c = 0; c < TrafficCounts.Fields; c++)
+        {
+            BinaryPrimitives.WriteSingleLittleEndian(entry[(18 + (c * 4))..], (float)values[c]);
+        }
+
+        var at = 18 + (TrafficCounts.Fields * 4);
+        BinaryPrimitives.WriteInt32LittleEndian(entry[at..], destinations);
+        entry[at + 4] = (byte)ports.Count;
+        at += 5;
+        for (var p = 0; p < ports.Count; p++)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(entry[at..], ports.ItemAt(p));
+            BinaryPrimitives.WriteSingleLittleEndian(entry[(at + 4)..], (float)ports.WeightAt(p));
+            at += PortSize;
+        }
+
+        return at;
+    }
 
     /// <summary>Reads the header; false when the message is not a summary this version knows.</summary>
     public static bool TryReadHeader(ReadOnlySpan<byte> message, out SummaryHeader header)
@@ -177,7 +196,7 @@ public static class SummaryCodec
         entry.Kind = kind;
         entry.Address = kind == KeyKind.Prefix ? IpPrefix.Mask(address, length) : address;
         entry.PrefixLength = length;
-        ref var counts = ref System.Runtime.CompilerServices.Unsafe.As<TrafficCounts, double>(ref entry.Counts);
+        ref var counts = ref Unsafe.As<TrafficCounts, double>(ref entry.Counts);
         for (var c = 0; c < TrafficCounts.Fields; c++)
         {
             var value = BinaryPrimitives.ReadSingleLittleEndian(data[(18 + (c * 4))..]);
@@ -186,7 +205,7 @@ public static class SummaryCodec
                 return false;
             }
 
-            System.Runtime.CompilerServices.Unsafe.Add(ref counts, c) = value;
+            Unsafe.Add(ref counts, c) = value;
         }
 
         var at = 18 + (TrafficCounts.Fields * 4);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Sockets;
 using FlowCollector.Collector.Tests.Support;
 
 namespace FlowCollector.Collector.Tests.Fleet;
@@ -14,20 +13,17 @@ internal sealed class FleetLab : IAsyncDisposable
 {
     private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("flowcollector-fleet-");
     private readonly string _postgresBin;
-    private Process? _nats;
+    private readonly NatsServer _nats = new();
 
     private FleetLab(string postgresBin)
     {
         _postgresBin = postgresBin;
-        NatsPort = CollectorProcess.FreeTcpPort();
         PostgresPort = CollectorProcess.FreeTcpPort();
     }
 
-    public int NatsPort { get; }
-
     public int PostgresPort { get; }
 
-    public string NatsUrl => $"nats://127.0.0.1:{NatsPort}";
+    public string NatsUrl => _nats.Url;
 
     public string ConnectionString => $"Host=127.0.0.1;Port={PostgresPort};Username=flowcollector;Database=flowcollector;Timeout=5";
 
@@ -39,7 +35,7 @@ internal sealed class FleetLab : IAsyncDisposable
     public static async Task<FleetLab> StartAsync()
     {
         var bin = Directory.Exists("/usr/lib/postgresql") ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "pg_ctl"))).OrderBy(d => d, StringComparer.Ordinal).LastOrDefault() : null;
-        Flowcollector.Require(File.Exists("/usr/sbin/nats-server"), "nats-server (Debian package nats-server)");
+        NatsServer.Require();
         Flowcollector.Require(bin is not null, "PostgreSQL server binaries (Debian package postgresql)");
         var lab = new FleetLab(bin!);
         await lab.StartPostgresAsync();
@@ -47,18 +43,10 @@ internal sealed class FleetLab : IAsyncDisposable
         return lab;
     }
 
-    public async Task StartNatsAsync()
-    {
-        _nats = Daemon.Launch("/usr/sbin/nats-server", _root.FullName, null, "-js", "-sd", Path.Combine(_root.FullName, "jetstream"), "-a", "127.0.0.1", "-p", NatsPort.ToString(CultureInfo.InvariantCulture));
-        await Eventually.True(() => Task.FromResult(Listens(NatsPort)), "nats-server listens", seconds: 20);
-    }
+    public Task StartNatsAsync() => _nats.StartAsync();
 
     /// <summary>kill -9 of nats-server: what JetStream acknowledged is on disk.</summary>
-    public async Task KillNatsAsync()
-    {
-        _nats!.Kill();
-        await _nats.WaitForExitAsync();
-    }
+    public Task KillNatsAsync() => _nats.KillAsync();
 
     private async Task StartPostgresAsync()
     {
@@ -102,27 +90,9 @@ internal sealed class FleetLab : IAsyncDisposable
         return output.Result;
     }
 
-    private static bool Listens(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            client.Connect("127.0.0.1", port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
-        if (_nats is { HasExited: false })
-        {
-            _nats.Kill();
-            await _nats.WaitForExitAsync();
-        }
+        await _nats.DisposeAsync();
 
         try
         {
