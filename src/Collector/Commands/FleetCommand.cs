@@ -84,7 +84,7 @@ internal static partial class FleetCommand
         }
 
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("FlowCollector");
-        LogStarted(logger, loaded.Options.Fleet.Nats.Url, dataDirectory);
+        LogStarted(logger, loaded.Options.Fleet.Nats.DisplayUrl, dataDirectory);
         host.WaitForShutdown();
         return 0;
     }

@@ -98,6 +98,13 @@ public static class OptionsValidator
                 + "or set Mitigation:TrustAnyExporter to true where anti-spoofing on the path guarantees exporters' addresses");
         }
 
+        if (fleetService && options.Mitigation.Enabled && !options.Mitigation.DryRun && !options.Mitigation.TrustAnyExporter && !options.Fleet.Nats.Authenticates)
+        {
+            errors.Add("Mitigation:Enabled: the fleet acts on the summaries any client of NATS may publish, and a forged one could then drop or blackhole a victim; "
+                + "give nodes credentials (Fleet:Nats:CredentialsFile, or a user in Fleet:Nats:Url) and let only them publish on the fleet's subjects, "
+                + "or set Mitigation:TrustAnyExporter to true where NATS is reachable by the nodes alone");
+        }
+
         OptionRanges.AddTo(errors, new StorageOptionsValidator().Validate(null, options.Storage), "Storage:");
         OptionRanges.AddTo(errors, new MetricsOptionsValidator().Validate(null, options.Metrics), "Metrics:");
         return errors;

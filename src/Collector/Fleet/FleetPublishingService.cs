@@ -14,6 +14,9 @@ namespace FlowCollector.Collector.Fleet;
 /// </summary>
 internal sealed class FleetPublishingService(CollectorCore core, StorageService storage, MitigationService mitigation, TimeProvider time, ILoggerFactory loggers) : ReleasingService
 {
+    /// <summary>How many of the latest incidents are looked at for a resolved event the last run may not have sent.</summary>
+    private const int ResyncIncidents = 1000;
+
     /// <summary>The publisher, when this node publishes.</summary>
     public FleetPublisher? Publisher { get; private set; }
 
@@ -33,6 +36,7 @@ internal sealed class FleetPublishingService(CollectorCore core, StorageService 
             worker.Engine.ActionChanged += Publisher.OnAction;
         }
 
+        Publisher.Resume(Path.Combine(core.DataDirectory, "fleet-published"), store.IncidentPage(openOnly: false, ResyncIncidents, long.MaxValue));
         Publisher.Start();
         return Task.CompletedTask;
     }

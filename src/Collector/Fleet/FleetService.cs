@@ -88,7 +88,7 @@ internal sealed partial class FleetService : ReleasingService, IIncidentObserver
         _core.Metrics.RecordBuild(BuildVersion.Text);
         _core.Metrics.Registry.AddBeforeCollectCallback(RecordMetrics);
         _clock = Task.Run(() => TickAsync(_stopping.Token), CancellationToken.None);
-        LogStarted(_logger, options.Nats.Url, _core.Aggregator.Prefixes.Count, options.LateSeconds);
+        LogStarted(_logger, options.Nats.DisplayUrl, _core.Aggregator.Prefixes.Count, options.LateSeconds);
     }
 
     /// <summary>Starts the consumers, retrying while NATS (or its JetStream) does not answer.</summary>
@@ -100,7 +100,7 @@ internal sealed partial class FleetService : ReleasingService, IIncidentObserver
             try
             {
                 await Consumer!.StartAsync(stopping).ConfigureAwait(false);
-                LogConsuming(_logger, _core.Options.Fleet.Nats.Url);
+                LogConsuming(_logger, _core.Options.Fleet.Nats.DisplayUrl);
                 return;
             }
             catch (Exception exception) when (exception is NATS.Client.Core.NatsException or OperationCanceledException or TimeoutException or IOException)
@@ -112,7 +112,7 @@ internal sealed partial class FleetService : ReleasingService, IIncidentObserver
 
                 if (failures++ % 30 == 0)
                 {
-                    LogUnreachable(_logger, _core.Options.Fleet.Nats.Url, exception.Message);
+                    LogUnreachable(_logger, _core.Options.Fleet.Nats.DisplayUrl, exception.Message);
                 }
 
                 await Task.Delay(TimeSpan.FromSeconds(1), _time, stopping).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);

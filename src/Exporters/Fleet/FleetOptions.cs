@@ -42,7 +42,7 @@ public sealed class FleetOptions
         OptionRanges.AddTo(errors, new FleetOptionsValidator().Validate(null, this));
         if (Nats.Url.Length > 0 && !Uri.TryCreate(Nats.Url.Split(',')[0], UriKind.Absolute, out var uri) | uri?.Scheme is not ("nats" or "tls" or "ws" or "wss"))
         {
-            errors.Add($"Nats:Url: '{Nats.Url}' is not a NATS URL (e.g. nats://127.0.0.1:4222)");
+            errors.Add($"Nats:Url: '{Nats.DisplayUrl}' is not a NATS URL (e.g. nats://127.0.0.1:4222)");
         }
 
         if (!FleetSubjects.IsToken(Nats.Subject))
@@ -74,6 +74,12 @@ public sealed class NatsOptions
 
     /// <summary>A credentials file (NATS decentralised auth), if the server asks for one.</summary>
     public string CredentialsFile { get; set; } = string.Empty;
+
+    /// <summary>The URL as logs show it: without a password it may carry.</summary>
+    public string DisplayUrl => string.Join(",", Url.Split(',').Select(part => Uri.TryCreate(part, UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0 ? part.Replace(uri.UserInfo + "@", string.Empty, StringComparison.Ordinal) : part));
+
+    /// <summary>Whether this side proves who it is to NATS: a credentials file, or a user in the URL.</summary>
+    public bool Authenticates => CredentialsFile.Length > 0 || (Uri.TryCreate(Url.Split(',')[0], UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0);
 }
 
 public sealed class PostgresOptions

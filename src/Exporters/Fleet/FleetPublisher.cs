@@ -40,6 +40,9 @@ public sealed partial class FleetPublisher : IIncidentObserver, IAsyncDisposable
     private readonly string _summarySubject;
     private byte[] _scratch = new byte[64 * 1024];
     private Task? _loop;
+    private string? _watermarkPath;
+    private long _watermark;
+    private long _savedWatermark;
     private long _cutKeys;
     private volatile bool _connected;
 
@@ -79,6 +82,39 @@ public sealed partial class FleetPublisher : IIncidentObserver, IAsyncDisposable
     public bool Connected => _connected;
 
     public void Start() => _loop = Task.Run(() => RunAsync(_stopping.Token));
+
+    /// <summary>
+    /// Before <see cref="Start"/>: the file that remembers the last incident change JetStream acknowledged, and the
+    /// incidents that closed after it (a kill -9 between an incident's close and its acknowledgement would otherwise
+    /// leave it open in the fleet for ever): their resolved events are queued again. The first run only starts the file.
+    /// </summary>
+    public void Resume(string watermarkPath, IEnumerable<IncidentRecord> recent)
+    {
+        ArgumentNullException.ThrowIfNull(watermarkPath);
+        ArgumentNullException.ThrowIfNull(recent);
+        _watermarkPath = watermarkPath;
+        string? text = null;
+        try
+        {
+            text = File.Exists(watermarkPath) ? File.ReadAllText(watermarkPath).Trim() : null;
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            LogWatermarkUnread(_logger, watermarkPath, exception.Message);
+        }
+
+        if (!long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var watermark))
+        {
+            _watermark = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            return;
+        }
+
+        _watermark = _savedWatermark = watermark;
+        foreach (var incident in recent.Where(i => i.ClosedAt is not null && i.UpdatedAt.ToUnixTimeMilliseconds() > watermark).OrderBy(i => i.UpdatedAt))
+        {
+            EnqueueEvent(AlertEventKind.Resolved, incident, null);
+        }
+    }
 
     /// <summary>Opened, escalated and resolved incidents are published; every change keeps the latest record for actions.</summary>
     public void OnIncident(in IncidentEvent change)
@@ -169,7 +205,7 @@ public sealed partial class FleetPublisher : IIncidentObserver, IAsyncDisposable
         }
 
         var document = new AlertEvent(kind, id, at, _node, incident, actions, AlertEvent.LinkTo(_baseUrl, incident.Id)).ToJson();
-        Enqueue(new Outgoing(Kind.Event, _eventSubject, id, document, 0));
+        Enqueue(new Outgoing(Kind.Event, _eventSubject, id, document, 0) { UpdatedAt = incident.UpdatedAt.ToUnixTimeMilliseconds() });
     }
 
     private void Enqueue(Outgoing message)
@@ -244,14 +280,20 @@ public sealed partial class FleetPublisher : IIncidentObserver, IAsyncDisposable
                 {
                     await PublishAsync(js, message, stopping).ConfigureAwait(false);
                     Remove(message);
+                    if (message.UpdatedAt > _watermark)
+                    {
+                        _watermark = message.UpdatedAt;
+                    }
                     if (!_connected || failures > 0)
                     {
-                        LogConnected(_logger, _options.Nats.Url, Buffered);
+                        LogConnected(_logger, _options.Nats.DisplayUrl, Buffered);
                     }
 
                     _connected = true;
                     failures = 0;
                 }
+
+                SaveWatermark();
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -263,11 +305,32 @@ public sealed partial class FleetPublisher : IIncidentObserver, IAsyncDisposable
                 _connected = false;
                 if (failures++ == 0)
                 {
-                    LogUnreachable(_logger, _options.Nats.Url, exception.Message);
+                    LogUnreachable(_logger, _options.Nats.DisplayUrl, exception.Message);
                 }
 
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 * failures)), _time, stopping).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>Writes the watermark when it moved (after a batch, not after every message), replacing the file whole.</summary>
+    private void SaveWatermark()
+    {
+        if (_watermarkPath is null || _watermark == _savedWatermark)
+        {
+            return;
+        }
+
+        try
+        {
+            var temporary = _watermarkPath + ".tmp";
+            File.WriteAllText(temporary, _watermark.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            File.Move(temporary, _watermarkPath, overwrite: true);
+            _savedWatermark = _watermark;
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            LogWatermarkUnsaved(_logger, _watermarkPath, exception.Message);
         }
     }
 
@@ -320,13 +383,23 @@ public sealed partial class FleetPublisher : IIncidentObserver, IAsyncDisposable
         Summary,
     }
 
-    private sealed record Outgoing(Kind Kind, string Subject, string Id, byte[] Payload, long Second);
+    private sealed record Outgoing(Kind Kind, string Subject, string Id, byte[] Payload, long Second)
+    {
+        /// <summary>For an event: its incident's last change, Unix milliseconds (what the watermark remembers).</summary>
+        public long UpdatedAt { get; init; }
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "fleet: NATS at {Url} unreachable ({Reason}); summaries and events are kept in a bounded buffer meanwhile")]
     private static partial void LogUnreachable(ILogger logger, string url, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "fleet: publishing to NATS at {Url} ({Buffered} messages still buffered)")]
     private static partial void LogConnected(ILogger logger, string url, int buffered);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "fleet: {Path} could not be read ({Reason}); incidents closed just before the last stop are not sent again")]
+    private static partial void LogWatermarkUnread(ILogger logger, string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "fleet: {Path} could not be written ({Reason})")]
+    private static partial void LogWatermarkUnsaved(ILogger logger, string path, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "fleet: the actions of incident {Id} could not be read ({Reason}); its event goes without them")]
     private static partial void LogActionsUnread(ILogger logger, long id, string reason);

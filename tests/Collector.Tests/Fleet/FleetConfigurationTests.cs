@@ -40,8 +40,12 @@ public sealed class FleetConfigurationTests
             FleetService = true,
             Settings = ["Fleet:Nats:Url=nats://127.0.0.1:4222", "Fleet:Postgres:ConnectionString=Host=127.0.0.1", "Mitigation:Enabled=true", "Monitor:Prefixes:0=203.0.113.0/24"],
         }, NoEnvironment);
-        // Mitigation acting on what no exporter sent: the rule about who may send exports does not apply.
+        // Mitigation acting on what no exporter sent: who may publish to NATS matters instead of who may send exports.
         Assert.DoesNotContain(loaded.Errors, e => e.Contains("AllowedExporters", StringComparison.Ordinal));
+        Assert.Contains(loaded.Errors, e => e.StartsWith("Mitigation:Enabled: the fleet acts on the summaries any client of NATS may publish", StringComparison.Ordinal));
+        Assert.DoesNotContain(
+            ConfigurationLoader.Load(new CommandLineOverrides { FleetService = true, Settings = ["Fleet:Nats:Url=nats://fleet:secret@127.0.0.1:4222", "Fleet:Postgres:ConnectionString=Host=127.0.0.1", "Mitigation:Enabled=true", "Monitor:Prefixes:0=203.0.113.0/24"] }, NoEnvironment).Errors,
+            e => e.StartsWith("Mitigation:Enabled: the fleet acts", StringComparison.Ordinal));
         var options = loaded.Options;
         Assert.Equal([0, 0, 0, 0], [options.Listeners.NetFlowPort, options.Listeners.IpfixPort, options.Listeners.SFlowPort, options.Listeners.MirrorPort]);
         Assert.Equal("fleet", options.Node.Name);

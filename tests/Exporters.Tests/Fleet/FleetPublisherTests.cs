@@ -61,6 +61,49 @@ public sealed class FleetPublisherTests
         }
     }
 
+    [Fact]
+    public async Task Resume_AfterAHardStop_SendsAgainOnlyTheIncidentsThatClosedAfterTheLastAcknowledgedChange()
+    {
+        NatsServer.Require();
+        await using var nats = new NatsServer();
+        await nats.StartAsync();
+        var directory = Directory.CreateTempSubdirectory("flowcollector-fleet-watermark-");
+        var watermark = Path.Combine(directory.FullName, "fleet-published");
+        var options = new FleetOptions { Nats = { Url = nats.Url } };
+        var prefixes = new MonitoredPrefixes([]);
+        // Changes after the first run started (the first run's start is where its watermark begins).
+        var now = DateTimeOffset.UtcNow.AddSeconds(5);
+        var first = AlertEvent.Sample("pop-a", now, null).Incident with { Id = 1, Node = "pop-a", ClosedAt = now, UpdatedAt = now };
+        var second = first with { Id = 2, ClosedAt = now.AddSeconds(10), UpdatedAt = now.AddSeconds(10) };
+        var open = first with { Id = 3, ClosedAt = null, UpdatedAt = now.AddSeconds(15) };
+        try
+        {
+            // The first run (no file yet) sends nothing old, then remembers what JetStream acknowledged.
+            await using (var before = new FleetPublisher(options, "pop-a", "0.9.0", prefixes, _ => [], string.Empty, TimeProvider.System, NullLogger.Instance))
+            {
+                before.Resume(watermark, [first]);
+                Assert.Equal(0, before.Buffered);
+                before.Start();
+                before.OnIncident(IncidentEvent.Closed(first));
+                await Eventually.True(() => Task.FromResult(File.Exists(watermark) && File.ReadAllText(watermark) == first.UpdatedAt.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)), "the watermark is written", seconds: 30);
+            }
+
+            // The next run finds incident 2 closed after it: its resolved event may never have gone, so it goes now.
+            await using var after = new FleetPublisher(options, "pop-a", "0.9.0", prefixes, _ => [], string.Empty, TimeProvider.System, NullLogger.Instance);
+            after.Resume(watermark, [open, second, first]);
+            Assert.Equal(1, after.Buffered);
+            after.Start();
+            await Eventually.True(() => Task.FromResult(after.Buffered == 0), "the resolved event goes", seconds: 30);
+            await using var connection = new NatsConnection(new NatsOpts { Url = nats.Url });
+            var events = await Read(new NatsJSContext(connection), FleetSubjects.EventStream("flowcollector"));
+            Assert.Equal(["1 resolved", "2 resolved"], events.Select(e => $"{e.GetProperty("incident").GetProperty("id").GetInt64()} {e.GetProperty("event").GetString()}"));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     private static async Task<List<JsonElement>> Read(NatsJSContext js, string stream)
     {
         var consumer = await js.CreateOrderedConsumerAsync(stream);
