@@ -17,6 +17,8 @@ packages=(
     iptables        # the fallback where nft is missing
     exabgp          # a real BGP speaker for FlowSpec and RTBH (driven through flowcollector exabgp-relay)
     gobgpd          # a real BGP peer whose RIB the tests read
+    nats-server     # NATS with JetStream: what fleet nodes publish to
+    postgresql      # the fleet's shared store (the tests make their own clusters with initdb)
     clang           # Native AOT links the router-mode binary with it
     zlib1g-dev      # ... and with zlib
 )
