@@ -52,34 +52,32 @@ internal sealed partial class FleetConsumer(FleetOptions options, FleetStore sto
         var js = new NatsJSContext(_connection);
         var subject = options.Nats.Subject;
         await FleetSubjects.EnsureStreamsAsync(js, subject, options.EventRetentionHours, cancellation).ConfigureAwait(false);
-        var events = await js.CreateOrUpdateConsumerAsync(FleetSubjects.EventStream(subject), new ConsumerConfig(FleetNames.EventConsumer)
-        {
-            AckPolicy = ConsumerConfigAckPolicy.Explicit,
-            AckWait = TimeSpan.FromSeconds(30),
-            FilterSubject = $"{subject}.events.*",
-            MaxAckPending = 1000,
-        }, cancellation).ConfigureAwait(false);
-        var summaries = await js.CreateOrUpdateConsumerAsync(FleetSubjects.SummaryStream(subject), new ConsumerConfig(FleetNames.SummaryConsumer)
-        {
-            AckPolicy = ConsumerConfigAckPolicy.Explicit,
-            AckWait = TimeSpan.FromSeconds(30),
-            FilterSubject = $"{subject}.summaries.*",
-            MaxAckPending = 10_000,
-        }, cancellation).ConfigureAwait(false);
-        _loops.Add(Task.Run(() => ConsumeEventsAsync(events, _stopping.Token), CancellationToken.None));
-        _loops.Add(Task.Run(() => ConsumeSummariesAsync(summaries, _stopping.Token), CancellationToken.None));
+        var events = await js.CreateOrUpdateConsumerAsync(FleetSubjects.EventStream(subject), Durable(FleetNames.EventConsumer, $"{subject}.events.*", 1000), cancellation).ConfigureAwait(false);
+        var summaries = await js.CreateOrUpdateConsumerAsync(FleetSubjects.SummaryStream(subject), Durable(FleetNames.SummaryConsumer, $"{subject}.summaries.*", 10_000), cancellation).ConfigureAwait(false);
+        _loops.Add(Task.Run(() => ConsumeAsync(events, "events", 500, HandleEventAsync, _stopping.Token), CancellationToken.None));
+        _loops.Add(Task.Run(() => ConsumeAsync(summaries, "summaries", 1000, HandleSummaryAsync, _stopping.Token), CancellationToken.None));
         _loops.Add(Task.Run(() => RefreshAsync([events, summaries], _stopping.Token), CancellationToken.None));
     }
 
-    private async Task ConsumeEventsAsync(INatsJSConsumer consumer, CancellationToken stopping)
+    /// <summary>A durable pull consumer whose every message is acknowledged (or not) by the fleet explicitly.</summary>
+    private static ConsumerConfig Durable(string name, string subjects, int maxAckPending) => new(name)
+    {
+        AckPolicy = ConsumerConfigAckPolicy.Explicit,
+        AckWait = TimeSpan.FromSeconds(30),
+        FilterSubject = subjects,
+        MaxAckPending = maxAckPending,
+    };
+
+    /// <summary>Hands each message to <paramref name="handle"/> until stopped; a broken connection is waited out.</summary>
+    private async Task ConsumeAsync(INatsJSConsumer consumer, string stream, int batch, Func<INatsJSMsg<byte[]>, CancellationToken, Task> handle, CancellationToken stopping)
     {
         while (!stopping.IsCancellationRequested)
         {
             try
             {
-                await foreach (var message in consumer.ConsumeAsync<byte[]>(opts: new NatsJSConsumeOpts { MaxMsgs = 500 }, cancellationToken: stopping).ConfigureAwait(false))
+                await foreach (var message in consumer.ConsumeAsync<byte[]>(opts: new NatsJSConsumeOpts { MaxMsgs = batch }, cancellationToken: stopping).ConfigureAwait(false))
                 {
-                    await HandleEventAsync(message, stopping).ConfigureAwait(false);
+                    await handle(message, stopping).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -88,7 +86,7 @@ internal sealed partial class FleetConsumer(FleetOptions options, FleetStore sto
             }
             catch (Exception exception) when (exception is NatsException or OperationCanceledException or TimeoutException or IOException)
             {
-                LogConsumeFailed(logger, "events", exception.Message);
+                LogConsumeFailed(logger, stream, exception.Message);
                 await Pause(stopping).ConfigureAwait(false);
             }
         }
@@ -128,28 +126,10 @@ internal sealed partial class FleetConsumer(FleetOptions options, FleetStore sto
         await message.AckAsync(cancellationToken: stopping).ConfigureAwait(false);
     }
 
-    private async Task ConsumeSummariesAsync(INatsJSConsumer consumer, CancellationToken stopping)
+    private async Task HandleSummaryAsync(INatsJSMsg<byte[]> message, CancellationToken stopping)
     {
-        while (!stopping.IsCancellationRequested)
-        {
-            try
-            {
-                await foreach (var message in consumer.ConsumeAsync<byte[]>(opts: new NatsJSConsumeOpts { MaxMsgs = 1000 }, cancellationToken: stopping).ConfigureAwait(false))
-                {
-                    HandleSummary(message);
-                    await message.AckAsync(cancellationToken: stopping).ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception exception) when (exception is NatsException or OperationCanceledException or TimeoutException or IOException)
-            {
-                LogConsumeFailed(logger, "summaries", exception.Message);
-                await Pause(stopping).ConfigureAwait(false);
-            }
-        }
+        HandleSummary(message);
+        await message.AckAsync(cancellationToken: stopping).ConfigureAwait(false);
     }
 
     /// <summary>Adds one summary message's entries to the sums (the consuming task).</summary>
