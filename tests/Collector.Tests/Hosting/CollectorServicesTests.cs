@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using FlowCollector.Collector.Alerts;
 using FlowCollector.Collector.Capture;
 using FlowCollector.Collector.Configuration;
+using FlowCollector.Collector.Fleet;
 using FlowCollector.Collector.Hosting;
 using FlowCollector.Collector.Http;
 using FlowCollector.Collector.Incidents;
@@ -26,8 +27,21 @@ public sealed class CollectorServicesTests
 
         // The host starts them in this order and stops them in the reverse one.
         Assert.Equal(
-            [typeof(StorageService), typeof(MitigationService), typeof(AlertService), typeof(EvidenceService), typeof(DetectionService), typeof(SourcesService), typeof(MetricsService), typeof(SecondClock), typeof(HttpService)],
+            [typeof(StorageService), typeof(MitigationService), typeof(AlertService), typeof(FleetPublishingService), typeof(EvidenceService), typeof(DetectionService), typeof(SourcesService), typeof(MetricsService), typeof(SecondClock), typeof(HttpService)],
             host.Services.GetServices<IHostedService>().Select(service => service.GetType()));
+    }
+
+    [Fact]
+    public async Task AddFleet_HostedServices_StartTheFleetAfterWhatItsIncidentsGoToAndBeforeTheDetector()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(TimeProvider.System);
+        services.AddLogging();
+        services.AddFleet(new CollectorOptions(), Path.GetTempPath());
+        await using var provider = services.BuildServiceProvider();
+        Assert.Equal(
+            [typeof(StorageService), typeof(MitigationService), typeof(AlertService), typeof(FleetPublishingService), typeof(FleetService), typeof(DetectionService), typeof(HttpService)],
+            provider.GetServices<IHostedService>().Select(service => service.GetType()));
     }
 
     [Fact]

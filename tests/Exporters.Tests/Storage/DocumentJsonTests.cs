@@ -43,7 +43,7 @@ public sealed class DocumentJsonTests
         };
 
         Assert.Equal(
-            """{"id":12,"keyKind":"prefix","node":"edge-1","source":null,"exporter":null,"interface":null,"direction":null,"address":"203.0.113.0/24","attackType":"carpet_bombing","vector":"dns_amplification","vectors":[],"confidence":1,"severity":"critical","openedAt":"2027-01-15T08:00:00Z","closedAt":"2027-01-15T08:01:35Z","updatedAt":"2027-01-15T08:01:35.5Z","firstSecond":1800000000,"peakPps":120000.5,"peakBps":9600000000,"currentPps":0,"currentBps":0,"capacityBps":10000000000,"threshold":20000,"thresholdMetric":"udp_pps","topSourcePorts":[{"protocol":"udp","port":53,"pps":110000}],"topSources":[{"address":"198.51.100.7","pps":40000.5}],"reopened":1,"closeReason":"calm","victims":[],"pcap":null}""",
+            """{"id":12,"keyKind":"prefix","node":"edge-1","source":null,"exporter":null,"interface":null,"direction":null,"address":"203.0.113.0/24","attackType":"carpet_bombing","vector":"dns_amplification","vectors":[],"confidence":1,"severity":"critical","openedAt":"2027-01-15T08:00:00Z","closedAt":"2027-01-15T08:01:35Z","updatedAt":"2027-01-15T08:01:35.5Z","firstSecond":1800000000,"peakPps":120000.5,"peakBps":9600000000,"currentPps":0,"currentBps":0,"capacityBps":10000000000,"threshold":20000,"thresholdMetric":"udp_pps","topSourcePorts":[{"protocol":"udp","port":53,"pps":110000}],"topSources":[{"address":"198.51.100.7","pps":40000.5}],"reopened":1,"closeReason":"calm","victims":[],"pcap":null,"nodes":[]}""",
             IncidentJson.Line(incident));
     }
 
