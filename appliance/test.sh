@@ -238,6 +238,9 @@ say "the console-configured appliance answers as console-test and takes the key"
 # The package ships the dashboards and rules; removing it keeps the data, purging removes it.
 ssh_in 'test -s /usr/share/flowcollector/grafana/flowcollector-overview.json && test -s /usr/share/flowcollector/prometheus/flowcollector.rules.yml' \
     || { echo "the dashboards or rules are not installed" >&2; exit 1; }
+# The fleet service's unit is installed and left for the operator to configure and enable.
+[ "$(ssh_in systemctl is-enabled flowcollector-fleet.service 2>/dev/null)" = disabled ] \
+    || { echo "flowcollector-fleet.service is not installed, or is enabled without a configuration" >&2; exit 1; }
 ssh_in 'sudo apt-get remove -y -qq flowcollector >/dev/null 2>&1 && sudo test -s /var/lib/flowcollector/flowcollector.db && ! systemctl is-active -q flowcollector' \
     || { echo "removing the package did not stop the service, or did not keep its data" >&2; exit 1; }
 ssh_in 'sudo apt-get purge -y -qq flowcollector >/dev/null 2>&1 && ! sudo test -e /var/lib/flowcollector && ! test -e /etc/flowcollector/flowcollector.json' \

@@ -39,8 +39,11 @@ for arch in amd64 arm64; do
     exposure="$(systemd-analyze security --offline=true "$work/deb-$arch/lib/systemd/system/flowcollector.service" 2>/dev/null \
         | sed -n 's/.*Overall exposure level for flowcollector.service: \([0-9.]*\).*/\1/p')"
     awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 3.0) }' || fail "the unit's exposure is $exposure, more than 3.0"
+    fleet_exposure="$(systemd-analyze security --offline=true "$work/deb-$arch/lib/systemd/system/flowcollector-fleet.service" 2>/dev/null \
+        | sed -n 's/.*Overall exposure level for flowcollector-fleet.service: \([0-9.]*\).*/\1/p')"
+    awk -v e="$fleet_exposure" 'BEGIN { exit !(e != "" && e <= 2.0) }' || fail "the fleet unit's exposure is $fleet_exposure, more than 2.0"
     dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/flowcollector/flowcollector.json || fail "no conffile"
-    say "  $machine binary, unit exposure $exposure, conffile /etc/flowcollector/flowcollector.json"
+    say "  $machine binary, unit exposure $exposure (fleet $fleet_exposure), conffile /etc/flowcollector/flowcollector.json"
 done
 
 say "container image (amd64) under podman"

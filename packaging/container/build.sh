@@ -18,7 +18,7 @@ uid=10001
 # and the packages that hold them and everything they link.
 runtime_libraries=(libpcap.so.0.8 libssl.so.3 libsqlite3.so.0)
 packages=(libc6 libpcap0.8 libdbus-1-3 libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libzstd1
-    libssl3 libsqlite3-0)
+    libssl3 libsqlite3-0 zlib1g)
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -33,6 +33,7 @@ ln -s ../lib/flowcollector/flowcollector "$stage/usr/bin/flowcollector"
 ln -s "../$multiarch/libsqlite3.so.0" "$stage/usr/lib/flowcollector/libe_sqlite3.so"
 
 install -m 644 "$root/deploy/systemd/flowcollector.service" "$stage/lib/systemd/system/flowcollector.service"
+install -m 644 "$root/deploy/systemd/flowcollector-fleet.service" "$stage/lib/systemd/system/flowcollector-fleet.service"
 install -m 644 "$here/exabgp.service.d.conf" "$stage/lib/systemd/system/exabgp.service.d/flowcollector.conf"
 install -m 644 "$here/flowcollector.json" "$stage/etc/flowcollector/flowcollector.json"
 install -m 644 "$root/deploy/exabgp.conf" "$stage/usr/share/flowcollector/exabgp.conf"
