@@ -7,7 +7,6 @@ using FlowCollector.Collector.Storage;
 using FlowCollector.Detection.Fleet;
 using FlowCollector.Detection.Incidents;
 using FlowCollector.Exporters.Fleet;
-using FlowCollector.Exporters.Mitigation;
 using Microsoft.Extensions.Logging;
 
 namespace FlowCollector.Collector.Fleet;
@@ -65,9 +64,7 @@ internal sealed partial class FleetService : ReleasingService, IIncidentObserver
     /// <summary>The last second judged.</summary>
     public long LastSecond => Sums.ReleasedThrough;
 
-    public override Task StartAsync(CancellationToken cancellationToken) => StartFleetAsync(cancellationToken);
-
-    private async Task StartFleetAsync(CancellationToken cancellationToken)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
         var options = _core.Options.Fleet;
         try
@@ -179,31 +176,12 @@ internal sealed partial class FleetService : ReleasingService, IIncidentObserver
 
     private void RecordMetrics()
     {
-        var metrics = _core.Metrics;
         if (Consumer is { } consumer)
         {
             _core.FleetMetrics.RecordConsuming(consumer.Counters(Interlocked.Read(ref _opened)));
         }
 
-        if (_publishing.Publisher is { } publisher)
-        {
-            _core.FleetMetrics.RecordPublishing(publisher);
-        }
-
-        if (_storage.Store is { } store)
-        {
-            metrics.RecordStore(store.Written, store.Dropped, store.Failed);
-        }
-
-        if (_alerts.Dispatcher is { } dispatcher)
-        {
-            metrics.RecordAlerts(dispatcher.Counters, dispatcher.QueueDepth, dispatcher.DroppedChanges);
-        }
-
-        if (_mitigation.Worker is { } worker)
-        {
-            metrics.RecordMitigation(worker.Engine.Counters, _mitigation.ExaBgp?.IsConnected, worker.Engine.ActiveActions, worker.Engine.Mode == MitigationMode.On);
-        }
+        MetricsService.RecordOutputs(_core, _storage, _alerts, _mitigation, _publishing);
     }
 
     protected override void Release()

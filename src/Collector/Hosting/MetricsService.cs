@@ -55,6 +55,21 @@ internal sealed class MetricsService(CollectorCore core, SourcesService sources,
             }
         }
 
+        if (evidence.Pcaps is { } pcaps)
+        {
+            metrics.RecordEvidence(core.Rings.All, pcaps.Written, pcaps.Failures, pcaps.Active, evidence.Sampler?.Samples ?? 0, evidence.Sampler?.Failures ?? 0);
+        }
+
+        RecordOutputs(core, storage, alerts, mitigation, fleet);
+    }
+
+    /// <summary>
+    /// What a node and the fleet service both hold and report at scrape time: the store's writer, alert deliveries,
+    /// fleet publishing and mitigation.
+    /// </summary>
+    internal static void RecordOutputs(CollectorCore core, StorageService storage, AlertService alerts, MitigationService mitigation, FleetPublishingService fleet)
+    {
+        var metrics = core.Metrics;
         if (storage.Store is { } store)
         {
             metrics.RecordStore(store.Written, store.Dropped, store.Failed);
@@ -63,11 +78,6 @@ internal sealed class MetricsService(CollectorCore core, SourcesService sources,
         if (alerts.Dispatcher is { } dispatcher)
         {
             metrics.RecordAlerts(dispatcher.Counters, dispatcher.QueueDepth, dispatcher.DroppedChanges);
-        }
-
-        if (evidence.Pcaps is { } pcaps)
-        {
-            metrics.RecordEvidence(core.Rings.All, pcaps.Written, pcaps.Failures, pcaps.Active, evidence.Sampler?.Samples ?? 0, evidence.Sampler?.Failures ?? 0);
         }
 
         if (fleet.Publisher is { } publisher)
