@@ -39,9 +39,7 @@ internal static class CollectorServices
             .AddHostedSingleton<FleetService>()
             .AddDetection();
         services.AddSingleton<FleetEndpoints>();
-        services.AddSingleton(provider => new HttpService(provider.GetRequiredService<CollectorOptions>(), () => provider.GetRequiredService<FleetEndpoints>().All(), provider.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>()));
-        services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<HttpService>());
-        return services;
+        return services.AddHttpService(provider => provider.GetRequiredService<FleetEndpoints>().All());
     }
 
     /// <summary>Everything <c>flowcollector run</c> is, on the given options and data directory.</summary>
@@ -102,9 +100,14 @@ internal static class CollectorServices
     public static IServiceCollection AddHttpEndpoints(this IServiceCollection services)
     {
         services.AddSingleton<CollectorEndpoints>();
-        services.AddSingleton(provider => new HttpService(provider.GetRequiredService<CollectorOptions>(), () => provider.GetRequiredService<CollectorEndpoints>().All(), provider.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>()));
-        services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<HttpService>());
-        return services;
+        return services.AddHttpService(provider => provider.GetRequiredService<CollectorEndpoints>().All());
+    }
+
+    /// <summary>The HTTP server on Http:Listen, serving the endpoints <paramref name="endpoints"/> gives once it starts.</summary>
+    private static IServiceCollection AddHttpService(this IServiceCollection services, Func<IServiceProvider, IEnumerable<Endpoint>> endpoints)
+    {
+        services.AddSingleton(provider => new HttpService(provider.GetRequiredService<CollectorOptions>(), () => endpoints(provider), provider.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>()));
+        return services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<HttpService>());
     }
 
     /// <summary>A hosted service that other parts also depend on: one instance, started in registration order.</summary>
