@@ -116,18 +116,10 @@ internal sealed class FilterRow
 
 internal sealed class DocumentRow
 {
-    public string Node { get; init; } = string.Empty;
-
-    public long Id { get; init; }
-
     public string Document { get; init; } = string.Empty;
-}
 
-internal sealed class KeyRow
-{
-    public required string Node { get; init; }
-
-    public long Id { get; init; }
+    /// <summary>The incident's actions, a JSON array.</summary>
+    public string Actions { get; init; } = "[]";
 }
 
 internal sealed class NodeOnlyRow

@@ -189,9 +189,12 @@ public sealed class FleetStore : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(filter);
         await using var connection = await _source.OpenConnectionAsync(cancellation).ConfigureAwait(false);
-        var rows = (await connection.QueryAsync<DocumentRow>(
+        // Each incident's actions come in the same query, as one JSON array, rather than a query per incident.
+        var rows = await connection.QueryAsync<DocumentRow>(
             """
-            SELECT i.node AS Node, i.id AS Id, i.document::text AS Document FROM fleet_incidents i
+            SELECT i.document::text AS Document,
+                   coalesce((SELECT json_agg(a.document ORDER BY a.id) FROM fleet_actions a WHERE a.node = i.node AND a.incident_id = i.id), '[]')::text AS Actions
+            FROM fleet_incidents i
             WHERE (@Node::text IS NULL OR i.node = @Node::text)
               AND (@Interface::text IS NULL OR i.interface = @Interface::text)
               AND (@Type::text IS NULL OR i.attack_type = @Type::text OR i.document->'vectors' ? @Type::text)
@@ -212,17 +215,15 @@ public sealed class FleetStore : IAsyncDisposable
                 Since = filter.Since?.UtcDateTime,
                 Until = filter.Until?.UtcDateTime,
                 Limit = filter.Limit,
-            }).ConfigureAwait(false)).ToList();
-        var result = new List<(string, IReadOnlyList<string>)>(rows.Count);
-        foreach (var row in rows)
-        {
-            var actions = (await connection.QueryAsync<string>(
-                "SELECT document::text FROM fleet_actions WHERE node = @Node AND incident_id = @Id ORDER BY id",
-                new KeyRow { Node = row.Node, Id = row.Id }).ConfigureAwait(false)).ToList();
-            result.Add((row.Document, actions));
-        }
+            }).ConfigureAwait(false);
+        return [.. rows.Select(row => (row.Document, Elements(row.Actions)))];
+    }
 
-        return result;
+    /// <summary>The raw text of each element of a JSON array.</summary>
+    private static IReadOnlyList<string> Elements(string array)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(array);
+        return [.. document.RootElement.EnumerateArray().Select(element => element.GetRawText())];
     }
 
     /// <summary>Every node heard from, with its open incidents.</summary>
